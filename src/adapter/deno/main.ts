@@ -1,0 +1,5 @@
+/// <reference lib="deno.ns" />
+import { runCli } from "../../cli.ts";
+import { denoRuntime } from "./runtime.ts";
+
+await runCli(Deno.args, denoRuntime);

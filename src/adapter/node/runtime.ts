@@ -1,0 +1,49 @@
+/** The Node.js side of edgeq: TCP transport, @hono/node-server, process signals. */
+import { serve } from "@hono/node-server";
+import { connect } from "@nats-io/transport-node";
+import { spawn } from "node:child_process";
+import { mkdir } from "node:fs/promises";
+import { connect as tcpConnect } from "node:net";
+import { hostname } from "node:os";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { Runtime } from "../../runtime.ts";
+
+export const nodeRuntime: Runtime = {
+  name: "node",
+  hostname,
+  env: (name) => process.env[name],
+  onShutdown(fn) {
+    process.once("SIGINT", fn);
+    process.once("SIGTERM", fn);
+  },
+  connect: (servers) => connect({ servers, maxReconnectAttempts: -1, name: "edgeq" }),
+  serve: (fetch, port) =>
+    new Promise((ready) => {
+      const server = serve({ fetch, port }, (info) =>
+        ready({
+          port: info.port,
+          close: () => new Promise((done) => server.close(() => done())),
+        })
+      );
+    }),
+  importModule: (path) => import(pathToFileURL(resolve(path)).href),
+  spawn(command, args) {
+    const child = spawn(command, args, { stdio: "ignore" });
+    return {
+      exited: new Promise((done, fail) => {
+        child.once("error", fail);
+        child.once("exit", (code) => done(code));
+      }),
+      kill: () => child.kill("SIGTERM"),
+    };
+  },
+  isListening: (host, port) =>
+    new Promise((answer) => {
+      const socket = tcpConnect(port, host);
+      socket.once("connect", () => (socket.destroy(), answer(true)));
+      socket.once("error", () => answer(false));
+    }),
+  makeDir: async (path) => void (await mkdir(path, { recursive: true })),
+  exit: (code) => process.exit(code),
+};

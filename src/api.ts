@@ -1,0 +1,140 @@
+/**
+ * The HTTP API, a Hono app that any runtime can serve. Paths and snake_case fields follow the Flask
+ * tutorial edgeq grew from, so its curl commands work unchanged. Every input is validated with zod;
+ * every error is JSON from `onError`, the one place that maps errors to statuses.
+ */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { z } from "zod";
+import type { Edgeq } from "./client.ts";
+import { parseInput } from "./config.ts";
+import { EdgeqError, fromNatsError, PayloadTooLargeError, UnavailableError, ValidationError } from "./errors.ts";
+import { idSchema, maxAttemptsSchema, prioritySchema, queueSchema, typeSchema } from "./message.ts";
+import { TASK_STATUSES } from "./records.ts";
+
+export interface ApiOptions {
+  /** Reported as `gateway` by /health, as the tutorial's gateway did. */
+  gateway?: string;
+  /** Largest accepted request body; default 1 MiB. */
+  bodyLimitBytes?: number;
+  /** Where unexpected errors are logged; they reach clients only as "internal error". */
+  onError?: (err: unknown) => void;
+}
+
+const submitBodySchema = z.strictObject(
+  {
+    type: typeSchema,
+    data: z.unknown().optional(),
+    priority: prioritySchema.optional(),
+    queue: queueSchema.optional(),
+    max_attempts: maxAttemptsSchema.optional(),
+  },
+  { error: (issue) => (issue.code === "unrecognized_keys" ? undefined : "the body must be a JSON object") },
+);
+
+const listQuerySchema = z.object({
+  // "processing" is the tutorial's word for "running".
+  status: z
+    .enum([...TASK_STATUSES, "processing"], { error: `must be one of ${TASK_STATUSES.join(", ")}` })
+    .transform((s) => (s === "processing" ? "running" : s))
+    .optional(),
+  limit: z.coerce
+    .number({ error: "must be a number" })
+    .int("must be a whole number")
+    .min(1, "must be at least 1")
+    .max(1000, "must be at most 1000")
+    .default(50),
+});
+
+export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono {
+  const app = new Hono();
+  const maxSize = options.bodyLimitBytes ?? 1024 * 1024;
+  const logError = options.onError ?? console.error;
+
+  app.get("/health", async (c) => {
+    const health = await edgeq.health();
+    return c.json({ ...health, gateway: options.gateway ?? "edgeq" }, health.status === "healthy" ? 200 : 503);
+  });
+
+  // Below this point every route needs NATS: refuse at once while it is down rather than time out.
+  app.use("*", async (_c, next) => {
+    edgeq.assertConnected();
+    await next();
+  });
+
+  app.post(
+    "/tasks",
+    bodyLimit({
+      maxSize,
+      onError: () => {
+        throw new PayloadTooLargeError(`request body exceeds ${maxSize} bytes`);
+      },
+    }),
+    async (c) => {
+      const body = parseInput(submitBodySchema, parseJson(await c.req.text()), "task");
+      const queue = edgeq.queue(body.queue);
+      const task = await queue.submit(body.type, body.data, { priority: body.priority, maxAttempts: body.max_attempts });
+      return c.json(
+        {
+          success: true,
+          task_id: task.id,
+          message: "Task submitted successfully",
+          status: "pending",
+          type: task.type,
+          queue: task.queue,
+          priority: task.priority,
+        },
+        201,
+      );
+    },
+  );
+
+  app.get("/tasks", async (c) => {
+    const query = parseInput(listQuerySchema, c.req.query(), "query");
+    const tasks = await edgeq.tasks.list(query);
+    return c.json({ tasks, count: tasks.length });
+  });
+
+  app.get("/tasks/:id", async (c) => {
+    const id = parseInput(idSchema, c.req.param("id"), "task id");
+    const task = await edgeq.tasks.get(id);
+    if (!task) return c.json({ success: false, error: `task ${id} not found`, code: "not_found" }, 404);
+    return c.json(task);
+  });
+
+  app.get("/workers", async (c) => {
+    const workers = await edgeq.workers();
+    return c.json({ workers, count: workers.length });
+  });
+
+  app.notFound((c) => c.json({ success: false, error: `no route for ${c.req.method} ${c.req.path}`, code: "not_found" }, 404));
+
+  app.onError((raw, c) => {
+    const err = fromNatsError(raw);
+    if (!(err instanceof EdgeqError) || err.status >= 500) {
+      if (!(err instanceof UnavailableError)) logError(raw);
+    }
+    const known = err instanceof EdgeqError && err.status !== 500;
+    const status = (known ? err.status : 500) as ContentfulStatusCode;
+    if (status === 503) c.header("Retry-After", "1");
+    const message = known ? err.message : "internal error";
+    return c.json({ success: false, error: message, code: known ? snake(err.name) : "internal_error" }, status);
+  });
+
+  return app;
+}
+
+function parseJson(text: string): unknown {
+  if (text.trim() === "") throw new ValidationError("the body is empty; send a JSON object such as {\"type\": \"process\"}");
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ValidationError(`the body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** ValidationError → validation_error: a stable machine-readable code. */
+function snake(name: string): string {
+  return name.replace(/Error$/, "_error").replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
+}

@@ -1,0 +1,197 @@
+/**
+ * The `edgeq` command, written once for every runtime: each adapter's main.ts calls `runCli` with
+ * its Runtime.
+ *
+ *   edgeq serve                 the HTTP API
+ *   edgeq worker <module>       a worker running the handlers the module exports
+ *   edgeq dev                   API and demo worker in one process, with a local nats-server if needed
+ */
+import type { NatsConnection } from "@nats-io/nats-core";
+import { z } from "zod";
+import { createApi } from "./api.ts";
+import { Edgeq } from "./client.ts";
+import { describeIssues } from "./config.ts";
+import { EdgeqError } from "./errors.ts";
+import { ensureLocalNats, type LocalNats } from "./local-nats.ts";
+import { queueSchema } from "./message.ts";
+import type { Runtime } from "./runtime.ts";
+import type { Handlers, Worker, WorkerOptions } from "./worker.ts";
+
+const USAGE = `usage: edgeq <command> [options]
+
+  serve                      run the HTTP API
+  worker <module>            run a worker with the handlers <module> exports
+  dev                        run the API and the demo worker (starts nats-server if none is running)
+
+options:
+  --port N                   HTTP port (env PORT, default 3000)
+  --concurrency N            tasks a worker runs at once (env EDGEQ_CONCURRENCY, default 10)
+  --queues a,b               queues a worker serves (env EDGEQ_QUEUES, default "default")
+  --nats-port N              dev: port of the local nats-server (default 4222)
+
+environment:
+  NATS_URL                   NATS server(s), comma-separated (default nats://127.0.0.1:4222)
+`;
+
+const settingsSchema = z.object({
+  command: z.enum(["serve", "worker", "dev", "help"], { error: "must be serve, worker, dev or help" }),
+  module: z.string().optional(),
+  port: z.coerce.number({ error: "must be a number" }).int().min(0).max(65535).default(3000),
+  natsPort: z.coerce.number({ error: "must be a number" }).int().min(1).max(65535).default(4222),
+  natsUrl: z.string().min(1).optional(),
+  concurrency: z.coerce.number({ error: "must be a number" }).int().min(1).max(10_000).default(10),
+  queues: z
+    .string()
+    .transform((s) => s.split(",").map((q) => q.trim()))
+    .pipe(z.array(queueSchema))
+    .optional(),
+});
+type Settings = z.output<typeof settingsSchema>;
+
+/** Where each setting comes from, for error messages that name what the user typed. */
+const SOURCES: Record<string, string> = {
+  port: "--port / PORT",
+  natsPort: "--nats-port",
+  natsUrl: "NATS_URL",
+  concurrency: "--concurrency / EDGEQ_CONCURRENCY",
+  queues: "--queues / EDGEQ_QUEUES",
+  command: "the command",
+};
+
+export async function runCli(argv: string[], runtime: Runtime): Promise<void> {
+  try {
+    const settings = readSettings(argv, runtime);
+    if (settings.command === "help") return console.log(USAGE);
+    await COMMANDS[settings.command](settings, runtime);
+  } catch (err) {
+    console.error(err instanceof EdgeqError ? `edgeq: ${err.message}` : err);
+    runtime.exit(1);
+  }
+}
+
+function readSettings(argv: string[], runtime: Runtime): Settings {
+  const [command = "help", ...rest] = argv;
+  const flags: Record<string, string> = {};
+  const positional: string[] = [];
+  for (let i = 0; i < rest.length; i++) {
+    const match = /^--([a-z-]+)(?:=(.*))?$/.exec(rest[i]);
+    if (!match) positional.push(rest[i]);
+    else flags[match[1]] = match[2] ?? rest[++i] ?? "";
+  }
+  const raw = {
+    command: command === "--help" || command === "-h" ? "help" : command,
+    module: positional[0],
+    port: flags.port ?? runtime.env("PORT") ?? undefined,
+    natsPort: flags["nats-port"],
+    natsUrl: runtime.env("NATS_URL") || undefined,
+    concurrency: flags.concurrency ?? runtime.env("EDGEQ_CONCURRENCY") ?? undefined,
+    queues: flags.queues ?? runtime.env("EDGEQ_QUEUES") ?? undefined,
+  };
+  const parsed = settingsSchema.safeParse(raw);
+  if (!parsed.success) {
+    const where = parsed.error.issues.map((i) => `${SOURCES[String(i.path[0])] ?? i.path.join(".")}: ${i.message}`);
+    throw new EdgeqError(`${where.join("; ")}\n\n${USAGE}`);
+  }
+  if (parsed.data.command === "worker" && !parsed.data.module) throw new EdgeqError(`worker needs a module\n\n${USAGE}`);
+  return parsed.data;
+}
+
+const COMMANDS: Record<Exclude<Settings["command"], "help">, (s: Settings, r: Runtime) => Promise<void>> = {
+  async serve(settings, runtime) {
+    const nc = await connectNats(runtime, settings.natsUrl ?? "nats://127.0.0.1:4222");
+    const stopApi = await startApi(nc, settings, runtime);
+    onceShutdown(runtime, async () => {
+      await stopApi();
+      await nc.drain();
+    });
+  },
+
+  async worker(settings, runtime) {
+    const { handlers, options } = await loadWorkerModule(runtime, settings.module!);
+    const nc = await connectNats(runtime, settings.natsUrl ?? "nats://127.0.0.1:4222");
+    const worker = await startWorker(nc, handlers, { ...options, ...workerSettings(settings) }, runtime);
+    onceShutdown(runtime, async () => {
+      await worker.stop();
+      await nc.drain();
+    });
+  },
+
+  async dev(settings, runtime) {
+    const local: LocalNats = settings.natsUrl
+      ? { url: settings.natsUrl }
+      : await ensureLocalNats(runtime, settings.natsPort, ".edgeq/nats");
+    if (local.child) console.log(`edgeq: started nats-server at ${local.url} (store in .edgeq/nats)`);
+    const nc = await connectNats(runtime, local.url);
+    const { handlers } = await import("../workers/demo.ts");
+    const stopApi = await startApi(nc, settings, runtime);
+    const worker = await startWorker(nc, handlers, workerSettings(settings), runtime);
+    onceShutdown(runtime, async () => {
+      await worker.stop();
+      await stopApi();
+      await nc.drain();
+      local.child?.kill();
+      await local.child?.exited;
+    });
+  },
+};
+
+function workerSettings(settings: Settings): WorkerOptions {
+  return { concurrency: settings.concurrency, ...(settings.queues && { queues: settings.queues }) };
+}
+
+async function connectNats(runtime: Runtime, url: string): Promise<NatsConnection> {
+  console.log(`edgeq: connecting to NATS at ${url}`);
+  return await runtime.connect(url);
+}
+
+async function startApi(nc: NatsConnection, settings: Settings, runtime: Runtime): Promise<() => Promise<void>> {
+  const edgeq = await Edgeq.open(nc);
+  const app = createApi(edgeq, { gateway: `gateway-${runtime.hostname()}` });
+  const served = await runtime.serve(app.fetch, settings.port);
+  console.log(`edgeq: API listening on http://localhost:${served.port} (${runtime.name})`);
+  return () => served.close();
+}
+
+async function startWorker(nc: NatsConnection, handlers: Handlers, options: WorkerOptions, runtime: Runtime): Promise<Worker> {
+  const edgeq = await Edgeq.open(nc);
+  const worker = await edgeq.worker(handlers, { ...options, host: runtime.hostname(), runtime: runtime.name });
+  const info = worker.info();
+  console.log(
+    `edgeq: worker ${info.id} (${runtime.name}) serving ${info.queues.join(", ")} with concurrency ${info.concurrency}; handlers: ${
+      Object.keys(handlers).join(", ")
+    }`,
+  );
+  return worker;
+}
+
+/** The shape of a worker module: `export const handlers = {...}` and optionally `export const options`. */
+async function loadWorkerModule(runtime: Runtime, path: string): Promise<{ handlers: Handlers; options: WorkerOptions }> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = await runtime.importModule(path);
+  } catch (err) {
+    throw new EdgeqError(`cannot load worker module ${path}: ${(err as Error).message}`);
+  }
+  const source = (mod.handlers ? mod : mod.default ?? {}) as { handlers?: unknown; options?: unknown };
+  if (typeof source.handlers !== "object" || source.handlers === null) {
+    throw new EdgeqError(`worker module ${path} exports no "handlers" object`);
+  }
+  return { handlers: source.handlers as Handlers, options: (source.options ?? {}) as WorkerOptions };
+}
+
+/** First signal: shut down gracefully; a second one exits at once. */
+function onceShutdown(runtime: Runtime, shutdown: () => Promise<void>): void {
+  let stopping = false;
+  runtime.onShutdown(() => {
+    if (stopping) runtime.exit(130);
+    stopping = true;
+    console.log("edgeq: shutting down");
+    shutdown().then(
+      () => runtime.exit(0),
+      (err) => {
+        console.error(err instanceof z.ZodError ? describeIssues(err) : err);
+        runtime.exit(1);
+      },
+    );
+  });
+}

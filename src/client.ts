@@ -1,0 +1,91 @@
+/**
+ * The handle every edgeq component shares: a NATS connection, the topology made sure of, and the
+ * stores built on it. Open one per connection with `Edgeq.open`.
+ */
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { type EdgeqConfig, type EdgeqConfigInput, parseInput, resolveConfig } from "./config.ts";
+import { ConnectionState } from "./connection.ts";
+import { UnavailableError } from "./errors.ts";
+import { type Health, readHealth } from "./health.ts";
+import { listWorkers, type WorkerInfo } from "./heartbeat.ts";
+import { queueSchema } from "./message.ts";
+import { DEFAULT_QUEUE, TASKS_BUCKET, WORK_STREAM } from "./names.ts";
+import { Puller } from "./puller.ts";
+import { Queue } from "./queue.ts";
+import { TaskRecords } from "./records.ts";
+import { type Buckets, ensureQueueConsumers, ensureTopology } from "./topology.ts";
+import { type Handlers, Worker, type WorkerOptions } from "./worker.ts";
+
+/** Bytes a record needs beyond its data; submissions leave this much of the server's max payload free. */
+const RECORD_OVERHEAD = 4096;
+
+export class Edgeq {
+  readonly tasks: TaskRecords;
+  readonly connection: ConnectionState;
+  readonly puller: Puller;
+  readonly #queues = new Map<string, Promise<void>>();
+
+  private constructor(
+    readonly nc: NatsConnection,
+    readonly js: JetStreamClient,
+    readonly jsm: JetStreamManager,
+    readonly buckets: Buckets,
+    readonly config: EdgeqConfig,
+  ) {
+    this.connection = new ConnectionState(nc);
+    this.puller = new Puller(nc, WORK_STREAM);
+    const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
+    this.tasks = new TaskRecords(buckets.tasks, jsm, new Puller(nc, `KV_${TASKS_BUCKET}`), TASKS_BUCKET, maxPayload);
+  }
+
+  /** Makes sure the streams and buckets exist (creating them on first use) and returns the handle. */
+  static async open(nc: NatsConnection, config?: EdgeqConfigInput): Promise<Edgeq> {
+    const resolved = resolveConfig(config);
+    const js = jetstream(nc);
+    const jsm = await jetstreamManager(nc);
+    const buckets = await ensureTopology(js, jsm, resolved);
+    const edgeq = new Edgeq(nc, js, jsm, buckets, resolved);
+    await edgeq.ensureQueue(DEFAULT_QUEUE);
+    return edgeq;
+  }
+
+  /** Largest task data, in bytes, that still fits a task record. */
+  get maxDataBytes(): number {
+    return (this.nc.info?.max_payload ?? 1024 * 1024) - RECORD_OVERHEAD;
+  }
+
+  /** A client for submitting to one queue. */
+  queue(name: string = DEFAULT_QUEUE): Queue {
+    return new Queue(this, parseInput(queueSchema, name, "queue name"));
+  }
+
+  /** Starts a worker on this connection. */
+  worker(handlers: Handlers, options?: WorkerOptions): Promise<Worker> {
+    return Worker.start(this, handlers, options);
+  }
+
+  workers(): Promise<WorkerInfo[]> {
+    return listWorkers(this.buckets.workers);
+  }
+
+  health(): Promise<Health> {
+    return readHealth(this);
+  }
+
+  /** Creates the consumers of a queue once per process. */
+  ensureQueue(queue: string): Promise<void> {
+    let ready = this.#queues.get(queue);
+    if (!ready) {
+      ready = ensureQueueConsumers(this.jsm, queue, this.config);
+      ready.catch(() => this.#queues.delete(queue));
+      this.#queues.set(queue, ready);
+    }
+    return ready;
+  }
+
+  /** Throws UnavailableError at once when NATS is down, so callers fail fast instead of timing out. */
+  assertConnected(): void {
+    if (!this.connection.up) throw new UnavailableError("NATS is unreachable; nothing was accepted, retry later");
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * A work message handed to this worker by a pull consumer, with the acknowledgements JetStream
+ * understands. Written against the raw reply subject because the client's own JsMsg is not exported
+ * for messages pulled outside its iterators.
+ */
+import type { Msg } from "@nats-io/nats-core";
+
+const encoder = new TextEncoder();
+const ACK = encoder.encode("+ACK");
+const WPI = encoder.encode("+WPI");
+
+export class Delivery {
+  /** Times JetStream has delivered this message, this one included. */
+  readonly deliveryCount: number;
+  readonly streamSeq: number;
+  /** When the message was stored, in ms since the epoch. */
+  readonly storedAt: number;
+
+  constructor(readonly msg: Msg) {
+    // $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>, or with
+    // <domain>.<account hash> after $JS.ACK on newer servers.
+    const tokens = msg.reply?.split(".") ?? [];
+    const base = tokens.length >= 11 ? 4 : 2;
+    this.deliveryCount = Number(tokens[base + 2]);
+    this.streamSeq = Number(tokens[base + 3]);
+    this.storedAt = Math.floor(Number(tokens[base + 5]) / 1e6);
+  }
+
+  ack(): void {
+    this.msg.respond(ACK);
+  }
+
+  /** Returns the message for redelivery after `delayMs` (immediately when 0). */
+  nak(delayMs = 0): void {
+    const delay = delayMs > 0 ? ` {"delay":${Math.round(delayMs * 1e6)}}` : "";
+    this.msg.respond(encoder.encode(`-NAK${delay}`));
+  }
+
+  /** Resets the ack timer: the task is still being worked on. */
+  working(): void {
+    this.msg.respond(WPI);
+  }
+
+  /** Stops redelivery for good. */
+  term(reason: string): void {
+    this.msg.respond(encoder.encode(`+TERM ${reason}`));
+  }
+}

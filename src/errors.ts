@@ -1,0 +1,63 @@
+/**
+ * The errors edgeq raises. Each has a literal `name` (safe under minification) and an HTTP status
+ * so that the API maps them in one place.
+ */
+export class EdgeqError extends Error {
+  override name = "EdgeqError";
+  readonly status: number = 500;
+}
+
+/** An input (HTTP body, query, library argument, option) is not what edgeq accepts. */
+export class ValidationError extends EdgeqError {
+  override name = "ValidationError";
+  override readonly status = 400;
+}
+
+/** A task, or its payload, is larger than the configured or server limit. */
+export class PayloadTooLargeError extends EdgeqError {
+  override name = "PayloadTooLargeError";
+  override readonly status = 413;
+}
+
+/** No task has this id (or its record has expired). */
+export class NotFoundError extends EdgeqError {
+  override name = "NotFoundError";
+  override readonly status = 404;
+}
+
+/** NATS cannot be reached right now; nothing was accepted. Safe to retry. */
+export class UnavailableError extends EdgeqError {
+  override name = "UnavailableError";
+  override readonly status = 503;
+}
+
+/** Raised for a delivered task whose type the worker has no handler for. */
+export class NoHandlerError extends EdgeqError {
+  override name = "NoHandlerError";
+}
+
+/**
+ * Maps what the NATS client throws to edgeq's errors: a connection that is down, closed or not
+ * answering in time becomes UnavailableError; edgeq's own errors pass through; anything else is
+ * returned as is (a bug or an unexpected server answer).
+ */
+export function fromNatsError(err: unknown): unknown {
+  if (err instanceof EdgeqError) return err;
+  const name = (err as Error)?.name;
+  if (UNAVAILABLE.has(name)) {
+    return Object.assign(new UnavailableError("NATS is unreachable; nothing was accepted, retry later"), {
+      cause: err,
+    });
+  }
+  return err;
+}
+
+const UNAVAILABLE = new Set([
+  "TimeoutError",
+  "ClosedConnectionError",
+  "DrainingConnectionError",
+  "ConnectionError",
+  "NoResponders",
+  "RequestError",
+  "JetStreamNotEnabled",
+]);

@@ -1,0 +1,49 @@
+/**
+ * The system at a glance, from state JetStream already keeps: the work stream's message count, the
+ * consumers' unacknowledged counts, worker heartbeats and the workers' reported totals.
+ */
+import type { Edgeq } from "./client.ts";
+import { totalStats } from "./heartbeat.ts";
+import { WORK_STREAM } from "./names.ts";
+
+export interface Health {
+  status: "healthy" | "unhealthy";
+  /** Live workers (those whose heartbeat has not expired). */
+  workers: number;
+  /** Stored tasks not in any worker's hands. */
+  pending_tasks: number;
+  /** Tasks handed to a worker and not yet acknowledged, including those waiting out a retry delay. */
+  running_tasks: number;
+  /** Completions and final failures reported by workers within the record retention. */
+  completed_tasks: number;
+  failed_tasks: number;
+  timestamp: string;
+  /** Present when unhealthy. */
+  error?: string;
+}
+
+export async function readHealth(edgeq: Edgeq): Promise<Health> {
+  const timestamp = new Date().toISOString();
+  const empty = { workers: 0, pending_tasks: 0, running_tasks: 0, completed_tasks: 0, failed_tasks: 0 };
+  if (!edgeq.connection.up) return { status: "unhealthy", ...empty, timestamp, error: "NATS is unreachable" };
+  try {
+    const [stream, consumers, workers, totals] = await Promise.all([
+      edgeq.jsm.streams.info(WORK_STREAM),
+      edgeq.jsm.consumers.list(WORK_STREAM).next(),
+      edgeq.workers(),
+      totalStats(edgeq.buckets.stats),
+    ]);
+    const running = consumers.reduce((n, c) => n + c.num_ack_pending, 0);
+    return {
+      status: "healthy",
+      workers: workers.length,
+      pending_tasks: Math.max(0, stream.state.messages - running),
+      running_tasks: running,
+      completed_tasks: totals.completed,
+      failed_tasks: totals.failed,
+      timestamp,
+    };
+  } catch (err) {
+    return { status: "unhealthy", ...empty, timestamp, error: `JetStream did not answer: ${(err as Error).message}` };
+  }
+}

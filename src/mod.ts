@@ -1,0 +1,40 @@
+/** edgeq's public API. */
+export { Edgeq } from "./client.ts";
+export { Queue } from "./queue.ts";
+export { retryDelayMs, Worker, workerOptionsSchema } from "./worker.ts";
+export { createApi } from "./api.ts";
+export { configSchema, resolveConfig } from "./config.ts";
+export {
+  EdgeqError,
+  NoHandlerError,
+  NotFoundError,
+  PayloadTooLargeError,
+  UnavailableError,
+  ValidationError,
+} from "./errors.ts";
+export {
+  consumerName,
+  DEFAULT_PRIORITY,
+  DEFAULT_QUEUE,
+  HEADER_ID,
+  HEADER_MAX_ATTEMPTS,
+  PRIORITIES,
+  STATS_BUCKET,
+  TASKS_BUCKET,
+  taskSubject,
+  WORK_STREAM,
+  WORKERS_BUCKET,
+} from "./names.ts";
+export { TASK_STATUSES } from "./records.ts";
+export { runCli } from "./cli.ts";
+
+export type { ApiOptions } from "./api.ts";
+export type { EdgeqConfig, EdgeqConfigInput } from "./config.ts";
+export type { Health } from "./health.ts";
+export type { WorkerInfo } from "./heartbeat.ts";
+export type { SubmitOptions } from "./message.ts";
+export type { Priority } from "./names.ts";
+export type { Submitted, TaskSpec } from "./queue.ts";
+export type { ListOptions, TaskRecord, TaskRecords, TaskStatus } from "./records.ts";
+export type { Runtime } from "./runtime.ts";
+export type { Handler, Handlers, TaskContext, WorkerOptions } from "./worker.ts";

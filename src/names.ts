@@ -1,0 +1,66 @@
+/**
+ * The wire contract: every stream, subject, consumer and bucket name edgeq uses.
+ * docs/architecture.md documents these for users of other languages; keep the two in step.
+ */
+
+export const PRIORITIES = ["high", "normal", "low"] as const;
+export type Priority = (typeof PRIORITIES)[number];
+export const DEFAULT_PRIORITY: Priority = "normal";
+export const DEFAULT_QUEUE = "default";
+
+/** Root token of work subjects: `edgeq.<queue>.<priority>.<type>`. */
+export const SUBJECT_ROOT = "edgeq";
+/** The work stream (WorkQueue retention) capturing every work subject. */
+export const WORK_STREAM = "EDGEQ_TASKS";
+/** KV bucket of task records, keyed by task id. */
+export const TASKS_BUCKET = "edgeq_tasks";
+/** KV bucket of worker heartbeats, keyed by worker id; entries expire when a worker stops beating. */
+export const WORKERS_BUCKET = "edgeq_workers";
+/** KV bucket of per-worker cumulative outcome counts, keyed by worker id. */
+export const STATS_BUCKET = "edgeq_stats";
+
+/** Headers of a task message. `Nats-Msg-Id` doubles as the task id and the stream's de-duplication key. */
+export const HEADER_ID = "Nats-Msg-Id";
+export const HEADER_MAX_ATTEMPTS = "Edgeq-Max-Attempts";
+
+/** Queue names become a subject token and part of a consumer name: no dots, no wildcards. */
+export const QUEUE_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+/** Task types may have dots; each dot-separated part is a subject token. */
+export const TYPE_PATTERN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+export const TYPE_MAX_LENGTH = 128;
+/** Task ids are KV keys (and Nats-Msg-Id values). */
+export const ID_PATTERN = /^[A-Za-z0-9_=-]{1,128}$/;
+
+/** The subjects the work stream captures: only valid priorities, so a typo is refused rather than stored unseen. */
+export function workStreamSubjects(): string[] {
+  return PRIORITIES.map((p) => `${SUBJECT_ROOT}.*.${p}.>`);
+}
+
+export function taskSubject(queue: string, priority: Priority, type: string): string {
+  return `${SUBJECT_ROOT}.${queue}.${priority}.${type}`;
+}
+
+/** Filter subject of the consumer that serves one queue at one priority. */
+export function consumerFilter(queue: string, priority: Priority): string {
+  return `${SUBJECT_ROOT}.${queue}.${priority}.>`;
+}
+
+/** Durable pull consumer name for one queue at one priority. */
+export function consumerName(queue: string, priority: Priority): string {
+  return `edgeq_${queue}_${priority}`;
+}
+
+export interface SubjectParts {
+  queue: string;
+  priority: Priority;
+  type: string;
+}
+
+/** Splits a work subject; returns null for anything that is not one. */
+export function parseTaskSubject(subject: string): SubjectParts | null {
+  const tokens = subject.split(".");
+  if (tokens.length < 4 || tokens[0] !== SUBJECT_ROOT) return null;
+  const [, queue, priority] = tokens;
+  if (!(PRIORITIES as readonly string[]).includes(priority)) return null;
+  return { queue, priority: priority as Priority, type: tokens.slice(3).join(".") };
+}

@@ -1,0 +1,94 @@
+/**
+ * Submitting tasks. One submission is two JetStream writes sent together and acknowledged in one
+ * round trip: the task message on its work subject, and a `pending` record created only if the
+ * worker has not written one first.
+ */
+import type { Edgeq } from "./client.ts";
+import { encodeTask, type OutgoingTask, type SubmitOptions } from "./message.ts";
+import type { Priority } from "./names.ts";
+import type { TaskRecord } from "./records.ts";
+import { fromNatsError, ValidationError } from "./errors.ts";
+
+export interface Submitted {
+  id: string;
+  type: string;
+  queue: string;
+  priority: Priority;
+}
+
+/** One entry of `submitMany`. */
+export interface TaskSpec extends Omit<SubmitOptions, "queue"> {
+  type: string;
+  data?: unknown;
+}
+
+/** Submissions kept in flight at once by `submitMany`, bounding memory and timers on huge batches. */
+const WINDOW = 1000;
+
+export class Queue {
+  constructor(
+    private readonly edgeq: Edgeq,
+    readonly name: string,
+  ) {}
+
+  /** Submits one task; resolves once JetStream has stored it. */
+  async submit(type: string, data?: unknown, options?: Omit<SubmitOptions, "queue">): Promise<Submitted> {
+    const task = encodeTask(type, data, { ...options, queue: this.name }, this.edgeq.maxDataBytes);
+    this.edgeq.assertConnected();
+    await this.#publish(task);
+    return summary(task);
+  }
+
+  /** Submits many tasks, validating all before publishing any; resolves in input order. */
+  async submitMany(specs: TaskSpec[]): Promise<Submitted[]> {
+    if (!Array.isArray(specs)) throw new ValidationError("submitMany takes an array of tasks");
+    const tasks = specs.map(({ type, data, ...options }, i) => {
+      try {
+        return encodeTask(type, data, { ...options, queue: this.name }, this.edgeq.maxDataBytes);
+      } catch (err) {
+        (err as Error).message = `task ${i}: ${(err as Error).message}`;
+        throw err;
+      }
+    });
+    this.edgeq.assertConnected();
+    for (let i = 0; i < tasks.length; i += WINDOW) {
+      await Promise.all(tasks.slice(i, i + WINDOW).map((task) => this.#publish(task)));
+    }
+    return tasks.map(summary);
+  }
+
+  async #publish(task: OutgoingTask): Promise<void> {
+    const now = new Date().toISOString();
+    const record: TaskRecord = {
+      id: task.id,
+      type: task.type,
+      queue: task.queue,
+      priority: task.priority,
+      data: task.data,
+      status: "pending",
+      attempts: 0,
+      max_attempts: task.maxAttempts ?? this.edgeq.config.maxAttempts,
+      result: null,
+      error: null,
+      worker_id: null,
+      created_at: now,
+      started_at: null,
+      finished_at: null,
+      updated_at: now,
+    };
+    const [stored, recorded] = await Promise.allSettled([
+      this.edgeq.js.publish(task.subject, task.body, { headers: task.headers }),
+      this.edgeq.tasks.create(record),
+    ]);
+    if (stored.status === "rejected") {
+      // Not accepted: take back the record so that no `pending` task is shown that will never run.
+      if (recorded.status === "fulfilled") this.edgeq.tasks.remove(task.id).catch(() => {});
+      throw fromNatsError(stored.reason);
+    }
+    // A lost record write is not a lost task: the worker writes the record when it starts.
+  }
+}
+
+function summary(task: OutgoingTask): Submitted {
+  return { id: task.id, type: task.type, queue: task.queue, priority: task.priority };
+}

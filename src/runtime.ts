@@ -1,0 +1,33 @@
+/**
+ * What the portable core needs from the runtime it runs on. Each adapter under src/adapter/
+ * provides one; nothing else in src/ touches `node:*` or `Deno.*`.
+ */
+import type { NatsConnection } from "@nats-io/nats-core";
+
+export interface Served {
+  port: number;
+  close(): Promise<void>;
+}
+
+export interface Child {
+  /** Resolves when the process exits; rejects if it could not be started (e.g. not installed). */
+  exited: Promise<number | null>;
+  kill(): void;
+}
+
+export interface Runtime {
+  name: "node" | "deno";
+  hostname(): string;
+  env(name: string): string | undefined;
+  /** Runs `fn` on SIGINT or SIGTERM. */
+  onShutdown(fn: () => void): void;
+  connect(servers: string): Promise<NatsConnection>;
+  serve(fetch: (request: Request) => Response | Promise<Response>, port: number): Promise<Served>;
+  /** Imports a module named relative to the working directory. */
+  importModule(path: string): Promise<Record<string, unknown>>;
+  spawn(command: string, args: string[]): Child;
+  /** Whether something accepts TCP connections there. */
+  isListening(host: string, port: number): Promise<boolean>;
+  makeDir(path: string): Promise<void>;
+  exit(code: number): never;
+}
