@@ -9,7 +9,14 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 import type { Edgeq } from "./client.ts";
 import { parseInput } from "./config.ts";
-import { EdgeqError, fromNatsError, PayloadTooLargeError, UnavailableError, ValidationError } from "./errors.ts";
+import {
+  EdgeqError,
+  fromNatsError,
+  NotFoundError,
+  PayloadTooLargeError,
+  UnavailableError,
+  ValidationError,
+} from "./errors.ts";
 import { idSchema, maxAttemptsSchema, prioritySchema, queueSchema, typeSchema } from "./message.ts";
 import { TASK_STATUSES } from "./records.ts";
 
@@ -99,7 +106,7 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono {
   app.get("/tasks/:id", async (c) => {
     const id = parseInput(idSchema, c.req.param("id"), "task id");
     const task = await edgeq.tasks.get(id);
-    if (!task) return c.json({ success: false, error: `task ${id} not found`, code: "not_found" }, 404);
+    if (!task) throw new NotFoundError(`task ${id} not found`);
     return c.json(task);
   });
 
@@ -108,7 +115,9 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono {
     return c.json({ workers, count: workers.length });
   });
 
-  app.notFound((c) => c.json({ success: false, error: `no route for ${c.req.method} ${c.req.path}`, code: "not_found" }, 404));
+  app.notFound((c) => {
+    throw new NotFoundError(`no route for ${c.req.method} ${c.req.path}`);
+  });
 
   app.onError((raw, c) => {
     const err = fromNatsError(raw);

@@ -27,6 +27,8 @@ options:
   --port N                   HTTP port (env PORT, default 3000)
   --concurrency N            tasks a worker runs at once (env EDGEQ_CONCURRENCY, default 10)
   --queues a,b               queues a worker serves (env EDGEQ_QUEUES, default "default")
+  --grace-ms N               on SIGINT/SIGTERM, how long running tasks may finish before they are
+                             given back (env EDGEQ_SHUTDOWN_GRACE_MS, default 10000)
   --nats-port N              dev: port of the local nats-server (default 4222)
 
 environment:
@@ -40,6 +42,7 @@ const settingsSchema = z.object({
   natsPort: z.coerce.number({ error: "must be a number" }).int().min(1).max(65535).default(4222),
   natsUrl: z.string().min(1).optional(),
   concurrency: z.coerce.number({ error: "must be a number" }).int().min(1).max(10_000).default(10),
+  graceMs: z.coerce.number({ error: "must be a number" }).int().min(0).default(10_000),
   queues: z
     .string()
     .transform((s) => s.split(",").map((q) => q.trim()))
@@ -55,6 +58,7 @@ const SOURCES: Record<string, string> = {
   natsUrl: "NATS_URL",
   concurrency: "--concurrency / EDGEQ_CONCURRENCY",
   queues: "--queues / EDGEQ_QUEUES",
+  graceMs: "--grace-ms / EDGEQ_SHUTDOWN_GRACE_MS",
   command: "the command",
 };
 
@@ -86,6 +90,7 @@ function readSettings(argv: string[], runtime: Runtime): Settings {
     natsUrl: runtime.env("NATS_URL") || undefined,
     concurrency: flags.concurrency ?? runtime.env("EDGEQ_CONCURRENCY") ?? undefined,
     queues: flags.queues ?? runtime.env("EDGEQ_QUEUES") ?? undefined,
+    graceMs: flags["grace-ms"] ?? runtime.env("EDGEQ_SHUTDOWN_GRACE_MS") ?? undefined,
   };
   const parsed = settingsSchema.safeParse(raw);
   if (!parsed.success) {
@@ -136,7 +141,11 @@ const COMMANDS: Record<Exclude<Settings["command"], "help">, (s: Settings, r: Ru
 };
 
 function workerSettings(settings: Settings): WorkerOptions {
-  return { concurrency: settings.concurrency, ...(settings.queues && { queues: settings.queues }) };
+  return {
+    concurrency: settings.concurrency,
+    shutdownGraceMs: settings.graceMs,
+    ...(settings.queues && { queues: settings.queues }),
+  };
 }
 
 async function connectNats(runtime: Runtime, url: string): Promise<NatsConnection> {

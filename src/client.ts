@@ -10,7 +10,7 @@ import { UnavailableError } from "./errors.ts";
 import { type Health, readHealth } from "./health.ts";
 import { listWorkers, type WorkerInfo } from "./heartbeat.ts";
 import { queueSchema } from "./message.ts";
-import { DEFAULT_QUEUE, TASKS_BUCKET, WORK_STREAM } from "./names.ts";
+import { DEFAULT_QUEUE, TASKS_BUCKET } from "./names.ts";
 import { Puller } from "./puller.ts";
 import { Queue } from "./queue.ts";
 import { TaskRecords } from "./records.ts";
@@ -23,8 +23,7 @@ const RECORD_OVERHEAD = 4096;
 export class Edgeq {
   readonly tasks: TaskRecords;
   readonly connection: ConnectionState;
-  readonly puller: Puller;
-  readonly #queues = new Map<string, Promise<void>>();
+  readonly #queues = new Map<string, Promise<number>>();
 
   private constructor(
     readonly nc: NatsConnection,
@@ -34,7 +33,6 @@ export class Edgeq {
     readonly config: EdgeqConfig,
   ) {
     this.connection = new ConnectionState(nc);
-    this.puller = new Puller(nc, WORK_STREAM);
     const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
     this.tasks = new TaskRecords(buckets.tasks, jsm, new Puller(nc, `KV_${TASKS_BUCKET}`), TASKS_BUCKET, maxPayload);
   }
@@ -73,8 +71,8 @@ export class Edgeq {
     return readHealth(this);
   }
 
-  /** Creates the consumers of a queue once per process. */
-  ensureQueue(queue: string): Promise<void> {
+  /** Creates the consumers of a queue once per process; resolves with their ack wait in ms. */
+  ensureQueue(queue: string): Promise<number> {
     let ready = this.#queues.get(queue);
     if (!ready) {
       ready = ensureQueueConsumers(this.jsm, queue, this.config);

@@ -26,8 +26,12 @@ import {
   TYPE_PATTERN,
 } from "./names.ts";
 
+/** zod's message for a wrong type, saying "is required" when the field is missing. */
+export const expected = (what: string) => (issue: { input?: unknown }) =>
+  issue.input === undefined ? "is required" : `must be ${what}`;
+
 export const typeSchema = z
-  .string({ error: "must be a string" })
+  .string({ error: expected("a string") })
   .min(1, "must not be empty")
   .max(TYPE_MAX_LENGTH, `must be at most ${TYPE_MAX_LENGTH} characters`)
   .regex(TYPE_PATTERN, "must be words of letters, digits, '_' or '-', joined by single dots");

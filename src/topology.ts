@@ -1,11 +1,13 @@
 /**
  * Creates the streams, consumers and buckets edgeq needs, idempotently: every process calls this at
- * start-up and the first one to run creates what is missing. Existing objects keep their data; the
- * settings edgeq owns (replicas, windows, ack wait) are brought in line with the configuration.
+ * start-up and the first one to run creates what is missing. What exists is left as it is, data and
+ * settings alike, so that processes started with different settings do not undo each other; the
+ * configuration applies to what a process creates.
  */
 import {
   AckPolicy,
   DeliverPolicy,
+  JetStreamApiCodes,
   JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
@@ -54,19 +56,16 @@ async function ensureWorkStream(jsm: JetStreamManager, config: EdgeqConfig): Pro
     num_replicas: config.replicas,
     duplicate_window: ns(config.duplicateWindowMs),
   };
-  try {
-    await jsm.streams.add(stream);
-  } catch (err) {
-    if (!(err instanceof JetStreamApiError)) throw err;
-    // Already there with other settings: update the ones we own.
-    await jsm.streams.update(WORK_STREAM, stream);
-  }
+  await createUnlessExists(() => jsm.streams.info(WORK_STREAM), () => jsm.streams.add(stream));
 }
 
-/** The durable pull consumers serving one queue, one per priority. */
-export async function ensureQueueConsumers(jsm: JetStreamManager, queue: string, config: EdgeqConfig): Promise<void> {
-  await Promise.all(
-    PRIORITIES.map(async (priority) => {
+/**
+ * The durable pull consumers serving one queue, one per priority. Returns the shortest ack wait they
+ * have, in ms, which may differ from the configuration if another process created them.
+ */
+export async function ensureQueueConsumers(jsm: JetStreamManager, queue: string, config: EdgeqConfig): Promise<number> {
+  const infos = await Promise.all(
+    PRIORITIES.map((priority) => {
       const consumer = {
         durable_name: consumerName(queue, priority),
         filter_subject: consumerFilter(queue, priority),
@@ -74,18 +73,34 @@ export async function ensureQueueConsumers(jsm: JetStreamManager, queue: string,
         deliver_policy: DeliverPolicy.All,
         ack_wait: ns(config.ackWaitMs),
         max_ack_pending: config.maxAckPending,
-        // Redelivery is bounded by edgeq's own attempt count, which knows failures from crashes.
+        // edgeq counts attempts and ends a task itself, recording why; max_deliver would end it silently.
         max_deliver: -1,
       };
-      try {
-        await jsm.consumers.add(WORK_STREAM, consumer);
-      } catch (err) {
-        if (!(err instanceof JetStreamApiError)) throw err;
-        await jsm.consumers.update(WORK_STREAM, consumer.durable_name, {
-          ack_wait: consumer.ack_wait,
-          max_ack_pending: consumer.max_ack_pending,
-        });
-      }
+      return createUnlessExists(
+        () => jsm.consumers.info(WORK_STREAM, consumer.durable_name),
+        () => jsm.consumers.add(WORK_STREAM, consumer),
+      );
     }),
   );
+  return Math.min(...infos.map((info) => info.config.ack_wait ?? DEFAULT_ACK_WAIT)) / 1_000_000;
 }
+
+/** JetStream's ack wait for a consumer created without one. */
+const DEFAULT_ACK_WAIT = ns(30_000);
+
+/** Returns what `info` finds, else what `create` makes; a concurrent creator winning the race is fine. */
+async function createUnlessExists<T>(info: () => Promise<T>, create: () => Promise<T>): Promise<T> {
+  try {
+    return await info();
+  } catch (err) {
+    if (!(err instanceof JetStreamApiError) || !NOT_FOUND.has(err.code)) throw err;
+  }
+  try {
+    return await create();
+  } catch (err) {
+    if (err instanceof JetStreamApiError) return await info();
+    throw err;
+  }
+}
+
+const NOT_FOUND = new Set<number>([JetStreamApiCodes.StreamNotFound, JetStreamApiCodes.ConsumerNotFound]);

@@ -3,10 +3,10 @@
  * handlers with bounded concurrency, records each outcome and then acknowledges the message.
  *
  * Pulling. When a slot frees, the worker asks each consumer in priority order, without waiting,
- * for as many tasks as it has free slots. Only when every consumer is empty does it park one
- * waiting pull of one message on each consumer, so an idle worker sends a few requests per
- * `idlePullMs` and wakes the moment a task arrives. Those parked pulls may deliver up to one task
- * per consumer beyond the concurrency; such tasks wait in a local buffer, highest priority first.
+ * for as many tasks as it has free slots. If that leaves slots free, it parks one waiting pull of
+ * one message on every consumer that has none, so an idle worker sends a few requests per
+ * `idlePullMs` and wakes the moment a task arrives. Parked pulls may deliver up to one task per
+ * consumer beyond the concurrency; such tasks wait in a local buffer, highest priority first.
  *
  * Leases. Every task the worker holds, buffered or running, is kept leased by one timer that sends
  * "working" every third of the ack wait, so a long task is not redelivered to another worker. A
@@ -22,7 +22,8 @@ import { Delivery } from "./delivery.ts";
 import { NoHandlerError, PayloadTooLargeError, ValidationError } from "./errors.ts";
 import { Heartbeat, type WorkerInfo } from "./heartbeat.ts";
 import { decodeTask, idSchema, type IncomingTask, queueSchema } from "./message.ts";
-import { consumerName, DEFAULT_QUEUE, PRIORITIES, type Priority, TYPE_PATTERN } from "./names.ts";
+import { consumerName, DEFAULT_QUEUE, PRIORITIES, type Priority, TYPE_PATTERN, WORK_STREAM } from "./names.ts";
+import { Puller } from "./puller.ts";
 import type { TaskRecord } from "./records.ts";
 
 /** What a handler gets besides the task's data. */
@@ -92,7 +93,9 @@ export class Worker {
   readonly #buffer: Delivery[][] = PRIORITIES.map(() => []);
   readonly #running = new Map<Delivery, Running>();
   readonly #heartbeat: Heartbeat;
-  #parked = 0;
+  readonly #puller: Puller;
+  /** Consumers with a parked pull open. */
+  readonly #parked = new Set<string>();
   #probing = false;
   #stopping: Promise<void> | undefined;
   #leaseTimer: ReturnType<typeof setInterval> | undefined;
@@ -106,6 +109,7 @@ export class Worker {
     private readonly handlers: Handlers,
     private readonly opts: ResolvedOptions,
   ) {
+    this.#puller = new Puller(edgeq.nc, WORK_STREAM);
     this.id = opts.id ?? `${opts.host.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 64)}-${crypto.randomUUID().slice(0, 8)}`;
     this.#sources = PRIORITIES.flatMap((priority, rank) =>
       opts.queues.map((queue) => ({ consumer: consumerName(queue, priority), rank }))
@@ -122,12 +126,12 @@ export class Worker {
   static async start(edgeq: Edgeq, handlers: Handlers, options: WorkerOptions = {}): Promise<Worker> {
     const opts = parseInput(workerOptionsSchema, options, "worker options");
     validateHandlers(handlers);
-    await Promise.all(opts.queues.map((queue) => edgeq.ensureQueue(queue)));
+    const ackWaits = await Promise.all(opts.queues.map((queue) => edgeq.ensureQueue(queue)));
     const worker = new Worker(edgeq, handlers, opts);
     await worker.#heartbeat.start();
-    worker.#leaseTimer = setInterval(() => worker.#renewLeases(), edgeq.config.ackWaitMs / 3);
+    worker.#leaseTimer = setInterval(() => worker.#renewLeases(), Math.min(...ackWaits) / 3);
     worker.#stopReconnect = edgeq.connection.onReconnect(() => {
-      edgeq.puller.abandonAll();
+      worker.#puller.abandonAll();
       worker.#fill();
     });
     worker.#fill();
@@ -162,6 +166,8 @@ export class Worker {
   }
 
   async #shutdown(graceMs: number): Promise<void> {
+    // Unsubscribing the parked pulls first lets the server skip them instead of delivering to us.
+    this.#puller.abandonAll();
     for (const list of this.#buffer) list.splice(0).forEach((d) => d.nak());
     let timer: ReturnType<typeof setTimeout> | undefined;
     const graceOver = new Promise<void>((r) => (timer = setTimeout(r, graceMs)));
@@ -200,8 +206,8 @@ export class Worker {
     this.#probe(free)
       .then((got) => {
         this.#probing = false;
+        if (got < free) this.#park();
         if (got > 0) this.#fill();
-        else if (this.#parked === 0) this.#park();
       })
       .catch((err) => {
         this.#probing = false;
@@ -213,7 +219,7 @@ export class Worker {
     let got = 0;
     for (const { consumer, rank } of this.#sources) {
       if (got >= free || this.#stopping) break;
-      got += await this.edgeq.puller.pull(consumer, { batch: free - got, noWait: true }, (msg) =>
+      got += await this.#puller.pull(consumer, { batch: free - got, noWait: true }, (msg) =>
         this.#accept(new Delivery(msg), rank)
       );
     }
@@ -221,13 +227,13 @@ export class Worker {
   }
 
   #park(): void {
-    if (this.#stopping) return;
     for (const { consumer, rank } of this.#sources) {
-      this.#parked++;
-      this.edgeq.puller
+      if (this.#stopping || this.#parked.has(consumer)) continue;
+      this.#parked.add(consumer);
+      this.#puller
         .pull(consumer, { batch: 1, expiresMs: this.opts.idlePullMs }, (msg) => this.#accept(new Delivery(msg), rank))
         .then(() => {
-          this.#parked--;
+          this.#parked.delete(consumer);
           this.#fill();
         });
     }

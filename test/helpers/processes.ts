@@ -1,0 +1,72 @@
+/**
+ * Runs the `edgeq` command as a child process, on Node or on Deno (the npm `deno` package), and
+ * waits on what it prints.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const DENO = `${ROOT}node_modules/.bin/deno`;
+
+export class EdgeqProcess {
+  output = "";
+  readonly exited: Promise<number | null>;
+
+  constructor(readonly proc: ChildProcess) {
+    proc.stdout?.on("data", (d) => (this.output += d));
+    proc.stderr?.on("data", (d) => (this.output += d));
+    this.exited = new Promise((resolve) => proc.once("exit", (code) => resolve(code)));
+  }
+
+  /** Resolves with the first match of `pattern` in the output; fails if the process exits first. */
+  async waitFor(pattern: RegExp, timeoutMs = 30_000): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const match = this.output.match(pattern);
+      if (match) return match;
+      if (this.proc.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`no ${pattern} in the output of edgeq (exit ${this.proc.exitCode}):\n${this.output}`);
+  }
+
+  /** The worker id a worker process announces. */
+  async workerId(): Promise<string> {
+    return (await this.waitFor(/worker (\S+) \(/))[1];
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    this.proc.kill(signal);
+  }
+
+  /** Ends the process if it still runs (cleanup). */
+  async stop(): Promise<void> {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) {
+      this.proc.kill("SIGKILL");
+      await this.exited;
+    }
+  }
+}
+
+export type Runtime = "node" | "deno";
+
+export function runEdgeq(runtime: Runtime, args: string[], env: Record<string, string>, cwd = ROOT): EdgeqProcess {
+  const [command, prefix] = runtime === "node"
+    ? [process.execPath, [`${ROOT}bin/edgeq.js`]]
+    : [DENO, ["run", "-A", `--config=${ROOT}deno.json`, `${ROOT}src/adapter/deno/main.ts`]];
+  return new EdgeqProcess(
+    spawn(command, [...prefix, ...args], { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] }),
+  );
+}
+
+/** Polls `check` until it returns a truthy value. */
+export async function eventually<T>(check: () => Promise<T>, timeoutMs = 30_000, what = "condition"): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  while (Date.now() < deadline) {
+    last = await check();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${what} not reached within ${timeoutMs} ms (last: ${JSON.stringify(last)})`);
+}

@@ -1,0 +1,29 @@
+/**
+ * One nats-server and one Edgeq handle per test file.
+ */
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { afterAll, beforeAll } from "vitest";
+import { Edgeq } from "../../src/client.ts";
+import type { EdgeqConfigInput } from "../../src/config.ts";
+import { NatsServer } from "./nats-server.ts";
+
+export interface Env {
+  server: NatsServer;
+  nc: NatsConnection;
+  edgeq: Edgeq;
+}
+
+/** Registers hooks that start a server before the file's tests and stop it after; read fields in tests. */
+export function useNats(config?: EdgeqConfigInput): Env {
+  const env = {} as Env;
+  beforeAll(async () => {
+    env.server = await NatsServer.start();
+    env.nc = await connect({ servers: env.server.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+    env.edgeq = await Edgeq.open(env.nc, config);
+  });
+  afterAll(async () => {
+    await env.nc?.close();
+    await env.server?.stop();
+  });
+  return env;
+}

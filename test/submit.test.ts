@@ -1,0 +1,178 @@
+/**
+ * The library and plain NATS publishes: one message format, outcomes recorded, priorities honoured,
+ * failures retried then recorded, long tasks kept leased.
+ */
+import { headers } from "@nats-io/nats-core";
+import { afterEach, describe, expect, test } from "vitest";
+import { createApi } from "../src/api.ts";
+import { PayloadTooLargeError, ValidationError } from "../src/errors.ts";
+import { taskSubject } from "../src/names.ts";
+import type { Handlers, Worker, WorkerOptions } from "../src/worker.ts";
+import { eventually } from "./helpers/processes.ts";
+import { useNats } from "./helpers/setup.ts";
+
+// A short ack wait so that a task whose lease is not kept would be redelivered within the test.
+const env = useNats({ ackWaitMs: 1000 });
+const workers: Worker[] = [];
+afterEach(async () => {
+  await Promise.all(workers.splice(0).map((w) => w.stop()));
+});
+
+async function startWorker(handlers: Handlers, options: WorkerOptions = {}) {
+  const worker = await env.edgeq.worker(handlers, { heartbeatIntervalMs: 200, ...options });
+  workers.push(worker);
+  return worker;
+}
+
+const echo: Handlers = { echo: (data, ctx) => ({ data, attempt: ctx.attempt, priority: ctx.priority }) };
+
+describe("the library", () => {
+  test("submit stores a pending record at once, and the worker completes it", async () => {
+    const queue = env.edgeq.queue();
+    const task = await queue.submit("echo", { n: 1 }, { priority: "high" });
+    expect(task).toMatchObject({ type: "echo", queue: "default", priority: "high" });
+    expect((await env.edgeq.tasks.get(task.id))?.status).toBe("pending");
+
+    await startWorker(echo);
+    const done = await env.edgeq.tasks.waitFor(task.id, 5000);
+    expect(done).toMatchObject({ status: "completed", attempts: 1, result: { data: { n: 1 }, priority: "high" } });
+  });
+
+  test("submitMany submits a batch in order, every task completes", async () => {
+    await startWorker(echo, { concurrency: 20 });
+    const specs = Array.from({ length: 300 }, (_, i) => ({ type: "echo", data: i, priority: (["high", "normal", "low"] as const)[i % 3] }));
+    const submitted = await env.edgeq.queue().submitMany(specs);
+    expect(submitted.map((s) => s.priority)).toEqual(specs.map((s) => s.priority));
+    const records = await Promise.all(submitted.map((s) => env.edgeq.tasks.waitFor(s.id, 15_000)));
+    expect(records.map((r) => r?.status)).toEqual(specs.map(() => "completed"));
+    expect(records.map((r) => (r?.result as { data: number }).data)).toEqual(specs.map((s) => s.data));
+  });
+
+  test("a caller-chosen id submitted twice inside the duplicate window runs once", async () => {
+    let runs = 0;
+    await startWorker({ once: () => ++runs });
+    const queue = env.edgeq.queue();
+    await queue.submit("once", null, { id: "order-42" });
+    await queue.submit("once", null, { id: "order-42" });
+    expect(await env.edgeq.tasks.waitFor("order-42", 5000)).toMatchObject({ status: "completed", result: 1 });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(runs).toBe(1);
+  });
+
+  test("bad submissions raise typed errors naming the problem", async () => {
+    const queue = env.edgeq.queue();
+    await expect(queue.submit("bad type!")).rejects.toThrow(ValidationError);
+    await expect(queue.submit("echo", null, { priority: "urgent" as "high" })).rejects.toThrow(/priority: must be one of/);
+    await expect(queue.submit("echo", 10n)).rejects.toThrow(/not serializable as JSON/);
+    await expect(queue.submit("echo", "x".repeat(2 * 1024 * 1024))).rejects.toThrow(PayloadTooLargeError);
+    await expect(queue.submitMany([{ type: "echo" }, { type: "" }])).rejects.toThrow(/task 1: invalid task type/);
+    expect(() => env.edgeq.queue("no.dots")).toThrow(ValidationError);
+    await expect(env.edgeq.worker({ echo: 5 as never })).rejects.toThrow(/handler "echo" is not a function/);
+    await expect(env.edgeq.worker(echo, { concurrency: 0 })).rejects.toThrow(/concurrency/);
+  });
+});
+
+describe("a plain NATS publish", () => {
+  const app = () => createApi(env.edgeq, { onError: () => {} });
+  const encode = (s: string) => new TextEncoder().encode(s);
+
+  test("with a Nats-Msg-Id: that id is the task id, and the outcome is readable over HTTP", async () => {
+    await startWorker(echo);
+    const h = headers();
+    h.set("Nats-Msg-Id", "from-go-client-1");
+    env.nc.publish("edgeq.default.high.echo", encode('{"hello": "go"}'), { headers: h });
+    const record = await env.edgeq.tasks.waitFor("from-go-client-1", 5000);
+    expect(record).toMatchObject({ status: "completed", priority: "high", result: { data: { hello: "go" } } });
+    const res = await app().request("/tasks/from-go-client-1");
+    expect(await res.json()).toMatchObject({ id: "from-go-client-1", status: "completed", type: "echo" });
+  });
+
+  test("without headers, as `nats pub edgeq.default.high.process 'hello'`: the id is derived from the stream sequence", async () => {
+    await startWorker(echo);
+    env.nc.publish(taskSubject("default", "high", "echo"), encode("hello"));
+    const record = await eventually(async () => {
+      const list = await env.edgeq.tasks.list({ limit: 50, status: "completed" });
+      return list.find((r) => r.data === "hello");
+    }, 5000, "the raw task to complete");
+    expect(record.id).toMatch(/^seq-\d+$/);
+    expect(record.result).toEqual({ data: "hello", attempt: 1, priority: "high" });
+    expect((await app().request(`/tasks/${record.id}`)).status).toBe(200);
+  });
+
+  test("a dotted type and an Edgeq-Max-Attempts header are honoured", async () => {
+    await startWorker({ "email.send": () => { throw new Error("smtp down"); } });
+    const h = headers();
+    h.set("Nats-Msg-Id", "mail-1");
+    h.set("Edgeq-Max-Attempts", "1");
+    env.nc.publish("edgeq.default.normal.email.send", encode("{}"), { headers: h });
+    const record = await env.edgeq.tasks.waitFor("mail-1", 5000);
+    expect(record).toMatchObject({ type: "email.send", status: "failed", attempts: 1, max_attempts: 1, error: "Error: smtp down" });
+  });
+
+  test("a publish to an unknown priority is not captured by the stream", async () => {
+    const reply = await env.nc.request("edgeq.default.urgent.echo", encode("{}"), { timeout: 1000 }).catch((e) => e);
+    expect(reply).toBeInstanceOf(Error);
+    expect(String((reply as Error).cause ?? reply)).toMatch(/no responders/i);
+  });
+});
+
+describe("workers", () => {
+  test("priority: with the worker busy, 20 normal then 5 high queued, the 5 high start first", async () => {
+    const started: string[] = [];
+    await startWorker(
+      {
+        block: () => new Promise((r) => setTimeout(r, 500)),
+        mark: (data: string) => void started.push(data),
+      },
+      { concurrency: 1 },
+    );
+    const queue = env.edgeq.queue();
+    const blocker = await queue.submit("block");
+    await eventually(async () => (await env.edgeq.tasks.get(blocker.id))?.status === "running", 5000, "the blocker to run");
+    await queue.submitMany(Array.from({ length: 20 }, (_, i) => ({ type: "mark", data: `normal-${i}` })));
+    await queue.submitMany(Array.from({ length: 5 }, (_, i) => ({ type: "mark", data: `high-${i}`, priority: "high" as const })));
+    await eventually(async () => started.length === 25, 10_000, "all 25 to run");
+    expect(started.slice(0, 5)).toEqual(["high-0", "high-1", "high-2", "high-3", "high-4"]);
+    expect(started.slice(5)).toEqual(Array.from({ length: 20 }, (_, i) => `normal-${i}`));
+  });
+
+  test("a failing task is retried with a delay, then recorded as failed with its error", async () => {
+    let calls = 0;
+    await startWorker({ flaky: () => { calls++; throw new Error(`attempt ${calls} broke`); } });
+    const { id } = await env.edgeq.queue().submit("flaky", null, { maxAttempts: 2 });
+    const pending = await eventually(async () => {
+      const r = await env.edgeq.tasks.get(id);
+      return r?.error ? r : null;
+    }, 5000, "the first failure to be recorded");
+    expect(pending).toMatchObject({ status: "pending", attempts: 1, error: "Error: attempt 1 broke" });
+    const failed = await env.edgeq.tasks.waitFor(id, 5000);
+    expect(failed).toMatchObject({ status: "failed", attempts: 2, error: "Error: attempt 2 broke" });
+    expect(Date.parse(failed!.finished_at!) - Date.parse(pending.updated_at)).toBeGreaterThanOrEqual(900);
+    expect(calls).toBe(2);
+  });
+
+  test("a task type with no handler fails with a clear error", async () => {
+    const worker = await startWorker(echo);
+    const { id } = await env.edgeq.queue().submit("unknown.kind", null, { maxAttempts: 1 });
+    expect(await env.edgeq.tasks.waitFor(id, 5000)).toMatchObject({
+      status: "failed",
+      error: `NoHandlerError: no handler for task type "unknown.kind" on worker ${worker.id}`,
+    });
+  });
+
+  test("a task running past the ack wait is kept leased, not redelivered", async () => {
+    let runs = 0;
+    await startWorker({ slow: () => (runs++, new Promise((r) => setTimeout(() => r("done"), 3500))) }, { concurrency: 2 });
+    const { id } = await env.edgeq.queue().submit("slow");
+    expect(await env.edgeq.tasks.waitFor(id, 10_000)).toMatchObject({ status: "completed", attempts: 1, result: "done" });
+    expect(runs).toBe(1);
+  });
+
+  test("workers serve only their queues", async () => {
+    await startWorker(echo, { queues: ["reports"] });
+    const other = await env.edgeq.queue("emails").submit("echo");
+    const mine = await env.edgeq.queue("reports").submit("echo", "r");
+    expect(await env.edgeq.tasks.waitFor(mine.id, 5000)).toMatchObject({ status: "completed", queue: "reports" });
+    expect((await env.edgeq.tasks.get(other.id))?.status).toBe("pending");
+  });
+});
