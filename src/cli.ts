@@ -24,7 +24,7 @@ const USAGE = `usage: edgeq <command> [options]
   dev                        run the API and the demo worker (starts nats-server if none is running)
 
 options:
-  --port N                   HTTP port (env PORT, default 3000)
+  --port N                   HTTP port (env PORT, default 5000, as in the tutorial)
   --concurrency N            tasks a worker runs at once (env EDGEQ_CONCURRENCY, default 10)
   --queues a,b               queues a worker serves (env EDGEQ_QUEUES, default "default")
   --grace-ms N               on SIGINT/SIGTERM, how long running tasks may finish before they are
@@ -35,14 +35,22 @@ environment:
   NATS_URL                   NATS server(s), comma-separated (default nats://127.0.0.1:4222)
 `;
 
+function wholeNumber(min: number, max: number) {
+  return z.coerce
+    .number({ error: "must be a number" })
+    .int("must be a whole number")
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`);
+}
+
 const settingsSchema = z.object({
   command: z.enum(["serve", "worker", "dev", "help"], { error: "must be serve, worker, dev or help" }),
   module: z.string().optional(),
-  port: z.coerce.number({ error: "must be a number" }).int().min(0).max(65535).default(3000),
-  natsPort: z.coerce.number({ error: "must be a number" }).int().min(1).max(65535).default(4222),
+  port: wholeNumber(0, 65535).default(5000),
+  natsPort: wholeNumber(1, 65535).default(4222),
   natsUrl: z.string().min(1).optional(),
-  concurrency: z.coerce.number({ error: "must be a number" }).int().min(1).max(10_000).default(10),
-  graceMs: z.coerce.number({ error: "must be a number" }).int().min(0).default(10_000),
+  concurrency: wholeNumber(1, 10_000).default(10),
+  graceMs: wholeNumber(0, 24 * 3600_000).default(10_000),
   queues: z
     .string()
     .transform((s) => s.split(",").map((q) => q.trim()))

@@ -1,6 +1,6 @@
 /**
  * What the portable core needs from the runtime it runs on. Each adapter under src/adapter/
- * provides one; nothing else in src/ touches `node:*` or `Deno.*`.
+ * provides one, and nothing else in src/ imports Node or Deno APIs.
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 

@@ -1,0 +1,80 @@
+/**
+ * The `edgeq` command as a user runs it: `npm start` (edgeq dev) on a machine with no NATS running,
+ * and the errors it gives for bad settings.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, expect, test } from "vitest";
+import { freePort, waitForPort } from "./helpers/nats-server.ts";
+import { type EdgeqProcess, eventually, ROOT, runEdgeq } from "./helpers/processes.ts";
+
+const procs: EdgeqProcess[] = [];
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(procs.splice(0).map((p) => p.stop()));
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function edgeq(args: string[], env: Record<string, string> = {}): EdgeqProcess {
+  const cwd = mkdtempSync(join(tmpdir(), "edgeq-cli-"));
+  dirs.push(cwd);
+  const proc = runEdgeq("node", args, { NATS_URL: "", ...env }, cwd);
+  procs.push(proc);
+  return proc;
+}
+
+test("edgeq dev starts its own nats-server, serves the API with the demo worker, and stops it all", async () => {
+  const [port, natsPort] = [await freePort(), await freePort()];
+  const dev = edgeq(["dev", "--nats-port", String(natsPort)], { PORT: String(port) });
+  await dev.waitFor(new RegExp(`started nats-server at nats://127.0.0.1:${natsPort}`));
+  await dev.waitFor(/worker \S+ \(node\)/);
+  await waitForPort(port);
+
+  const base = `http://127.0.0.1:${port}`;
+  const res = await fetch(`${base}/tasks`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ type: "process", data: "Hello Distributed Systems!" }),
+  });
+  expect(res.status).toBe(201);
+  const { task_id } = await res.json();
+  const task = await eventually(async () => {
+    const t = await (await fetch(`${base}/tasks/${task_id}`)).json();
+    return t.status === "completed" ? t : null;
+  }, 10_000, "the task to complete");
+  expect(task.result.processed).toBe("HELLO DISTRIBUTED SYSTEMS!");
+  expect((await (await fetch(`${base}/health`)).json()).workers).toBe(1);
+
+  dev.kill("SIGTERM");
+  expect(await dev.exited).toBe(0);
+  await expect(waitForPort(natsPort, 500)).rejects.toThrow(/nothing listens/);
+});
+
+test("edgeq dev without nats-server on the PATH says how to get one", async () => {
+  const dev = edgeq(["dev", "--nats-port", String(await freePort())], { PATH: "/nonexistent" });
+  expect(await dev.exited).toBe(1);
+  expect(dev.output).toMatch(/apt-get install nats-server/);
+  expect(dev.output).toMatch(/NATS_URL/);
+});
+
+test.each([
+  [["serve"], { PORT: "eighty" }, /--port \/ PORT: must be a number/],
+  [["worker"], {}, /worker needs a module/],
+  [["worker", "no-such-module.ts"], {}, /cannot load worker module no-such-module.ts/],
+  [["worker", `${ROOT}src/names.ts`], {}, /exports no "handlers" object/],
+  [["worker", "x.ts", "--concurrency", "0"], {}, /--concurrency \/ EDGEQ_CONCURRENCY: must be at least 1/],
+  [["worker", "x.ts", "--queues", "a.b"], {}, /--queues \/ EDGEQ_QUEUES: must be 1-64/],
+  [["launch"], {}, /the command: must be serve, worker, dev or help/],
+])("edgeq %j with %j fails with a clear message", async (args, env, message) => {
+  const proc = edgeq(args, env);
+  expect(await proc.exited).toBe(1);
+  expect(proc.output).toMatch(message);
+  expect(proc.output).not.toMatch(/\n\s+at /);
+});
+
+test("edgeq help prints the usage", async () => {
+  const proc = edgeq(["help"]);
+  expect(await proc.exited).toBe(0);
+  expect(proc.output).toMatch(/usage: edgeq <command>/);
+});

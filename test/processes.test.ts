@@ -1,0 +1,127 @@
+/**
+ * Worker processes (`edgeq worker workers/demo.ts`) against a real nats-server: many tasks across
+ * several workers, a worker killed with SIGKILL mid-task, and graceful shutdown with tasks in flight.
+ */
+import { afterEach, expect, test } from "vitest";
+import { createApi } from "../src/api.ts";
+import type { TaskRecord } from "../src/records.ts";
+import { type EdgeqProcess, eventually, runEdgeq } from "./helpers/processes.ts";
+import { useNats } from "./helpers/setup.ts";
+
+// A crashed worker's tasks come back after the ack wait; keep it short so the test does not wait long.
+const env = useNats({ ackWaitMs: 2000 });
+const procs: EdgeqProcess[] = [];
+afterEach(async () => {
+  await Promise.all(procs.splice(0).map((p) => p.stop()));
+});
+
+function startWorker(...args: string[]): EdgeqProcess {
+  const proc = runEdgeq("node", ["worker", "workers/demo.ts", ...args], { NATS_URL: env.server.url });
+  procs.push(proc);
+  return proc;
+}
+
+async function records(ids: string[]): Promise<TaskRecord[]> {
+  return (await Promise.all(ids.map((id) => env.edgeq.tasks.get(id)))).map((r) => r!);
+}
+
+async function allFinished(ids: string[], timeoutMs: number): Promise<TaskRecord[]> {
+  return eventually(async () => {
+    const all = await records(ids);
+    return all.every((r) => r.status === "completed" || r.status === "failed") ? all : null;
+  }, timeoutMs, `${ids.length} tasks to finish`);
+}
+
+test("500 tasks submitted over HTTP to three worker processes all complete", async () => {
+  const workers = [startWorker(), startWorker(), startWorker()];
+  const workerIds = await Promise.all(workers.map((w) => w.workerId()));
+  const app = createApi(env.edgeq);
+  const ids: string[] = [];
+  for (let i = 0; i < 500; i += 50) {
+    const batch = await Promise.all(
+      Array.from({ length: 50 }, async (_, j) => {
+        const body = (i + j) % 2 ? { type: "process", data: `task ${i + j}` } : { type: "sleep", data: { ms: 20 } };
+        const res = await app.request("/tasks", { method: "POST", body: JSON.stringify(body) });
+        expect(res.status).toBe(201);
+        return (await res.json()).task_id as string;
+      }),
+    );
+    ids.push(...batch);
+  }
+  const done = await allFinished(ids, 60_000);
+  expect(done.filter((r) => r.status === "completed")).toHaveLength(500);
+  const perWorker = new Map(workerIds.map((id) => [id, done.filter((r) => r.worker_id === id).length]));
+  expect([...perWorker.values()].reduce((a, b) => a + b)).toBe(500);
+  for (const [id, n] of perWorker) expect(n, `tasks done by ${id}`).toBeGreaterThan(0);
+
+  const listed = await (await app.request("/workers")).json();
+  expect(listed.workers.map((w: { id: string }) => w.id).sort()).toEqual([...workerIds].sort());
+  expect(listed.workers.every((w: { runtime: string }) => w.runtime === "node")).toBe(true);
+});
+
+test("a worker killed with SIGKILL mid-task: its tasks are redelivered and completed, none of 200 lost", async () => {
+  const [victim, survivor] = [startWorker("--concurrency", "5"), startWorker("--concurrency", "5")];
+  const [victimId, survivorId] = await Promise.all([victim.workerId(), survivor.workerId()]);
+  const submitted = await env.edgeq.queue().submitMany(
+    Array.from({ length: 200 }, () => ({ type: "sleep", data: { ms: 100 } })),
+  );
+  const ids = submitted.map((s) => s.id);
+  const interrupted = await eventually(async () => {
+    const running = (await records(ids)).filter((r) => r.status === "running" && r.worker_id === victimId);
+    return running.length > 0 ? running.map((r) => r.id) : null;
+  }, 10_000, "the victim to be mid-task");
+  victim.kill("SIGKILL");
+  await victim.exited;
+
+  const done = await allFinished(ids, 60_000);
+  expect(done.filter((r) => r.status === "completed")).toHaveLength(200);
+  const redone = done.filter((r) => interrupted.includes(r.id));
+  for (const task of redone) {
+    if (task.worker_id === victimId) continue; // it finished just before the kill
+    expect(task).toMatchObject({ worker_id: survivorId, attempts: 2 });
+  }
+  expect(redone.some((t) => t.worker_id === survivorId && t.attempts === 2)).toBe(true);
+});
+
+test("graceful shutdown: running tasks finish within the grace period, queued ones stay pending", async () => {
+  const worker = startWorker("--concurrency", "4", "--queues", "graceful");
+  const id = await worker.workerId();
+  const submitted = await env.edgeq.queue("graceful").submitMany(
+    Array.from({ length: 12 }, () => ({ type: "sleep", data: { ms: 1500 } })),
+  );
+  const ids = submitted.map((s) => s.id);
+  await eventually(async () => (await records(ids)).filter((r) => r.status === "running").length === 4, 10_000, "4 running");
+  worker.kill("SIGTERM");
+  expect(await worker.exited).toBe(0);
+
+  const after = await records(ids);
+  expect(after.filter((r) => r.status === "running")).toEqual([]);
+  expect(after.filter((r) => r.status === "completed").map((r) => r.worker_id)).toEqual([id, id, id, id]);
+  expect(after.filter((r) => r.status === "pending")).toHaveLength(8);
+  const listed = await env.edgeq.workers();
+  expect(listed.map((w) => w.id)).not.toContain(id);
+
+  startWorker("--queues", "graceful", "--concurrency", "8");
+  const done = await allFinished(ids, 30_000);
+  expect(done.every((r) => r.status === "completed" && r.attempts === 1)).toBe(true);
+});
+
+test("graceful shutdown past the grace period: unfinished tasks are given back, then completed elsewhere", async () => {
+  const worker = startWorker("--concurrency", "4", "--grace-ms", "200", "--queues", "short_grace");
+  const workerId = await worker.workerId();
+  const submitted = await env.edgeq.queue("short_grace").submitMany(
+    Array.from({ length: 4 }, () => ({ type: "sleep", data: { ms: 4000 } })),
+  );
+  const ids = submitted.map((s) => s.id);
+  await eventually(async () => (await records(ids)).every((r) => r.status === "running"), 10_000, "all 4 running");
+  const stopping = Date.now();
+  worker.kill("SIGTERM");
+  expect(await worker.exited).toBe(0);
+  expect(Date.now() - stopping).toBeLessThan(3000);
+  const returned = await records(ids);
+  expect(returned.map((r) => [r.status, r.worker_id])).toEqual(ids.map(() => ["pending", null]));
+
+  startWorker("--concurrency", "4", "--queues", "short_grace");
+  const done = await allFinished(ids, 30_000);
+  expect(done.every((r) => r.status === "completed" && r.worker_id !== workerId)).toBe(true);
+});
