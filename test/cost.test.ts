@@ -1,0 +1,34 @@
+/**
+ * What one task costs in JetStream, as docs/architecture.md states it: one work message, three
+ * record writes (pending, running, outcome), and on the worker's connection about three messages
+ * each way (pulls are shared by a batch).
+ */
+import { connect } from "@nats-io/transport-node";
+import { afterAll, expect, test } from "vitest";
+import { Edgeq } from "../src/client.ts";
+import { TASKS_BUCKET, WORK_STREAM } from "../src/names.ts";
+import { useNats } from "./helpers/setup.ts";
+
+const env = useNats();
+const N = 1000;
+let closeWorkerConnection: () => Promise<void>;
+afterAll(() => closeWorkerConnection?.());
+
+test(`${N} tasks: 1 work message and 3 record writes each; about 3 messages each way per task on the worker`, async () => {
+  const wnc = await connect({ servers: env.server.url });
+  closeWorkerConnection = () => wnc.close();
+  const worker = await (await Edgeq.open(wnc)).worker({ noop: () => null }, { concurrency: 50, heartbeatIntervalMs: 60_000 });
+  const lastSeq = async (stream: string) => (await env.edgeq.jsm.streams.info(stream)).state.last_seq;
+  const before = { work: await lastSeq(WORK_STREAM), records: await lastSeq(`KV_${TASKS_BUCKET}`), ...wnc.stats() };
+
+  const submitted = await env.edgeq.queue().submitMany(Array.from({ length: N }, (_, i) => ({ type: "noop", data: i })));
+  for (const { id } of submitted) expect((await env.edgeq.tasks.waitFor(id, 20_000))?.status).toBe("completed");
+  await worker.stop();
+
+  const stats = wnc.stats();
+  expect((await lastSeq(WORK_STREAM)) - before.work).toBe(N);
+  // The heartbeat is off for the test; stop() writes one final beat to the other buckets only.
+  expect((await lastSeq(`KV_${TASKS_BUCKET}`)) - before.records).toBe(3 * N);
+  expect((stats.outMsgs - before.outMsgs) / N).toBeLessThan(3.5);
+  expect((stats.inMsgs - before.inMsgs) / N).toBeLessThan(3.5);
+});
