@@ -11,7 +11,7 @@ import { z } from "zod";
 import { createApi } from "./api.ts";
 import { Edgeq } from "./client.ts";
 import { describeIssues } from "./config.ts";
-import { EdgeqError } from "./errors.ts";
+import { EdgeqError, UnavailableError } from "./errors.ts";
 import { ensureLocalNats, type LocalNats } from "./local-nats.ts";
 import { queueSchema } from "./message.ts";
 import type { Runtime } from "./runtime.ts";
@@ -158,7 +158,13 @@ function workerSettings(settings: Settings): WorkerOptions {
 
 async function connectNats(runtime: Runtime, url: string): Promise<NatsConnection> {
   console.log(`edgeq: connecting to NATS at ${url}`);
-  return await runtime.connect(url);
+  try {
+    return await runtime.connect(url);
+  } catch (err) {
+    throw new UnavailableError(
+      `cannot reach NATS at ${url} (${(err as Error).message}); start nats-server -js, or set NATS_URL`,
+    );
+  }
 }
 
 async function startApi(nc: NatsConnection, settings: Settings, runtime: Runtime): Promise<() => Promise<void>> {

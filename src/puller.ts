@@ -27,7 +27,10 @@ export class Puller {
     private readonly stream: string,
   ) {}
 
-  /** Pulls up to `batch` messages, handing each to `onMsg` as it arrives; resolves with the count received. */
+  /**
+   * Pulls up to `batch` messages, handing each to `onMsg` as it arrives; resolves with the count
+   * received. Never rejects: a request that cannot be sent ends with 0.
+   */
   pull(consumer: string, opts: PullOptions, onMsg: (msg: Msg) => void): Promise<number> {
     return new Promise((resolve) => {
       const inbox = createInbox();
@@ -40,29 +43,30 @@ export class Puller {
         sub?.unsubscribe();
         resolve(received);
       };
-      sub = this.nc.subscribe(inbox, {
-        callback: (err, msg) => {
-          if (err) return finish();
-          if (msg.subject === inbox) {
-            // Status from the server; 100 is an idle heartbeat, anything else ends the request.
-            if (msg.headers?.code !== 100) finish();
-            return;
-          }
-          received++;
-          onMsg(msg);
-          if (received >= opts.batch) finish();
-        },
-      });
       this.#open.add(finish);
       const request = opts.noWait
         ? { batch: opts.batch, no_wait: true }
         : { batch: opts.batch, expires: (opts.expiresMs ?? 10_000) * 1e6 };
       timer = setTimeout(finish, (opts.noWait ? 0 : opts.expiresMs ?? 10_000) + SAFETY_MARGIN_MS);
       try {
+        sub = this.nc.subscribe(inbox, {
+          callback: (err, msg) => {
+            if (err) return finish();
+            if (msg.subject === inbox) {
+              // Status from the server; 100 is an idle heartbeat, anything else ends the request.
+              if (msg.headers?.code !== 100) finish();
+              return;
+            }
+            received++;
+            onMsg(msg);
+            if (received >= opts.batch) finish();
+          },
+        });
         this.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${this.stream}.${consumer}`, JSON.stringify(request), {
           reply: inbox,
         });
       } catch {
+        // The connection is closed or draining: the request never went out.
         finish();
       }
     });

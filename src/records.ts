@@ -7,7 +7,7 @@ import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { Msg } from "@nats-io/nats-core";
 import { Delivery } from "./delivery.ts";
-import { PayloadTooLargeError } from "./errors.ts";
+import { PayloadTooLargeError, ValidationError } from "./errors.ts";
 import type { Priority } from "./names.ts";
 import type { Puller } from "./puller.ts";
 
@@ -151,7 +151,13 @@ export class TaskRecords {
   }
 
   #encode(record: TaskRecord): Uint8Array {
-    const bytes = encoder.encode(JSON.stringify(record));
+    let json: string;
+    try {
+      json = JSON.stringify(record);
+    } catch (err) {
+      throw new ValidationError(`task ${record.id}: its record is not serializable as JSON: ${(err as Error).message}`);
+    }
+    const bytes = encoder.encode(json);
     if (bytes.length > this.maxBytes) {
       throw new PayloadTooLargeError(`task ${record.id}: its record is ${bytes.length} bytes; the limit is ${this.maxBytes}`);
     }

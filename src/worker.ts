@@ -19,7 +19,7 @@ import { z } from "zod";
 import type { Edgeq } from "./client.ts";
 import { parseInput } from "./config.ts";
 import { Delivery } from "./delivery.ts";
-import { NoHandlerError, PayloadTooLargeError, ValidationError } from "./errors.ts";
+import { EdgeqError, NoHandlerError, ValidationError } from "./errors.ts";
 import { Heartbeat, type WorkerInfo } from "./heartbeat.ts";
 import { decodeTask, idSchema, type IncomingTask, queueSchema } from "./message.ts";
 import { consumerName, DEFAULT_QUEUE, PRIORITIES, type Priority, TYPE_PATTERN, WORK_STREAM } from "./names.ts";
@@ -291,7 +291,7 @@ export class Worker {
     this.#write(record).catch(this.#report);
     const run: Running = { task, abort: new AbortController(), returned: false, done: Promise.resolve(), record };
     this.#running.set(delivery, run);
-    run.done = this.#run(delivery, run, maxAttempts).finally(() => {
+    run.done = this.#run(delivery, run, maxAttempts).catch(this.#report).finally(() => {
       if (run.returned) return;
       this.#running.delete(delivery);
       this.#processed++;
@@ -325,8 +325,9 @@ export class Worker {
     if (run.returned) return;
     try {
       await this.#write(outcome).catch((err) => {
-        if (!(err instanceof PayloadTooLargeError)) throw err;
-        outcome = this.#failure(record, err, 0);
+        // A result the record cannot hold (too large, not JSON) fails the task; retrying would not help.
+        if (!(err instanceof EdgeqError)) throw err;
+        outcome = this.#finished(record, "failed", { error: `${err.name}: ${err.message}` });
         return this.#write(outcome);
       });
     } catch (err) {

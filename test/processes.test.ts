@@ -3,8 +3,8 @@
  * several workers, a worker killed with SIGKILL mid-task, and graceful shutdown with tasks in flight.
  */
 import { afterEach, expect, test } from "vitest";
-import { createApi } from "../src/api.ts";
 import type { TaskRecord } from "../src/records.ts";
+import { freePort } from "./helpers/nats-server.ts";
 import { type EdgeqProcess, eventually, runEdgeq } from "./helpers/processes.ts";
 import { useNats } from "./helpers/setup.ts";
 
@@ -35,13 +35,17 @@ async function allFinished(ids: string[], timeoutMs: number): Promise<TaskRecord
 test("500 tasks submitted over HTTP to three worker processes all complete", async () => {
   const workers = [startWorker(), startWorker(), startWorker()];
   const workerIds = await Promise.all(workers.map((w) => w.workerId()));
-  const app = createApi(env.edgeq);
+  const port = await freePort();
+  const api = runEdgeq("node", ["serve"], { NATS_URL: env.server.url, PORT: String(port) });
+  procs.push(api);
+  await api.waitFor(/API listening/);
+  const base = `http://127.0.0.1:${port}`;
   const ids: string[] = [];
   for (let i = 0; i < 500; i += 50) {
     const batch = await Promise.all(
       Array.from({ length: 50 }, async (_, j) => {
         const body = (i + j) % 2 ? { type: "process", data: `task ${i + j}` } : { type: "sleep", data: { ms: 20 } };
-        const res = await app.request("/tasks", { method: "POST", body: JSON.stringify(body) });
+        const res = await fetch(`${base}/tasks`, { method: "POST", body: JSON.stringify(body) });
         expect(res.status).toBe(201);
         return (await res.json()).task_id as string;
       }),
@@ -54,7 +58,7 @@ test("500 tasks submitted over HTTP to three worker processes all complete", asy
   expect([...perWorker.values()].reduce((a, b) => a + b)).toBe(500);
   for (const [id, n] of perWorker) expect(n, `tasks done by ${id}`).toBeGreaterThan(0);
 
-  const listed = await (await app.request("/workers")).json();
+  const listed = await (await fetch(`${base}/workers`)).json();
   expect(listed.workers.map((w: { id: string }) => w.id).sort()).toEqual([...workerIds].sort());
   expect(listed.workers.every((w: { runtime: string }) => w.runtime === "node")).toBe(true);
 });

@@ -160,6 +160,23 @@ describe("workers", () => {
     });
   });
 
+  test("a result the record cannot hold fails the task at once instead of retrying it", async () => {
+    await startWorker({ bigint: () => 10n, huge: () => "x".repeat(2 * 1024 * 1024) });
+    const queue = env.edgeq.queue();
+    const [bigint, huge] = await Promise.all([queue.submit("bigint"), queue.submit("huge")]);
+    expect(await env.edgeq.tasks.waitFor(bigint.id, 5000)).toMatchObject({
+      status: "failed",
+      attempts: 1,
+      result: null,
+      error: expect.stringMatching(/^ValidationError: .* not serializable as JSON/),
+    });
+    expect(await env.edgeq.tasks.waitFor(huge.id, 5000)).toMatchObject({
+      status: "failed",
+      attempts: 1,
+      error: expect.stringMatching(/^PayloadTooLargeError: .* the limit is \d+/),
+    });
+  });
+
   test("a task running past the ack wait is kept leased, not redelivered", async () => {
     let runs = 0;
     await startWorker({ slow: () => (runs++, new Promise((r) => setTimeout(() => r("done"), 3500))) }, { concurrency: 2 });
