@@ -6,7 +6,7 @@
 import type { Edgeq } from "./client.ts";
 import { encodeTask, type OutgoingTask, type SubmitOptions } from "./message.ts";
 import type { Priority } from "./names.ts";
-import type { TaskRecord } from "./records.ts";
+import { newRecord } from "./records.ts";
 import { fromNatsError, ValidationError } from "./errors.ts";
 
 export interface Submitted {
@@ -58,24 +58,12 @@ export class Queue {
   }
 
   async #publish(task: OutgoingTask): Promise<void> {
-    const now = new Date().toISOString();
-    const record: TaskRecord = {
-      id: task.id,
-      type: task.type,
-      queue: task.queue,
-      priority: task.priority,
-      data: task.data,
+    const record = newRecord(task, {
       status: "pending",
       attempts: 0,
       max_attempts: task.maxAttempts ?? this.edgeq.config.maxAttempts,
-      result: null,
-      error: null,
-      worker_id: null,
-      created_at: now,
-      started_at: null,
-      finished_at: null,
-      updated_at: now,
-    };
+      created_at: new Date().toISOString(),
+    });
     const [stored, recorded] = await Promise.allSettled([
       this.edgeq.js.publish(task.subject, task.body, { headers: task.headers }),
       this.edgeq.tasks.create(record),

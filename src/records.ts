@@ -36,6 +36,37 @@ export interface TaskRecord {
   updated_at: string;
 }
 
+/** What a record is made from: the task's identity and data. */
+export interface TaskIdentity {
+  id: string;
+  type: string;
+  queue: string;
+  priority: Priority;
+  data: unknown;
+}
+
+/** A record with nothing yet recorded about its outcome; `fields` says what is known. */
+export function newRecord(
+  task: TaskIdentity,
+  fields: Pick<TaskRecord, "status" | "attempts" | "max_attempts" | "created_at"> & Partial<TaskRecord>,
+): TaskRecord {
+  const { id, type, queue, priority, data } = task;
+  return {
+    id,
+    type,
+    queue,
+    priority,
+    data,
+    result: null,
+    error: null,
+    worker_id: null,
+    started_at: null,
+    finished_at: null,
+    updated_at: fields.created_at,
+    ...fields,
+  };
+}
+
 export interface ListOptions {
   status?: TaskStatus;
   limit: number;

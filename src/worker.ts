@@ -24,7 +24,7 @@ import { Heartbeat, type WorkerInfo } from "./heartbeat.ts";
 import { decodeTask, idSchema, type IncomingTask, queueSchema } from "./message.ts";
 import { consumerName, DEFAULT_QUEUE, PRIORITIES, type Priority, TYPE_PATTERN, WORK_STREAM } from "./names.ts";
 import { Puller } from "./puller.ts";
-import type { TaskRecord } from "./records.ts";
+import { newRecord, type TaskRecord } from "./records.ts";
 
 /** What a handler gets besides the task's data. */
 export interface TaskContext {
@@ -270,23 +270,15 @@ export class Worker {
     }
     const now = new Date().toISOString();
     const maxAttempts = task.maxAttempts ?? this.edgeq.config.maxAttempts;
-    const record: TaskRecord = {
-      id: task.id,
-      type: task.type,
-      queue: task.queue,
-      priority: task.priority,
-      data: task.data,
+    const record = newRecord(task, {
       status: "running",
       attempts: delivery.deliveryCount,
       max_attempts: maxAttempts,
-      result: null,
-      error: null,
       worker_id: this.id,
       created_at: new Date(delivery.storedAt).toISOString(),
       started_at: now,
-      finished_at: null,
       updated_at: now,
-    };
+    });
     // Not awaited: the outcome written later on the same connection is stored after it.
     this.#write(record).catch(this.#report);
     const run: Running = { task, abort: new AbortController(), returned: false, done: Promise.resolve(), record };
