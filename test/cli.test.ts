@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, expect, test } from "vitest";
 import { freePort, waitForPort } from "./helpers/nats-server.ts";
-import { type EdgeqProcess, eventually, ROOT, runEdgeq } from "./helpers/processes.ts";
+import { type EdgeqProcess, eventually, ROOT, type Runtime, runEdgeq } from "./helpers/processes.ts";
 
 const procs: EdgeqProcess[] = [];
 const dirs: string[] = [];
@@ -16,19 +16,19 @@ afterEach(async () => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-function edgeq(args: string[], env: Record<string, string> = {}): EdgeqProcess {
+function edgeq(args: string[], env: Record<string, string> = {}, runtime: Runtime = "node"): EdgeqProcess {
   const cwd = mkdtempSync(join(tmpdir(), "edgeq-cli-"));
   dirs.push(cwd);
-  const proc = runEdgeq("node", args, { NATS_URL: "", ...env }, cwd);
+  const proc = runEdgeq(runtime, args, { NATS_URL: "", ...env }, cwd);
   procs.push(proc);
   return proc;
 }
 
-test("edgeq dev starts its own nats-server, serves the API with the demo worker, and stops it all", async () => {
+test.each<Runtime>(["node", "deno"])("edgeq dev on %s starts its own nats-server, serves the API with the demo worker, and stops it all", async (runtime) => {
   const [port, natsPort] = [await freePort(), await freePort()];
-  const dev = edgeq(["dev", "--nats-port", String(natsPort)], { PORT: String(port) });
+  const dev = edgeq(["dev", "--nats-port", String(natsPort)], { PORT: String(port) }, runtime);
   await dev.waitFor(new RegExp(`started nats-server at nats://127.0.0.1:${natsPort}`));
-  await dev.waitFor(/worker \S+ \(node\)/);
+  await dev.waitFor(new RegExp(`worker \\S+ \\(${runtime}\\)`));
   await waitForPort(port);
 
   const base = `http://127.0.0.1:${port}`;

@@ -1,12 +1,13 @@
 /**
- * The same system under Deno (the npm `deno` package): the API and workers run by
- * src/adapter/deno/main.ts, driven over real HTTP.
+ * The same system under Deno (the npm `deno` package): the API and workers started with
+ * `deno task serve` / `deno task worker` (and src/adapter/deno/main.ts directly, for options),
+ * driven over real HTTP.
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { freePort, waitForPort } from "./helpers/nats-server.ts";
-import { type EdgeqProcess, eventually, ROOT, runEdgeq } from "./helpers/processes.ts";
+import { type EdgeqProcess, eventually, ROOT, runDenoTask, runEdgeq } from "./helpers/processes.ts";
 import { useNats } from "./helpers/setup.ts";
 
 const env = useNats({ ackWaitMs: 2000 });
@@ -21,7 +22,7 @@ function deno(...args: string[]): EdgeqProcess {
 
 beforeAll(async () => {
   const port = await freePort();
-  const api = runEdgeq("deno", ["serve"], { NATS_URL: env.server.url, PORT: String(port) });
+  const api = runDenoTask("serve", { NATS_URL: env.server.url, PORT: String(port) });
   procs.push(api);
   await api.waitFor(/API listening .* \(deno\)/);
   await waitForPort(port);
@@ -51,7 +52,8 @@ test("the Deno side type-checks", async () => {
 });
 
 test("API and worker on Deno: a task submitted over HTTP is processed and readable over HTTP", async () => {
-  const worker = deno("worker", "workers/demo.ts");
+  const worker = runDenoTask("worker", { NATS_URL: env.server.url });
+  procs.push(worker);
   const workerId = await worker.workerId();
   const { status, body } = await call("/tasks", { type: "process", data: "Hello from Deno", priority: "high" });
   expect(status).toBe(201);

@@ -59,6 +59,13 @@ export function runEdgeq(runtime: Runtime, args: string[], env: Record<string, s
   );
 }
 
+/** Runs one of deno.json's tasks, as a user would with `deno task <name>`. */
+export function runDenoTask(name: string, env: Record<string, string>): EdgeqProcess {
+  return new EdgeqProcess(
+    spawn(DENO, ["task", name], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] }),
+  );
+}
+
 /** Polls `check` until it returns a truthy value. */
 export async function eventually<T>(check: () => Promise<T>, timeoutMs = 30_000, what = "condition"): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
