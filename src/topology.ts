@@ -40,8 +40,8 @@ export async function ensureTopology(js: JetStreamClient, jsm: JetStreamManager,
   const kvm = new Kvm(js);
   const [tasks, workers, stats] = await Promise.all([
     kvm.create(TASKS_BUCKET, { history: 1, ttl: config.retentionMs, replicas: config.replicas, storage: StorageType.File }),
-    // Heartbeats are rewritten every few seconds: memory is enough and spares the disk.
-    kvm.create(WORKERS_BUCKET, { history: 1, ttl: config.workerTtlMs, replicas: config.replicas, storage: StorageType.Memory }),
+    // File storage although heartbeats are short-lived: a memory stream would vanish with a server restart.
+    kvm.create(WORKERS_BUCKET, { history: 1, ttl: config.workerTtlMs, replicas: config.replicas, storage: StorageType.File }),
     kvm.create(STATS_BUCKET, { history: 1, ttl: config.retentionMs, replicas: config.replicas, storage: StorageType.File }),
   ]);
   return { tasks, workers, stats };

@@ -1,0 +1,39 @@
+/**
+ * The nats-server restarts under a connected worker: the server forgets the worker's open pulls, so
+ * the worker must reissue them on reconnect rather than wait for them to time out.
+ */
+import { afterAll, beforeAll, expect, test } from "vitest";
+import type { Worker } from "../src/worker.ts";
+import { handlers } from "../workers/demo.ts";
+import { eventually } from "./helpers/processes.ts";
+import { useNats } from "./helpers/setup.ts";
+
+const env = useNats();
+let worker: Worker;
+beforeAll(async () => {
+  // Parked pulls would otherwise only be renewed after 30 s (+5 s safety margin).
+  worker = await env.edgeq.worker(handlers, { idlePullMs: 30_000, concurrency: 2, heartbeatIntervalMs: 200 });
+});
+afterAll(() => worker?.stop());
+
+async function restartServer() {
+  await env.server.kill("SIGKILL");
+  await eventually(async () => !env.edgeq.connection.up, 5000, "the disconnect to be noticed");
+  await env.server.restart();
+  await eventually(async () => env.edgeq.connection.up, 10_000, "the reconnect");
+}
+
+test("a task running across a restart completes, an idle worker picks up new tasks at once, and heartbeats resume", async () => {
+  const queue = env.edgeq.queue();
+  const running = await queue.submit("sleep", { ms: 1500 });
+  await eventually(async () => (await env.edgeq.tasks.get(running.id))?.status === "running", 5000, "the task to run");
+  await restartServer();
+  expect(await env.edgeq.tasks.waitFor(running.id, 10_000)).toMatchObject({ status: "completed", attempts: 1 });
+
+  await restartServer();
+  const started = Date.now();
+  const fresh = await queue.submit("process", "after the restart");
+  expect(await env.edgeq.tasks.waitFor(fresh.id, 5000)).toMatchObject({ status: "completed" });
+  expect(Date.now() - started).toBeLessThan(2000);
+  await eventually(async () => (await env.edgeq.workers()).some((w) => w.id === worker.id), 5000, "the heartbeat to be back");
+});
