@@ -36,6 +36,8 @@ const submitBodySchema = z.strictObject(
     priority: prioritySchema.optional(),
     queue: queueSchema.optional(),
     max_attempts: maxAttemptsSchema.optional(),
+    /** A caller-chosen task id: resubmitting with it inside the duplicate window stores the task once. */
+    id: idSchema.optional(),
   },
   { error: (issue) => (issue.code === "unrecognized_keys" ? undefined : "the body must be a JSON object") },
 );
@@ -81,7 +83,11 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono {
     async (c) => {
       const body = parseInput(submitBodySchema, parseJson(await c.req.text()), "task");
       const queue = edgeq.queue(body.queue);
-      const task = await queue.submit(body.type, body.data, { priority: body.priority, maxAttempts: body.max_attempts });
+      const task = await queue.submit(body.type, body.data, {
+        priority: body.priority,
+        maxAttempts: body.max_attempts,
+        id: body.id,
+      });
       return c.json(
         {
           success: true,

@@ -49,8 +49,9 @@ const settingsSchema = z.object({
   port: wholeNumber(0, 65535).default(5000),
   natsPort: wholeNumber(1, 65535).default(4222),
   natsUrl: z.string().min(1).optional(),
-  concurrency: wholeNumber(1, 10_000).default(10),
-  graceMs: wholeNumber(0, 24 * 3600_000).default(10_000),
+  // No defaults: a worker module's own options apply unless a flag or variable says otherwise.
+  concurrency: wholeNumber(1, 10_000).optional(),
+  graceMs: wholeNumber(0, 24 * 3600_000).optional(),
   queues: z
     .string()
     .transform((s) => s.split(",").map((q) => q.trim()))
@@ -148,12 +149,10 @@ const COMMANDS: Record<Exclude<Settings["command"], "help">, (s: Settings, r: Ru
   },
 };
 
-function workerSettings(settings: Settings): WorkerOptions {
-  return {
-    concurrency: settings.concurrency,
-    shutdownGraceMs: settings.graceMs,
-    ...(settings.queues && { queues: settings.queues }),
-  };
+/** The worker options given on the command line or in the environment, and only those. */
+function workerSettings({ concurrency, graceMs, queues }: Settings): WorkerOptions {
+  const given = { concurrency, shutdownGraceMs: graceMs, queues };
+  return Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined));
 }
 
 async function connectNats(runtime: Runtime, url: string): Promise<NatsConnection> {

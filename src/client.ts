@@ -34,7 +34,8 @@ export class Edgeq {
   ) {
     this.connection = new ConnectionState(nc);
     const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
-    this.tasks = new TaskRecords(buckets.tasks, jsm, new Puller(nc, `KV_${TASKS_BUCKET}`), TASKS_BUCKET, maxPayload);
+    const puller = new Puller(nc, `KV_${TASKS_BUCKET}`, console.error);
+    this.tasks = new TaskRecords(buckets.tasks, jsm, puller, TASKS_BUCKET, maxPayload);
   }
 
   /** Makes sure the streams and buckets exist (creating them on first use) and returns the handle. */

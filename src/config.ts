@@ -11,8 +11,8 @@ export const configSchema = z.strictObject({
   ackWaitMs: z.number().int().min(1000).default(30_000),
   /** Tasks handed out but not yet acknowledged, per queue and priority, across all workers. */
   maxAckPending: z.number().int().min(1).default(10_000),
-  /** How long task records live after their last update. */
-  retentionMs: z.number().int().min(60_000).default(24 * 3600_000),
+  /** How long the records of finished tasks are kept after they finish. */
+  retentionMs: z.number().int().min(1000).default(24 * 3600_000),
   /** How long a worker's heartbeat entry outlives its last beat. */
   workerTtlMs: z.number().int().min(3000).default(15_000),
   /** Attempts per task unless a submission says otherwise. */

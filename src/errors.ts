@@ -44,16 +44,17 @@ export class NoHandlerError extends EdgeqError {
 export function fromNatsError(err: unknown): unknown {
   if (err instanceof EdgeqError) return err;
   const name = (err as Error)?.name;
-  if (UNAVAILABLE.has(name)) {
-    return Object.assign(new UnavailableError("NATS is unreachable; nothing was accepted, retry later"), {
+  if (name === "TimeoutError") {
+    // The request may have been stored and only its answer lost.
+    return new UnavailableError("NATS did not confirm in time; the task may have been stored: resubmit with the same id", {
       cause: err,
     });
   }
+  if (UNAVAILABLE.has(name)) return new UnavailableError("NATS is unreachable; nothing was accepted, retry later", { cause: err });
   return err;
 }
 
 const UNAVAILABLE = new Set([
-  "TimeoutError",
   "ClosedConnectionError",
   "DrainingConnectionError",
   "ConnectionError",

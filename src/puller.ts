@@ -3,8 +3,9 @@
  *
  * A request ends when its batch is filled or the server answers on the inbox with a status
  * (404 no messages for no_wait, 408 expired, 409 consumer gone or limits). A safety timer also
- * ends it if the server never answers (connection lost), and `abandonAll` ends every open request
- * after a reconnect, since the server forgets pull requests across a reconnect.
+ * ends it if the server never answers (connection lost), and `abandonAll` ends every open request:
+ * after a reconnect, since the server forgets pull requests across one, and at shutdown. The server
+ * skips a request whose inbox has been unsubscribed, so an abandoned request receives nothing more.
  */
 import { createInbox, type Msg, type NatsConnection, type Subscription } from "@nats-io/nats-core";
 
@@ -14,6 +15,14 @@ export interface PullOptions {
   noWait?: boolean;
   /** How long the server keeps a waiting request open. */
   expiresMs?: number;
+  /** Stop before this many bytes; keeps a batch of large messages from overrunning the client. */
+  maxBytes?: number;
+}
+
+export interface PullResult {
+  received: number;
+  /** False when the request ended without the server's word: time-out, abandoned, or not sent. */
+  answered: boolean;
 }
 
 /** How long after its expiry a request is given up on when the server does not answer. */
@@ -22,44 +31,51 @@ const SAFETY_MARGIN_MS = 5000;
 export class Puller {
   readonly #open = new Set<() => void>();
 
+  /** `onError` receives what `onMsg` throws: an exception must not reach the client's read loop, which would close the connection. */
   constructor(
     private readonly nc: NatsConnection,
     private readonly stream: string,
+    private readonly onError: (err: unknown) => void,
   ) {}
 
-  /**
-   * Pulls up to `batch` messages, handing each to `onMsg` as it arrives; resolves with the count
-   * received. Never rejects: a request that cannot be sent ends with 0.
-   */
-  pull(consumer: string, opts: PullOptions, onMsg: (msg: Msg) => void): Promise<number> {
+  /** Pulls up to `batch` messages, handing each to `onMsg` as it arrives. Never rejects. */
+  pull(consumer: string, opts: PullOptions, onMsg: (msg: Msg) => void): Promise<PullResult> {
     return new Promise((resolve) => {
       const inbox = createInbox();
       let received = 0;
       let sub: Subscription | undefined;
       let timer: ReturnType<typeof setTimeout> | undefined;
-      const finish = () => {
-        if (!this.#open.delete(finish)) return;
+      const finish = (answered: boolean) => {
+        if (!this.#open.delete(abandon)) return;
         clearTimeout(timer);
         sub?.unsubscribe();
-        resolve(received);
+        resolve({ received, answered });
       };
-      this.#open.add(finish);
-      const request = opts.noWait
-        ? { batch: opts.batch, no_wait: true }
-        : { batch: opts.batch, expires: (opts.expiresMs ?? 10_000) * 1e6 };
-      timer = setTimeout(finish, (opts.noWait ? 0 : opts.expiresMs ?? 10_000) + SAFETY_MARGIN_MS);
+      const abandon = () => finish(false);
+      this.#open.add(abandon);
+      const expiresMs = opts.expiresMs ?? 10_000;
+      const request = {
+        batch: opts.batch,
+        ...(opts.noWait ? { no_wait: true } : { expires: expiresMs * 1e6 }),
+        ...(opts.maxBytes && { max_bytes: opts.maxBytes }),
+      };
+      timer = setTimeout(abandon, (opts.noWait ? 0 : expiresMs) + SAFETY_MARGIN_MS);
       try {
         sub = this.nc.subscribe(inbox, {
           callback: (err, msg) => {
-            if (err) return finish();
+            if (err) return abandon();
             if (msg.subject === inbox) {
               // Status from the server; 100 is an idle heartbeat, anything else ends the request.
-              if (msg.headers?.code !== 100) finish();
+              if (msg.headers?.code !== 100) finish(true);
               return;
             }
             received++;
-            onMsg(msg);
-            if (received >= opts.batch) finish();
+            try {
+              onMsg(msg);
+            } catch (err) {
+              this.onError(err);
+            }
+            if (received >= opts.batch) finish(true);
           },
         });
         this.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${this.stream}.${consumer}`, JSON.stringify(request), {
@@ -67,13 +83,13 @@ export class Puller {
         });
       } catch {
         // The connection is closed or draining: the request never went out.
-        finish();
+        abandon();
       }
     });
   }
 
-  /** Ends every open request as if it had expired. */
+  /** Ends every open request now. */
   abandonAll(): void {
-    for (const finish of [...this.#open]) finish();
+    for (const abandon of [...this.#open]) abandon();
   }
 }

@@ -1,13 +1,13 @@
 /**
  * Task records: one KV entry per task id holding its latest state. The bucket keeps one revision
- * per key, so the bucket's stream holds exactly one message per live task, ordered by last update.
+ * per key, so the bucket's stream holds exactly one message per task, ordered by last update.
  */
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { Msg } from "@nats-io/nats-core";
 import { Delivery } from "./delivery.ts";
-import { PayloadTooLargeError, ValidationError } from "./errors.ts";
+import { PayloadTooLargeError, UnavailableError, ValidationError } from "./errors.ts";
 import type { Priority } from "./names.ts";
 import type { Puller } from "./puller.ts";
 
@@ -22,8 +22,10 @@ export interface TaskRecord {
   queue: string;
   priority: Priority;
   data: unknown;
+  /** Present when the data was too large to keep in the record (the task itself still has it). */
+  data_omitted?: true;
   status: TaskStatus;
-  /** Deliveries so far; 0 until a worker first picks the task up. */
+  /** Times a handler has started on this task; 0 until a worker first picks it up. */
   attempts: number;
   max_attempts: number;
   result: unknown;
@@ -72,10 +74,19 @@ export interface ListOptions {
   limit: number;
 }
 
+/** One message of the bucket's stream, as a scan sees it. */
+interface Stored {
+  seq: number;
+  storedAt: number;
+  /** Null for delete markers and entries that are not records. */
+  record: TaskRecord | null;
+}
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-/** Stream messages read per pull while listing. */
-const LIST_BATCH = 256;
+/** Per pull while scanning: at most this many messages, and bytes (records are at most 1 MiB each). */
+const SCAN_BATCH = 256;
+const SCAN_BYTES = 4 * 1024 * 1024;
 
 export class TaskRecords {
   readonly #stream: string;
@@ -94,7 +105,7 @@ export class TaskRecords {
   async get(id: string): Promise<TaskRecord | null> {
     const entry = await this.kv.get(id);
     if (!entry || entry.operation !== "PUT") return null;
-    return entry.json<TaskRecord>();
+    return parseRecord(entry.value);
   }
 
   async put(record: TaskRecord): Promise<void> {
@@ -121,7 +132,8 @@ export class TaskRecords {
   async waitFor(id: string, timeoutMs: number): Promise<TaskRecord | null> {
     const deadline = Date.now() + timeoutMs;
     for (let pause = 20; ; pause = Math.min(pause * 2, 500)) {
-      const record = await this.get(id);
+      // A failed read (a reconnect, a time-out) is no answer: keep polling until the deadline.
+      const record = await this.get(id).catch(() => null);
       if (record && FINAL_STATUSES.includes(record.status)) return record;
       if (Date.now() + pause > deadline) return null;
       await new Promise((r) => setTimeout(r, pause));
@@ -131,7 +143,8 @@ export class TaskRecords {
   /**
    * Newest created first. Reads the bucket's stream backwards in growing windows: a record not yet
    * read was last written before the window's first message, so it was also created before then,
-   * and once `limit` matches are newer than that the answer is exact.
+   * and once `limit` matches are newer than that the answer is exact. Unfiltered, that is little
+   * more than the newest `limit` records; a filter on a rare status may read the whole bucket.
    */
   async list({ status, limit }: ListOptions): Promise<TaskRecord[]> {
     const { state } = await this.jsm.streams.info(this.#stream);
@@ -139,19 +152,47 @@ export class TaskRecords {
     let end = state.last_seq + 1;
     for (let window = limit * 4; end > state.first_seq && state.messages > 0; window *= 4) {
       const start = Math.max(state.first_seq, end - window);
-      const { records, firstStoredAt } = await this.#read(start, end);
+      const read: Stored[] = [];
+      await this.#scan(start, (stored) => stored.seq < end && read.push(stored) > 0);
+      // Latest update first, so that equal creation times keep that order.
+      const records = read.reverse().flatMap((s) => (s.record ? [s.record] : []));
       matches.push(...records.filter((r) => !status || r.status === status));
       matches.sort((a, b) => b.created_at.localeCompare(a.created_at));
       matches.length = Math.min(matches.length, limit);
       end = start;
-      if (matches.length === limit && matches[limit - 1].created_at >= firstStoredAt) break;
+      const oldestRead = read.at(-1);
+      if (oldestRead && matches.length === limit && matches[limit - 1].created_at >= iso(oldestRead.storedAt)) break;
     }
     return matches;
   }
 
-  /** Records stored at stream sequences [start, end), with the time of the first one read. */
-  async #read(start: number, end: number): Promise<{ records: TaskRecord[]; firstStoredAt: string }> {
-    const name = `edgeq_list_${crypto.randomUUID().replaceAll("-", "")}`;
+  /**
+   * Deletes the records of finished tasks last written more than `retentionMs` ago; pending and
+   * running tasks keep theirs however old. The oldest writes are at the head of the stream, so a
+   * sweep reads only what has expired plus the old unfinished records. Returns how many it deleted.
+   */
+  async sweep(retentionMs: number): Promise<number> {
+    const cutoff = Date.now() - retentionMs;
+    const { state } = await this.jsm.streams.info(this.#stream);
+    if (state.messages === 0) return 0;
+    const expired: number[] = [];
+    await this.#scan(state.first_seq, ({ seq, storedAt, record }) => {
+      if (storedAt >= cutoff) return false;
+      if (!record || FINAL_STATUSES.includes(record.status)) expired.push(seq);
+      return true;
+    });
+    // Deleting by sequence removes exactly the message read: a record rewritten since is kept.
+    for (let i = 0; i < expired.length; i += SCAN_BATCH) {
+      await Promise.all(
+        expired.slice(i, i + SCAN_BATCH).map((seq) => this.jsm.streams.deleteMessage(this.#stream, seq, false).catch(() => false)),
+      );
+    }
+    return expired.length;
+  }
+
+  /** Hands the stream's messages from `start` on to `visit` until it returns false or the stream ends. */
+  async #scan(start: number, visit: (stored: Stored) => boolean): Promise<void> {
+    const name = `edgeq_scan_${crypto.randomUUID().replaceAll("-", "")}`;
     await this.jsm.consumers.add(this.#stream, {
       name,
       ack_policy: "none" as never,
@@ -161,37 +202,54 @@ export class TaskRecords {
       num_replicas: 1,
       inactive_threshold: 30_000_000_000,
     });
-    const records: TaskRecord[] = [];
-    let firstStoredAt = "";
-    let done = false;
+    let more = true;
     const onMsg = (msg: Msg) => {
+      if (!more) return;
       const { streamSeq, storedAt } = new Delivery(msg);
-      if (streamSeq >= end) return void (done = true);
-      firstStoredAt ||= new Date(storedAt).toISOString();
-      if (msg.data.length && !msg.headers?.get("KV-Operation")) records.push(JSON.parse(decoder.decode(msg.data)));
+      const deleted = msg.headers?.get("KV-Operation");
+      more = visit({ seq: streamSeq, storedAt, record: deleted ? null : parseRecord(msg.data) });
     };
     try {
-      while (!done) {
-        const got = await this.puller.pull(name, { batch: LIST_BATCH, noWait: true }, onMsg);
-        if (got < LIST_BATCH) break;
+      while (more) {
+        const { received, answered } = await this.puller.pull(name, { batch: SCAN_BATCH, noWait: true, maxBytes: SCAN_BYTES }, onMsg);
+        if (!answered) throw new UnavailableError("JetStream did not answer while reading task records; retry later");
+        if (received === 0) break;
       }
     } finally {
       this.jsm.consumers.delete(this.#stream, name).catch(() => {});
     }
-    return { records, firstStoredAt };
   }
 
   #encode(record: TaskRecord): Uint8Array {
-    let json: string;
-    try {
-      json = JSON.stringify(record);
-    } catch (err) {
-      throw new ValidationError(`task ${record.id}: its record is not serializable as JSON: ${(err as Error).message}`);
-    }
-    const bytes = encoder.encode(json);
-    if (bytes.length > this.maxBytes) {
-      throw new PayloadTooLargeError(`task ${record.id}: its record is ${bytes.length} bytes; the limit is ${this.maxBytes}`);
-    }
-    return bytes;
+    const bytes = encodeJson(record);
+    if (bytes.length <= this.maxBytes) return bytes;
+    // Raw publishes can carry data that grows past the limit once escaped into a record; the task keeps its data.
+    const slim = encodeJson({ ...record, data: null, data_omitted: true });
+    if (slim.length <= this.maxBytes) return slim;
+    throw new PayloadTooLargeError(`task ${record.id}: its record is ${slim.length} bytes; the limit is ${this.maxBytes}`);
   }
+}
+
+function encodeJson(record: TaskRecord): Uint8Array {
+  try {
+    return encoder.encode(JSON.stringify(record));
+  } catch (err) {
+    throw new ValidationError(`task ${record.id}: its record is not serializable as JSON: ${(err as Error).message}`);
+  }
+}
+
+/** A record, or null for an entry that is not one (written by hand, or by a broken client). */
+function parseRecord(bytes: Uint8Array): TaskRecord | null {
+  try {
+    const value = JSON.parse(decoder.decode(bytes));
+    return typeof value === "object" && value !== null && typeof value.id === "string" && typeof value.status === "string"
+      ? value
+      : null;
+  } catch {
+    return null;
+  }
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
 }

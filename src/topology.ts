@@ -39,7 +39,8 @@ export async function ensureTopology(js: JetStreamClient, jsm: JetStreamManager,
   await ensureWorkStream(jsm, config);
   const kvm = new Kvm(js);
   const [tasks, workers, stats] = await Promise.all([
-    kvm.create(TASKS_BUCKET, { history: 1, ttl: config.retentionMs, replicas: config.replicas, storage: StorageType.File }),
+    // No bucket-wide max age: that would expire unfinished tasks too. Workers sweep finished ones.
+    kvm.create(TASKS_BUCKET, { history: 1, replicas: config.replicas, storage: StorageType.File }),
     // File storage although heartbeats are short-lived: a memory stream would vanish with a server restart.
     kvm.create(WORKERS_BUCKET, { history: 1, ttl: config.workerTtlMs, replicas: config.replicas, storage: StorageType.File }),
     kvm.create(STATS_BUCKET, { history: 1, ttl: config.retentionMs, replicas: config.replicas, storage: StorageType.File }),

@@ -5,16 +5,22 @@
  * Pulling. When a slot frees, the worker asks each consumer in priority order, without waiting,
  * for as many tasks as it has free slots. If that leaves slots free, it parks one waiting pull of
  * one message on every consumer that has none, so an idle worker sends a few requests per
- * `idlePullMs` and wakes the moment a task arrives. Parked pulls may deliver up to one task per
- * consumer beyond the concurrency; such tasks wait in a local buffer, highest priority first.
+ * `idlePullMs` and wakes the moment a task arrives. A task that arrives when every slot is taken
+ * (a parked pull can deliver after the slots filled) is handed back at once for another worker.
  *
- * Leases. Every task the worker holds, buffered or running, is kept leased by one timer that sends
- * "working" every third of the ack wait, so a long task is not redelivered to another worker. A
- * worker that dies stops sending, and JetStream redelivers its tasks after the ack wait.
+ * Attempts. The record counts handler starts. A first delivery starts at 1 without reading
+ * anything; a redelivery reads the record first. That read also catches a task whose outcome is
+ * already stored (the ack was lost), which is then settled without running again, and a task
+ * whose workers keep dying under it, which is failed once its attempts are used up.
+ *
+ * Leases. One timer sends "working" for every running task every third of the ack wait, so a long
+ * task is not redelivered to another worker. A worker that dies stops sending, and JetStream
+ * redelivers its tasks after the ack wait.
  *
  * Outcomes. The record is written before the ack: a task is acknowledged only once its outcome is
- * stored. If the worker dies in between, the task runs again (at-least-once).
+ * stored. If the worker dies in between, the redelivery finds the outcome and only acknowledges.
  */
+import type { Msg } from "@nats-io/nats-core";
 import { z } from "zod";
 import type { Edgeq } from "./client.ts";
 import { parseInput } from "./config.ts";
@@ -24,7 +30,7 @@ import { Heartbeat, type WorkerInfo } from "./heartbeat.ts";
 import { decodeTask, idSchema, type IncomingTask, queueSchema } from "./message.ts";
 import { consumerName, DEFAULT_QUEUE, PRIORITIES, type Priority, TYPE_PATTERN, WORK_STREAM } from "./names.ts";
 import { Puller } from "./puller.ts";
-import { newRecord, type TaskRecord } from "./records.ts";
+import { FINAL_STATUSES, newRecord, type TaskRecord } from "./records.ts";
 
 /** What a handler gets besides the task's data. */
 export interface TaskContext {
@@ -32,7 +38,7 @@ export interface TaskContext {
   type: string;
   queue: string;
   priority: Priority;
-  /** 1 on the first delivery. */
+  /** 1 on the first run. */
   attempt: number;
   maxAttempts: number;
   workerId: string;
@@ -55,6 +61,8 @@ export const workerOptionsSchema = z.strictObject({
   idlePullMs: z.number().int().min(1000).default(10_000),
   /** How long `stop()` lets running tasks finish before giving them back. */
   shutdownGraceMs: z.number().int().min(0).default(10_000),
+  /** How often the worker deletes finished records older than the retention. */
+  sweepIntervalMs: z.number().int().min(100).default(60_000),
   id: idSchema.optional(),
   /** Reported in heartbeats; runtime adapters fill these in. */
   host: z.string().max(256).default("unknown"),
@@ -73,24 +81,20 @@ export function retryDelayMs(attempt: number): number {
 interface Running {
   task: IncomingTask;
   abort: AbortController;
+  /** The `running` record, once written. */
+  record?: TaskRecord;
+  /** Set when the outcome write has begun: shutdown then waits for it rather than giving the task back. */
+  finishing: boolean;
   /** Set when shutdown gave the task back; the handler's late outcome is then ignored. */
   returned: boolean;
   done: Promise<void>;
-  record: TaskRecord;
-}
-
-interface Source {
-  consumer: string;
-  rank: number;
 }
 
 export class Worker {
   readonly id: string;
   readonly #startedAt = new Date().toISOString();
   /** Consumers in the order they are asked: every queue's high, then normal, then low. */
-  readonly #sources: Source[];
-  /** Delivered but not started, one list per priority rank. */
-  readonly #buffer: Delivery[][] = PRIORITIES.map(() => []);
+  readonly #consumers: string[];
   readonly #running = new Map<Delivery, Running>();
   readonly #heartbeat: Heartbeat;
   readonly #puller: Puller;
@@ -98,7 +102,7 @@ export class Worker {
   readonly #parked = new Set<string>();
   #probing = false;
   #stopping: Promise<void> | undefined;
-  #leaseTimer: ReturnType<typeof setInterval> | undefined;
+  #timers: ReturnType<typeof setInterval>[] = [];
   #stopReconnect: (() => void) | undefined;
   #completed = 0;
   #failed = 0;
@@ -109,11 +113,9 @@ export class Worker {
     private readonly handlers: Handlers,
     private readonly opts: ResolvedOptions,
   ) {
-    this.#puller = new Puller(edgeq.nc, WORK_STREAM);
+    this.#puller = new Puller(edgeq.nc, WORK_STREAM, this.#report);
     this.id = opts.id ?? `${opts.host.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 64)}-${crypto.randomUUID().slice(0, 8)}`;
-    this.#sources = PRIORITIES.flatMap((priority, rank) =>
-      opts.queues.map((queue) => ({ consumer: consumerName(queue, priority), rank }))
-    );
+    this.#consumers = PRIORITIES.flatMap((priority) => opts.queues.map((queue) => consumerName(queue, priority)));
     this.#heartbeat = new Heartbeat(
       edgeq.buckets.workers,
       edgeq.buckets.stats,
@@ -129,7 +131,10 @@ export class Worker {
     const ackWaits = await Promise.all(opts.queues.map((queue) => edgeq.ensureQueue(queue)));
     const worker = new Worker(edgeq, handlers, opts);
     await worker.#heartbeat.start();
-    worker.#leaseTimer = setInterval(() => worker.#renewLeases(), Math.min(...ackWaits) / 3);
+    worker.#timers.push(
+      setInterval(() => worker.#renewLeases(), Math.min(...ackWaits) / 3),
+      setInterval(() => edgeq.tasks.sweep(edgeq.config.retentionMs).catch(worker.#report), opts.sweepIntervalMs),
+    );
     worker.#stopReconnect = edgeq.connection.onReconnect(() => {
       worker.#puller.abandonAll();
       worker.#fill();
@@ -157,8 +162,8 @@ export class Worker {
   }
 
   /**
-   * Stops pulling, gives back buffered tasks, lets running ones finish for `graceMs`, gives back the
-   * rest (their records return to `pending`), and removes the worker from the live list.
+   * Stops pulling, lets running tasks finish for `graceMs`, gives back the rest (their records
+   * return to `pending`), and removes the worker from the live list.
    */
   stop(graceMs = this.opts.shutdownGraceMs): Promise<void> {
     this.#stopping ??= this.#shutdown(graceMs);
@@ -168,14 +173,15 @@ export class Worker {
   async #shutdown(graceMs: number): Promise<void> {
     // Unsubscribing the parked pulls first lets the server skip them instead of delivering to us.
     this.#puller.abandonAll();
-    for (const list of this.#buffer) list.splice(0).forEach((d) => d.nak());
     let timer: ReturnType<typeof setTimeout> | undefined;
     const graceOver = new Promise<void>((r) => (timer = setTimeout(r, graceMs)));
     await Promise.race([Promise.all([...this.#running.values()].map((r) => r.done)), graceOver]);
     clearTimeout(timer);
-    await Promise.all([...this.#running].map(([delivery, run]) => this.#giveBack(delivery, run)));
+    await Promise.all(
+      [...this.#running].map(([delivery, run]) => (run.finishing ? run.done : this.#giveBack(delivery, run))),
+    );
     this.#stopReconnect?.();
-    clearInterval(this.#leaseTimer);
+    this.#timers.forEach(clearInterval);
     await this.#heartbeat.stop().catch(this.#report);
     await this.edgeq.nc.flush().catch(this.#report);
   }
@@ -184,8 +190,12 @@ export class Worker {
     run.returned = true;
     run.abort.abort(new Error("worker shutting down"));
     this.#running.delete(delivery);
-    const now = new Date().toISOString();
-    await this.#write({ ...run.record, status: "pending", worker_id: null, updated_at: now }).catch(this.#report);
+    if (run.record) {
+      // The interrupted run does not count as an attempt.
+      const { record } = run;
+      const back = { ...record, status: "pending" as const, attempts: record.attempts - 1, worker_id: null };
+      await this.#write({ ...back, updated_at: new Date().toISOString() }).catch(this.#report);
+    }
     delivery.nak();
   }
 
@@ -193,45 +203,35 @@ export class Worker {
     (this.opts.onError ?? console.error)(err);
   };
 
-  get #buffered(): number {
-    return this.#buffer.reduce((n, list) => n + list.length, 0);
-  }
-
-  /** Asks the consumers for as many tasks as there are free slots; parks pulls when all are empty. */
+  /** Asks the consumers for as many tasks as there are free slots; parks pulls when that is not enough. */
   #fill(): void {
     if (this.#stopping || this.#probing) return;
-    const free = this.opts.concurrency - this.#running.size - this.#buffered;
+    const free = this.opts.concurrency - this.#running.size;
     if (free <= 0) return;
     this.#probing = true;
-    this.#probe(free)
-      .then((got) => {
-        this.#probing = false;
-        if (got < free) this.#park();
-        if (got > 0) this.#fill();
-      })
-      .catch((err) => {
-        this.#probing = false;
-        this.#report(err);
-      });
+    this.#probe(free).then((got) => {
+      this.#probing = false;
+      if (got < free) this.#park();
+      if (got > 0) this.#fill();
+    });
   }
 
   async #probe(free: number): Promise<number> {
     let got = 0;
-    for (const { consumer, rank } of this.#sources) {
+    for (const consumer of this.#consumers) {
       if (got >= free || this.#stopping) break;
-      got += await this.#puller.pull(consumer, { batch: free - got, noWait: true }, (msg) =>
-        this.#accept(new Delivery(msg), rank)
-      );
+      const onMsg = (msg: Msg) => this.#accept(new Delivery(msg));
+      got += (await this.#puller.pull(consumer, { batch: free - got, noWait: true }, onMsg)).received;
     }
     return got;
   }
 
   #park(): void {
-    for (const { consumer, rank } of this.#sources) {
+    for (const consumer of this.#consumers) {
       if (this.#stopping || this.#parked.has(consumer)) continue;
       this.#parked.add(consumer);
       this.#puller
-        .pull(consumer, { batch: 1, expiresMs: this.opts.idlePullMs }, (msg) => this.#accept(new Delivery(msg), rank))
+        .pull(consumer, { batch: 1, expiresMs: this.opts.idlePullMs }, (msg) => this.#accept(new Delivery(msg)))
         .then(() => {
           this.#parked.delete(consumer);
           this.#fill();
@@ -239,26 +239,9 @@ export class Worker {
     }
   }
 
-  #accept(delivery: Delivery, rank: number): void {
-    if (this.#stopping) return delivery.nak();
-    this.#buffer[rank].push(delivery);
-    this.#dispatch();
-  }
-
-  #dispatch(): void {
-    while (this.#running.size < this.opts.concurrency && !this.#stopping) {
-      const delivery = this.#buffer.find((list) => list.length > 0)?.shift();
-      if (!delivery) return;
-      this.#start(delivery);
-    }
-  }
-
-  #renewLeases(): void {
-    for (const list of this.#buffer) list.forEach((d) => d.working());
-    for (const delivery of this.#running.keys()) delivery.working();
-  }
-
-  #start(delivery: Delivery): void {
+  #accept(delivery: Delivery): void {
+    // Handed back at once, not held: another worker may be free now.
+    if (this.#stopping || this.#running.size >= this.opts.concurrency) return delivery.nak();
     let task: IncomingTask;
     try {
       task = decodeTask(delivery.msg, delivery.streamSeq);
@@ -268,38 +251,66 @@ export class Worker {
       this.#report(err);
       return;
     }
-    const now = new Date().toISOString();
+    const run: Running = { task, abort: new AbortController(), finishing: false, returned: false, done: Promise.resolve() };
+    this.#running.set(delivery, run);
+    run.done = this.#run(delivery, run)
+      .catch(this.#report)
+      .finally(() => {
+        if (run.returned) return;
+        this.#running.delete(delivery);
+        this.#processed++;
+        this.#fill();
+      });
+  }
+
+  #renewLeases(): void {
+    for (const delivery of this.#running.keys()) delivery.working();
+  }
+
+  async #run(delivery: Delivery, run: Running): Promise<void> {
+    const { task } = run;
     const maxAttempts = task.maxAttempts ?? this.edgeq.config.maxAttempts;
+    const createdAt = new Date(delivery.storedAt).toISOString();
+    let previous: TaskRecord | null = null;
+    if (delivery.deliveryCount > 1) {
+      try {
+        const found = await this.edgeq.tasks.get(task.id);
+        // A record of an earlier task that reused this id does not count.
+        previous = found?.created_at === createdAt ? found : null;
+      } catch (err) {
+        this.#report(err);
+        return delivery.nak(1000);
+      }
+    }
+    if (previous && FINAL_STATUSES.includes(previous.status)) {
+      // The outcome was stored but the acknowledgement was lost: settle it without running again.
+      return previous.status === "completed" ? delivery.ack() : delivery.term(previous.error ?? "failed");
+    }
+    const attempt = (previous?.attempts ?? 0) + 1;
+    const now = new Date().toISOString();
     const record = newRecord(task, {
       status: "running",
-      attempts: delivery.deliveryCount,
+      attempts: attempt,
       max_attempts: maxAttempts,
       worker_id: this.id,
-      created_at: new Date(delivery.storedAt).toISOString(),
+      created_at: createdAt,
       started_at: now,
       updated_at: now,
     });
+    if (attempt > maxAttempts) {
+      // Failures end a task when they use up its attempts; only runs that never finished get here.
+      const error = `gave up after ${maxAttempts} attempts: each ended without an outcome (worker stopped or lost its connection; last on ${previous?.worker_id})`;
+      return this.#settle(delivery, run, this.#finished({ ...record, attempts: maxAttempts }, "failed", { error }));
+    }
+    run.record = record;
     // Not awaited: the outcome written later on the same connection is stored after it.
     this.#write(record).catch(this.#report);
-    const run: Running = { task, abort: new AbortController(), returned: false, done: Promise.resolve(), record };
-    this.#running.set(delivery, run);
-    run.done = this.#run(delivery, run, maxAttempts).catch(this.#report).finally(() => {
-      if (run.returned) return;
-      this.#running.delete(delivery);
-      this.#processed++;
-      this.#dispatch();
-      this.#fill();
-    });
-  }
-
-  async #run(delivery: Delivery, run: Running, maxAttempts: number): Promise<void> {
-    const { task, record } = run;
     const ctx: TaskContext = {
       id: task.id,
       type: task.type,
       queue: task.queue,
       priority: task.priority,
-      attempt: delivery.deliveryCount,
+      attempt,
       maxAttempts,
       workerId: this.id,
       signal: run.abort.signal,
@@ -312,14 +323,23 @@ export class Worker {
       const result = await handler(task.data, ctx);
       outcome = this.#finished(record, "completed", { result: result ?? null });
     } catch (err) {
-      outcome = this.#failure(record, err, maxAttempts);
+      const error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      outcome = attempt >= maxAttempts
+        ? this.#finished(record, "failed", { error })
+        : { ...record, status: "pending", error, worker_id: null, updated_at: new Date().toISOString() };
     }
     if (run.returned) return;
+    await this.#settle(delivery, run, outcome);
+  }
+
+  /** Stores the outcome, then acknowledges: ack, term, or nak with the retry delay. */
+  async #settle(delivery: Delivery, run: Running, outcome: TaskRecord): Promise<void> {
+    run.finishing = true;
     try {
       await this.#write(outcome).catch((err) => {
         // A result the record cannot hold (too large, not JSON) fails the task; retrying would not help.
         if (!(err instanceof EdgeqError)) throw err;
-        outcome = this.#finished(record, "failed", { error: `${err.name}: ${err.message}` });
+        outcome = this.#finished({ ...outcome, result: null }, "failed", { error: `${err.name}: ${err.message}` });
         return this.#write(outcome);
       });
     } catch (err) {
@@ -334,15 +354,8 @@ export class Worker {
       this.#failed++;
       delivery.term(outcome.error ?? "failed");
     } else {
-      delivery.nak(retryDelayMs(delivery.deliveryCount));
+      delivery.nak(retryDelayMs(outcome.attempts));
     }
-  }
-
-  /** The record after a failed attempt: `failed` when attempts are used up, else `pending` for a retry. */
-  #failure(record: TaskRecord, err: unknown, maxAttempts: number): TaskRecord {
-    const error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-    if (record.attempts >= maxAttempts) return this.#finished(record, "failed", { error });
-    return { ...record, status: "pending", error, updated_at: new Date().toISOString() };
   }
 
   #finished(record: TaskRecord, status: "completed" | "failed", fields: Partial<TaskRecord>): TaskRecord {
