@@ -8,10 +8,12 @@
  * `idlePullMs` and wakes the moment a task arrives. A task that arrives when every slot is taken
  * (a parked pull can deliver after the slots filled) is handed back at once for another worker.
  *
- * Attempts. The record counts handler starts. A first delivery starts at 1 without reading
- * anything; a redelivery reads the record first. That read also catches a task whose outcome is
- * already stored (the ack was lost), which is then settled without running again, and a task
- * whose workers keep dying under it, which is failed once its attempts are used up.
+ * Attempts. The record counts handler starts. A first delivery starts at 1 and writes `running`
+ * without waiting. A redelivery reads the record first and waits for its `running` write before
+ * starting the handler. The read catches a task whose outcome is already stored (the ack was
+ * lost): it is settled without running again. The awaited write bounds a task whose workers keep
+ * dying under it: it fails after at most max_attempts + 1 runs (the first run's unawaited write may
+ * not have reached the server).
  *
  * Leases. One timer sends "working" for every running task every third of the ack wait, so a long
  * task is not redelivered to another worker. A worker that dies stops sending, and JetStream
@@ -303,8 +305,18 @@ export class Worker {
       return this.#settle(delivery, run, this.#finished({ ...record, attempts: maxAttempts }, "failed", { error }));
     }
     run.record = record;
-    // Not awaited: the outcome written later on the same connection is stored after it.
-    this.#write(record).catch(this.#report);
+    if (delivery.deliveryCount === 1) {
+      // Not awaited: the outcome written later on the same connection is stored after it.
+      this.#write(record).catch(this.#report);
+    } else {
+      // A redelivery may be a task that kills its worker: count this run before starting it.
+      try {
+        await this.#write(record);
+      } catch (err) {
+        this.#report(err);
+        return delivery.nak(1000);
+      }
+    }
     const ctx: TaskContext = {
       id: task.id,
       type: task.type,

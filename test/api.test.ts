@@ -58,6 +58,16 @@ describe("the design notes' commands", () => {
     expect(Date.parse(task.finished_at)).toBeGreaterThanOrEqual(Date.parse(task.started_at));
   });
 
+  test("POST /tasks with an id: resubmitting it stores the task once", async () => {
+    const body = JSON.stringify({ type: "process", data: "once", id: "invoice-7" });
+    const [first, second] = [await json(post(body)), await json(post(body))];
+    expect([first.status, second.status]).toEqual([201, 201]);
+    expect([first.body.task_id, second.body.task_id]).toEqual(["invoice-7", "invoice-7"]);
+    expect(await waitDone("invoice-7")).toMatchObject({ status: "completed", attempts: 1 });
+    const listed = (await json(app.request("/tasks?limit=1000"))).body.tasks.filter((t: { id: string }) => t.id === "invoice-7");
+    expect(listed).toHaveLength(1);
+  });
+
   test("GET /health has status, workers, pending_tasks, completed_tasks and timestamp", async () => {
     const { status, body } = await json(app.request("/health"));
     expect(status).toBe(200);
@@ -178,6 +188,14 @@ describe("bad input: a 4xx naming the problem, and nothing enqueued", () => {
     expect(answer.success).toBe(false);
     expect(answer.error).toMatch(message);
     expect(JSON.stringify(answer)).not.toMatch(/\bat .*\.ts:\d+/);
+    expect(await counts()).toEqual(before);
+  });
+
+  test("a Content-Length over the limit is refused before the body is read", async () => {
+    const before = await counts();
+    const res = await post('{"type": "process"}', { "Content-Type": "application/json", "Content-Length": String(2 * 1024 * 1024) });
+    expect(res.status).toBe(413);
+    expect((await res.json()).error).toMatch(/exceeds 1048576 bytes/);
     expect(await counts()).toEqual(before);
   });
 

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, expect, test } from "vitest";
-import { freePort, waitForPort } from "./helpers/nats-server.ts";
+import { freePort, NatsServer, waitForPort } from "./helpers/nats-server.ts";
 import { type EdgeqProcess, eventually, ROOT, type Runtime, runEdgeq } from "./helpers/processes.ts";
 
 const procs: EdgeqProcess[] = [];
@@ -72,6 +72,20 @@ test.each([
   expect(await proc.exited).toBe(1);
   expect(proc.output).toMatch(message);
   expect(proc.output).not.toMatch(/\n\s+at /);
+});
+
+test("a worker module's own options apply unless the command line overrides them", async () => {
+  const nats = await NatsServer.start();
+  try {
+    const module = `${ROOT}test/fixtures/configured-worker.ts`;
+    const own = edgeq(["worker", module], { NATS_URL: nats.url });
+    await own.waitFor(/with concurrency 3;/);
+    const overridden = edgeq(["worker", module, "--concurrency", "7"], { NATS_URL: nats.url });
+    await overridden.waitFor(/with concurrency 7;/);
+  } finally {
+    await Promise.all(procs.splice(0).map((p) => p.stop()));
+    await nats.stop();
+  }
 });
 
 test("edgeq help prints the usage", async () => {

@@ -6,7 +6,10 @@ import { headers } from "@nats-io/nats-core";
 import { afterEach, describe, expect, test } from "vitest";
 import { createApi } from "../src/api.ts";
 import { PayloadTooLargeError, ValidationError } from "../src/errors.ts";
-import { taskSubject } from "../src/names.ts";
+import { Delivery } from "../src/delivery.ts";
+import { consumerName, taskSubject, WORK_STREAM } from "../src/names.ts";
+import { Puller } from "../src/puller.ts";
+import { newRecord } from "../src/records.ts";
 import type { Handlers, Worker, WorkerOptions } from "../src/worker.ts";
 import { eventually } from "./helpers/processes.ts";
 import { useNats } from "./helpers/setup.ts";
@@ -109,6 +112,18 @@ describe("a plain NATS publish", () => {
     expect(record).toMatchObject({ type: "email.send", status: "failed", attempts: 1, max_attempts: 1, error: "Error: smtp down" });
   });
 
+  test("data too large to keep in the record once escaped: the task runs with it, the record omits it", async () => {
+    let length = 0;
+    await startWorker({ big: (data: string) => void (length = data.length) });
+    // 600 KB of quotes is no JSON, so it is a string, and escaping doubles it past the 1 MiB limit.
+    const h = headers();
+    h.set("Nats-Msg-Id", "big-raw");
+    env.nc.publish("edgeq.default.normal.big", encode('"'.repeat(600_000)), { headers: h });
+    const record = await env.edgeq.tasks.waitFor("big-raw", 5000);
+    expect(record).toMatchObject({ status: "completed", attempts: 1, data: null, data_omitted: true });
+    expect(length).toBe(600_000);
+  });
+
   test("a publish to an unknown priority is not captured by the stream", async () => {
     const reply = await env.nc.request("edgeq.default.urgent.echo", encode("{}"), { timeout: 1000 }).catch((e) => e);
     expect(reply).toBeInstanceOf(Error);
@@ -149,6 +164,41 @@ describe("workers", () => {
     expect(failed).toMatchObject({ status: "failed", attempts: 2, error: "Error: attempt 2 broke" });
     expect(Date.parse(failed!.finished_at!) - Date.parse(pending.updated_at)).toBeGreaterThanOrEqual(900);
     expect(calls).toBe(2);
+  });
+
+  test("a task whose worker is busy with a long task goes to an idle worker instead of waiting", async () => {
+    const blocking = await startWorker({ block: () => new Promise((r) => setTimeout(r, 3000)) }, { concurrency: 1 });
+    const queue = env.edgeq.queue();
+    const long = await queue.submit("block");
+    await eventually(async () => (await env.edgeq.tasks.get(long.id))?.status === "running", 5000, "the long task to run");
+    const idle = await startWorker({ quick: () => "done" }, { concurrency: 1 });
+    const started = Date.now();
+    const quick = await queue.submit("quick", null, { priority: "low" });
+    expect(await env.edgeq.tasks.waitFor(quick.id, 2500)).toMatchObject({ status: "completed", worker_id: idle.id, attempts: 1 });
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect((await env.edgeq.tasks.get(long.id))?.worker_id).toBe(blocking.id);
+  });
+
+  test("a redelivered task whose outcome is already stored is acknowledged without running again", async () => {
+    // Play a worker that stored the outcome and died before its ack reached the server.
+    await env.edgeq.ensureQueue("lost_ack");
+    const { id } = await env.edgeq.queue("lost_ack").submit("count");
+    let first: Delivery | undefined;
+    await new Puller(env.nc, WORK_STREAM, () => {}).pull(consumerName("lost_ack", "normal"), { batch: 1, noWait: true }, (m) => {
+      first = new Delivery(m);
+    });
+    const createdAt = new Date(first!.storedAt).toISOString();
+    const task = { id, type: "count", queue: "lost_ack", priority: "normal" as const, data: null };
+    await env.edgeq.tasks.put(newRecord(task, { status: "completed", attempts: 1, max_attempts: 3, created_at: createdAt, result: "first run" }));
+
+    let runs = 0;
+    await startWorker({ count: () => ++runs }, { queues: ["lost_ack"] });
+    await eventually(async () => {
+      const info = await env.edgeq.jsm.consumers.info(WORK_STREAM, consumerName("lost_ack", "normal"));
+      return info.num_pending + info.num_ack_pending === 0 && info.delivered.stream_seq > 0;
+    }, 5000, "the message to be acknowledged");
+    expect(runs).toBe(0);
+    expect(await env.edgeq.tasks.get(id)).toMatchObject({ status: "completed", result: "first run" });
   });
 
   test("a task type with no handler fails with a clear error", async () => {

@@ -1,0 +1,74 @@
+/**
+ * Task records under load and abuse: listing records near the size limit, entries that are not
+ * records, and the sweep that expires finished tasks but keeps unfinished ones.
+ */
+import { afterEach, expect, test } from "vitest";
+import { createApi } from "../src/api.ts";
+import { TASKS_BUCKET } from "../src/names.ts";
+import { newRecord, type TaskRecord } from "../src/records.ts";
+import type { Worker } from "../src/worker.ts";
+import { eventually } from "./helpers/processes.ts";
+import { useNats } from "./helpers/setup.ts";
+
+const env = useNats({ retentionMs: 1000 });
+const workers: Worker[] = [];
+afterEach(async () => {
+  await Promise.all(workers.splice(0).map((w) => w.stop()));
+  await env.edgeq.jsm.streams.purge(`KV_${TASKS_BUCKET}`);
+});
+
+function record(i: number, fields: Partial<TaskRecord> = {}): TaskRecord {
+  const at = new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString();
+  const task = { id: `t-${i}`, type: "big", queue: "default", priority: "normal" as const, data: null };
+  return newRecord(task, { status: "completed", attempts: 1, max_attempts: 3, created_at: at, ...fields });
+}
+
+test("listing 80 records of 900 KB each (72 MB) neither drops the connection nor returns part of them", async () => {
+  const data = "x".repeat(900_000);
+  for (let i = 0; i < 80; i += 10) {
+    await Promise.all(Array.from({ length: 10 }, (_, j) => env.edgeq.tasks.put(record(i + j, { data }))));
+  }
+  let disconnects = 0;
+  (async () => {
+    for await (const s of env.nc.status()) if (s.type === "disconnect") disconnects++;
+  })();
+  const listed = await env.edgeq.tasks.list({ limit: 100 });
+  expect(listed.map((r) => r.id)).toEqual(Array.from({ length: 80 }, (_, i) => `t-${79 - i}`));
+  expect((await env.edgeq.tasks.list({ limit: 5 })).map((r) => r.id)).toEqual(["t-79", "t-78", "t-77", "t-76", "t-75"]);
+  expect(disconnects).toBe(0);
+  expect(env.edgeq.connection.up).toBe(true);
+});
+
+test("an entry that is not a record is skipped, and the API keeps answering", async () => {
+  await env.edgeq.tasks.put(record(1));
+  await env.edgeq.buckets.tasks.put("garbage", new TextEncoder().encode("not json"));
+  await env.edgeq.tasks.put(record(2));
+  const app = createApi(env.edgeq, { onError: () => {} });
+  const res = await app.request("/tasks");
+  expect(res.status).toBe(200);
+  expect((await res.json()).tasks.map((t: TaskRecord) => t.id)).toEqual(["t-2", "t-1"]);
+  expect((await app.request("/tasks/garbage")).status).toBe(404);
+  expect((await app.request("/tasks", { method: "POST", body: '{"type": "x"}' })).status).toBe(201);
+});
+
+test("the sweep deletes finished records past the retention and keeps pending and running ones", async () => {
+  await env.edgeq.tasks.put(record(1, { status: "completed" }));
+  await env.edgeq.tasks.put(record(2, { status: "failed", error: "Error: no" }));
+  await env.edgeq.tasks.put(record(3, { status: "pending", attempts: 0 }));
+  await env.edgeq.tasks.put(record(4, { status: "running" }));
+  expect(await env.edgeq.tasks.sweep(60_000)).toBe(0);
+  await new Promise((r) => setTimeout(r, 50));
+  expect(await env.edgeq.tasks.sweep(10)).toBe(2);
+  expect(await env.edgeq.tasks.get("t-1")).toBeNull();
+  expect(await env.edgeq.tasks.get("t-2")).toBeNull();
+  expect((await env.edgeq.tasks.list({ limit: 10 })).map((r) => r.id)).toEqual(["t-4", "t-3"]);
+});
+
+test("workers sweep on their own: a finished task's record is gone after the retention", async () => {
+  workers.push(await env.edgeq.worker({ quick: () => "ok" }, { sweepIntervalMs: 200 }));
+  const done = await env.edgeq.queue().submit("quick");
+  const waiting = await env.edgeq.queue("nobody_serves_this").submit("quick");
+  expect(await env.edgeq.tasks.waitFor(done.id, 5000)).toMatchObject({ status: "completed" });
+  await eventually(async () => (await env.edgeq.tasks.get(done.id)) === null, 5000, "the record to be swept");
+  expect((await env.edgeq.tasks.get(waiting.id))?.status).toBe("pending");
+});
