@@ -283,6 +283,7 @@ export class Worker {
         this.#report(err);
         return delivery.nak(1000);
       }
+      if (run.returned) return; // given back at shutdown while reading
     }
     if (previous && FINAL_STATUSES.includes(previous.status)) {
       // The outcome was stored but the acknowledgement was lost: settle it without running again.
@@ -316,6 +317,7 @@ export class Worker {
         this.#report(err);
         return delivery.nak(1000);
       }
+      if (run.returned) return;
     }
     const ctx: TaskContext = {
       id: task.id,
