@@ -113,7 +113,7 @@ function readSettings(argv: string[], runtime: Runtime): Settings {
 const COMMANDS: Record<Exclude<Settings["command"], "help">, (s: Settings, r: Runtime) => Promise<void>> = {
   async serve(settings, runtime) {
     const nc = await connectNats(runtime, settings.natsUrl ?? "nats://127.0.0.1:4222");
-    const stopApi = await startApi(nc, settings, runtime);
+    const stopApi = await startApi(await Edgeq.open(nc), settings, runtime);
     onceShutdown(runtime, async () => {
       await stopApi();
       await nc.drain();
@@ -123,7 +123,7 @@ const COMMANDS: Record<Exclude<Settings["command"], "help">, (s: Settings, r: Ru
   async worker(settings, runtime) {
     const { handlers, options } = await loadWorkerModule(runtime, settings.module!);
     const nc = await connectNats(runtime, settings.natsUrl ?? "nats://127.0.0.1:4222");
-    const worker = await startWorker(nc, handlers, { ...options, ...workerSettings(settings) }, runtime);
+    const worker = await startWorker(await Edgeq.open(nc), handlers, { ...options, ...workerSettings(settings) }, runtime);
     onceShutdown(runtime, async () => {
       await worker.stop();
       await nc.drain();
@@ -136,9 +136,10 @@ const COMMANDS: Record<Exclude<Settings["command"], "help">, (s: Settings, r: Ru
       : await ensureLocalNats(runtime, settings.natsPort, ".edgeq/nats");
     if (local.child) console.log(`edgeq: started nats-server at ${local.url} (store in .edgeq/nats)`);
     const nc = await connectNats(runtime, local.url);
+    const edgeq = await Edgeq.open(nc);
     const { handlers } = await import("../workers/demo.ts");
-    const stopApi = await startApi(nc, settings, runtime);
-    const worker = await startWorker(nc, handlers, workerSettings(settings), runtime);
+    const stopApi = await startApi(edgeq, settings, runtime);
+    const worker = await startWorker(edgeq, handlers, workerSettings(settings), runtime);
     onceShutdown(runtime, async () => {
       await worker.stop();
       await stopApi();
@@ -166,16 +167,14 @@ async function connectNats(runtime: Runtime, url: string): Promise<NatsConnectio
   }
 }
 
-async function startApi(nc: NatsConnection, settings: Settings, runtime: Runtime): Promise<() => Promise<void>> {
-  const edgeq = await Edgeq.open(nc);
+async function startApi(edgeq: Edgeq, settings: Settings, runtime: Runtime): Promise<() => Promise<void>> {
   const app = createApi(edgeq, { gateway: `gateway-${runtime.hostname()}` });
   const served = await runtime.serve(app.fetch, settings.port);
   console.log(`edgeq: API listening on http://localhost:${served.port} (${runtime.name})`);
   return () => served.close();
 }
 
-async function startWorker(nc: NatsConnection, handlers: Handlers, options: WorkerOptions, runtime: Runtime): Promise<Worker> {
-  const edgeq = await Edgeq.open(nc);
+async function startWorker(edgeq: Edgeq, handlers: Handlers, options: WorkerOptions, runtime: Runtime): Promise<Worker> {
   const worker = await edgeq.worker(handlers, { ...options, host: runtime.hostname(), runtime: runtime.name });
   const info = worker.info();
   console.log(
