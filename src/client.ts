@@ -23,6 +23,8 @@ const RECORD_OVERHEAD = 4096;
 export class Edgeq {
   readonly tasks: TaskRecords;
   readonly connection: ConnectionState;
+  /** The server's largest message; a task record must fit in it. */
+  readonly maxPayload: number;
   readonly #queues = new Map<string, Promise<number>>();
 
   private constructor(
@@ -33,9 +35,9 @@ export class Edgeq {
     readonly config: EdgeqConfig,
   ) {
     this.connection = new ConnectionState(nc);
-    const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
+    this.maxPayload = nc.info?.max_payload ?? 1024 * 1024;
     const puller = new Puller(nc, `KV_${TASKS_BUCKET}`, console.error);
-    this.tasks = new TaskRecords(buckets.tasks, jsm, puller, TASKS_BUCKET, maxPayload);
+    this.tasks = new TaskRecords(buckets.tasks, jsm, puller, TASKS_BUCKET, this.maxPayload);
   }
 
   /** Makes sure the streams and buckets exist (creating them on first use) and returns the handle. */
@@ -51,7 +53,7 @@ export class Edgeq {
 
   /** Largest task data, in bytes, that still fits a task record. */
   get maxDataBytes(): number {
-    return (this.nc.info?.max_payload ?? 1024 * 1024) - RECORD_OVERHEAD;
+    return this.maxPayload - RECORD_OVERHEAD;
   }
 
   /** A client for submitting to one queue. */
