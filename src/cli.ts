@@ -112,21 +112,21 @@ function readSettings(argv: string[], runtime: Runtime): Settings {
 
 const COMMANDS: Record<Exclude<Settings["command"], "help">, (s: Settings, r: Runtime) => Promise<void>> = {
   async serve(settings, runtime) {
-    const nc = await connectNats(runtime, settings.natsUrl ?? "nats://127.0.0.1:4222");
-    const stopApi = await startApi(await Edgeq.open(nc), settings, runtime);
+    const edgeq = await Edgeq.open(await connectNats(runtime, settings.natsUrl ?? "nats://127.0.0.1:4222"));
+    const stopApi = await startApi(edgeq, settings, runtime);
     onceShutdown(runtime, async () => {
       await stopApi();
-      await nc.drain();
+      await disconnect(edgeq);
     });
   },
 
   async worker(settings, runtime) {
     const { handlers, options } = await loadWorkerModule(runtime, settings.module!);
-    const nc = await connectNats(runtime, settings.natsUrl ?? "nats://127.0.0.1:4222");
-    const worker = await startWorker(await Edgeq.open(nc), handlers, { ...options, ...workerSettings(settings) }, runtime);
+    const edgeq = await Edgeq.open(await connectNats(runtime, settings.natsUrl ?? "nats://127.0.0.1:4222"));
+    const worker = await startWorker(edgeq, handlers, { ...options, ...workerSettings(settings) }, runtime);
     onceShutdown(runtime, async () => {
       await worker.stop();
-      await nc.drain();
+      await disconnect(edgeq);
     });
   },
 
@@ -135,15 +135,14 @@ const COMMANDS: Record<Exclude<Settings["command"], "help">, (s: Settings, r: Ru
       ? { url: settings.natsUrl }
       : await ensureLocalNats(runtime, settings.natsPort, ".edgeq/nats");
     if (local.child) console.log(`edgeq: started nats-server at ${local.url} (store in .edgeq/nats)`);
-    const nc = await connectNats(runtime, local.url);
-    const edgeq = await Edgeq.open(nc);
+    const edgeq = await Edgeq.open(await connectNats(runtime, local.url));
     const { handlers } = await import("../workers/demo.ts");
     const stopApi = await startApi(edgeq, settings, runtime);
     const worker = await startWorker(edgeq, handlers, workerSettings(settings), runtime);
     onceShutdown(runtime, async () => {
       await worker.stop();
       await stopApi();
-      await nc.drain();
+      await disconnect(edgeq);
       local.child?.kill();
       await local.child?.exited;
     });
@@ -165,6 +164,11 @@ async function connectNats(runtime: Runtime, url: string): Promise<NatsConnectio
       `cannot reach NATS at ${url} (${(err as Error).message}); start nats-server -js, or set NATS_URL`,
     );
   }
+}
+
+/** Drains the connection, or just closes it when NATS is down and draining could only time out. */
+function disconnect(edgeq: Edgeq): Promise<void> {
+  return edgeq.connection.up ? edgeq.nc.drain() : edgeq.nc.close();
 }
 
 async function startApi(edgeq: Edgeq, settings: Settings, runtime: Runtime): Promise<() => Promise<void>> {

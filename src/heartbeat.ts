@@ -58,9 +58,14 @@ export class Heartbeat {
     this.#lastStats = stats;
   }
 
+  /** Stops beating; the entry expires on its own. */
+  halt(): void {
+    clearInterval(this.#timer);
+  }
+
   /** Writes the final counts and removes the worker from the live list. */
   async stop(): Promise<void> {
-    clearInterval(this.#timer);
+    this.halt();
     await this.beat();
     await this.workers.delete(this.snapshot().id);
   }

@@ -184,6 +184,8 @@ export class Worker {
     );
     this.#stopReconnect?.();
     this.#timers.forEach(clearInterval);
+    // With NATS down, goodbyes would only wait out their time-outs: the heartbeat expires by itself.
+    if (!this.edgeq.connection.up) return this.#heartbeat.halt();
     await this.#heartbeat.stop().catch(this.#report);
     await this.edgeq.nc.flush().catch(this.#report);
   }
@@ -192,8 +194,8 @@ export class Worker {
     run.returned = true;
     run.abort.abort(new Error("worker shutting down"));
     this.#running.delete(delivery);
-    if (run.record) {
-      // The interrupted run does not count as an attempt.
+    if (run.record && this.edgeq.connection.up) {
+      // The interrupted run does not count as an attempt. (With NATS down, the redelivery overwrites it.)
       const { record } = run;
       const back = { ...record, status: "pending" as const, attempts: record.attempts - 1, worker_id: null };
       await this.#write({ ...back, updated_at: new Date().toISOString() }).catch(this.#report);

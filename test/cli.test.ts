@@ -88,6 +88,24 @@ test("a worker module's own options apply unless the command line overrides them
   }
 });
 
+test("with NATS gone, serve and worker still shut down promptly on SIGTERM", async () => {
+  const nats = await NatsServer.start();
+  try {
+    const worker = edgeq(["worker", `${ROOT}workers/demo.ts`], { NATS_URL: nats.url });
+    const api = edgeq(["serve"], { NATS_URL: nats.url, PORT: String(await freePort()) });
+    await Promise.all([worker.waitFor(/worker \S+ \(node\)/), api.waitFor(/API listening/)]);
+    await nats.kill("SIGKILL");
+    await new Promise((r) => setTimeout(r, 500));
+    const started = Date.now();
+    worker.kill("SIGTERM");
+    api.kill("SIGTERM");
+    expect(await Promise.all([worker.exited, api.exited])).toEqual([0, 0]);
+    expect(Date.now() - started).toBeLessThan(2000);
+  } finally {
+    await nats.stop();
+  }
+});
+
 test("edgeq help prints the usage", async () => {
   const proc = edgeq(["help"]);
   expect(await proc.exited).toBe(0);

@@ -59,7 +59,7 @@ export class NatsServer {
   /** Stops the server with the given signal and waits for it to exit. */
   async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
     const proc = this.#proc;
-    if (!proc || proc.exitCode !== null) return;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
     await new Promise<void>((resolve) => {
       proc.once("exit", () => resolve());
       proc.kill(signal);

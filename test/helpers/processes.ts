@@ -35,16 +35,19 @@ export class EdgeqProcess {
     return (await this.waitFor(/worker (\S+) \(/))[1];
   }
 
+  /** Signals the process itself; `deno task` passes SIGINT and SIGTERM on to the program it runs. */
   kill(signal: NodeJS.Signals): void {
     this.proc.kill(signal);
   }
 
-  /** Ends the process if it still runs (cleanup). */
+  /** Cleanup: kills the process group, so that a program started by `deno task` goes too. */
   async stop(): Promise<void> {
-    if (this.proc.exitCode === null && this.proc.signalCode === null) {
-      this.proc.kill("SIGKILL");
-      await this.exited;
+    try {
+      process.kill(-this.proc.pid!, "SIGKILL");
+    } catch {
+      // already gone
     }
+    if (this.proc.exitCode === null && this.proc.signalCode === null) await this.exited;
   }
 }
 
@@ -55,14 +58,14 @@ export function runEdgeq(runtime: Runtime, args: string[], env: Record<string, s
     ? [process.execPath, [`${ROOT}bin/edgeq.js`]]
     : [DENO, ["run", "-A", `--config=${ROOT}deno.json`, `${ROOT}src/adapter/deno/main.ts`]];
   return new EdgeqProcess(
-    spawn(command, [...prefix, ...args], { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] }),
+    spawn(command, [...prefix, ...args], { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], detached: true }),
   );
 }
 
 /** Runs one of deno.json's tasks, as a user would with `deno task <name>`. */
 export function runDenoTask(name: string, env: Record<string, string>): EdgeqProcess {
   return new EdgeqProcess(
-    spawn(DENO, ["task", name], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] }),
+    spawn(DENO, ["task", name], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], detached: true }),
   );
 }
 
