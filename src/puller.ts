@@ -23,6 +23,8 @@ export interface PullResult {
   received: number;
   /** False when the request ended without the server's word: time-out, abandoned, or not sent. */
   answered: boolean;
+  /** The status that ended the request (404 no messages, 408 expired, 409 …); absent when the batch filled. */
+  status?: number;
 }
 
 /** How long after its expiry a request is given up on when the server does not answer. */
@@ -45,11 +47,11 @@ export class Puller {
       let received = 0;
       let sub: Subscription | undefined;
       let timer: ReturnType<typeof setTimeout> | undefined;
-      const finish = (answered: boolean) => {
+      const finish = (answered: boolean, status?: number) => {
         if (!this.#open.delete(abandon)) return;
         clearTimeout(timer);
         sub?.unsubscribe();
-        resolve({ received, answered });
+        resolve({ received, answered, status });
       };
       const abandon = () => finish(false);
       this.#open.add(abandon);
@@ -66,7 +68,7 @@ export class Puller {
             if (err) return abandon();
             if (msg.subject === inbox) {
               // Status from the server; 100 is an idle heartbeat, anything else ends the request.
-              if (msg.headers?.code !== 100) finish(true);
+              if (msg.headers?.code !== 100) finish(true, msg.headers?.code);
               return;
             }
             received++;

@@ -33,7 +33,7 @@ export class Queue {
 
   /** Submits one task; resolves once JetStream has stored it. */
   async submit(type: string, data?: unknown, options?: Omit<SubmitOptions, "queue">): Promise<Submitted> {
-    const task = encodeTask(type, data, { ...options, queue: this.name }, this.edgeq.maxDataBytes);
+    const task = this.#encode(type, data, options);
     this.edgeq.assertConnected();
     await this.#publish(task);
     return summary(task);
@@ -44,7 +44,7 @@ export class Queue {
     if (!Array.isArray(specs)) throw new ValidationError("submitMany takes an array of tasks");
     const tasks = specs.map(({ type, data, ...options }, i) => {
       try {
-        return encodeTask(type, data, { ...options, queue: this.name }, this.edgeq.maxDataBytes);
+        return this.#encode(type, data, options);
       } catch (err) {
         (err as Error).message = `task ${i}: ${(err as Error).message}`;
         throw err;
@@ -55,6 +55,12 @@ export class Queue {
       await Promise.all(tasks.slice(i, i + WINDOW).map((task) => this.#publish(task)));
     }
     return tasks.map(summary);
+  }
+
+  /** The attempt limit always travels with the task, so that workers with another default agree with the record. */
+  #encode(type: string, data: unknown, options: Omit<SubmitOptions, "queue"> = {}): OutgoingTask {
+    const maxAttempts = options.maxAttempts ?? this.edgeq.config.maxAttempts;
+    return encodeTask(type, data, { ...options, maxAttempts, queue: this.name }, this.edgeq.maxDataBytes);
   }
 
   async #publish(task: OutgoingTask): Promise<void> {
@@ -69,8 +75,12 @@ export class Queue {
       this.edgeq.tasks.create(record),
     ]);
     if (stored.status === "rejected") {
-      // Not accepted: take back the record so that no `pending` task is shown that will never run.
-      if (recorded.status === "fulfilled") this.edgeq.tasks.remove(task.id).catch(() => {});
+      // Refused: take back our own record, so that no `pending` task shows that will never run. After
+      // a time-out the task may have been stored: its record stays.
+      const revision = recorded.status === "fulfilled" ? recorded.value : null;
+      if (revision !== null && (stored.reason as Error)?.name !== "TimeoutError") {
+        this.edgeq.tasks.remove(task.id, revision).catch(() => {});
+      }
       throw fromNatsError(stored.reason);
     }
     // A lost record write is not a lost task: the worker writes the record when it starts.

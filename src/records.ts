@@ -84,7 +84,7 @@ interface Stored {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-/** Per pull while scanning: at most this many messages, and bytes (records are at most 1 MiB each). */
+/** Per pull while scanning: at most this many messages, and (at least) this many bytes. */
 const SCAN_BATCH = 256;
 const SCAN_BYTES = 4 * 1024 * 1024;
 
@@ -103,29 +103,52 @@ export class TaskRecords {
   }
 
   async get(id: string): Promise<TaskRecord | null> {
+    return (await this.read(id)).record;
+  }
+
+  /** The record and its revision; revision 0 when the id has never had an entry. */
+  async read(id: string): Promise<{ record: TaskRecord | null; revision: number }> {
     const entry = await this.kv.get(id);
-    if (!entry || entry.operation !== "PUT") return null;
-    return parseRecord(entry.value);
+    if (!entry) return { record: null, revision: 0 };
+    return { record: entry.operation === "PUT" ? parseRecord(entry.value) : null, revision: entry.revision };
   }
 
-  async put(record: TaskRecord): Promise<void> {
-    await this.kv.put(record.id, this.#encode(record));
-  }
-
-  async remove(id: string): Promise<void> {
-    await this.kv.delete(id);
+  /** Writes the record; resolves with its revision. */
+  put(record: TaskRecord): Promise<number> {
+    return this.kv.put(record.id, this.#encode(record));
   }
 
   /**
-   * Writes the record only if the id has none yet. The submitter and the worker write without
-   * coordinating; if the worker's write lands first, the submitter's `pending` must not overwrite it.
+   * Writes the record only if the entry is still at `revision` (0: has none), so that a writer
+   * working from stale knowledge cannot overwrite a newer state. Resolves with the new revision,
+   * or null when someone else wrote first.
    */
-  async create(record: TaskRecord): Promise<void> {
+  async putIfUnchanged(record: TaskRecord, revision: number): Promise<number | null> {
     try {
-      await this.kv.create(record.id, this.#encode(record));
+      return await this.kv.put(record.id, this.#encode(record), { previousSeq: revision });
     } catch (err) {
-      if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamWrongLastSequence)) throw err;
+      if (isConflict(err)) return null;
+      throw err;
     }
+  }
+
+  /**
+   * Writes the record only if the id has none yet; null when it had one. The submitter and the
+   * worker write without coordinating; if the worker's write lands first, the submitter's
+   * `pending` must not overwrite it.
+   */
+  async create(record: TaskRecord): Promise<number | null> {
+    try {
+      return await this.kv.create(record.id, this.#encode(record));
+    } catch (err) {
+      if (isConflict(err)) return null;
+      throw err;
+    }
+  }
+
+  /** Deletes the record if it is still at `revision`. */
+  async remove(id: string, revision: number): Promise<void> {
+    await this.kv.delete(id, { previousSeq: revision });
   }
 
   /** Polls until the task reaches a final status; null if it does not within `timeoutMs`. */
@@ -148,22 +171,36 @@ export class TaskRecords {
    */
   async list({ status, limit }: ListOptions): Promise<TaskRecord[]> {
     const { state } = await this.jsm.streams.info(this.#stream);
-    const matches: TaskRecord[] = [];
+    // Newest copy of each record read: one rewritten while we read shows up twice.
+    const latest = new Map<string, Stored & { record: TaskRecord }>();
+    const keep = (stored: Stored) => {
+      const seen = stored.record && latest.get(stored.record.id);
+      if (stored.record && (!seen || seen.seq < stored.seq)) latest.set(stored.record.id, stored as Stored & { record: TaskRecord });
+    };
+    const matches = () =>
+      [...latest.values()]
+        .filter((s) => !status || s.record.status === status)
+        // Newest created first; for equal times, the latest written first.
+        .sort((a, b) => b.record.created_at.localeCompare(a.record.created_at) || b.seq - a.seq)
+        .slice(0, limit)
+        .map((s) => s.record);
     let end = state.last_seq + 1;
     for (let window = limit * 4; end > state.first_seq && state.messages > 0; window *= 4) {
       const start = Math.max(state.first_seq, end - window);
-      const read: Stored[] = [];
-      await this.#scan(start, (stored) => stored.seq < end && read.push(stored) > 0);
-      // Latest update first, so that equal creation times keep that order.
-      const records = read.reverse().flatMap((s) => (s.record ? [s.record] : []));
-      matches.push(...records.filter((r) => !status || r.status === status));
-      matches.sort((a, b) => b.created_at.localeCompare(a.created_at));
-      matches.length = Math.min(matches.length, limit);
+      let oldestRead: Stored | undefined;
+      await this.#scan(start, (stored) => {
+        if (stored.seq >= end) return false;
+        oldestRead ??= stored;
+        keep(stored);
+        return true;
+      });
       end = start;
-      const oldestRead = read.at(-1);
-      if (oldestRead && matches.length === limit && matches[limit - 1].created_at >= iso(oldestRead.storedAt)) break;
+      const found = matches();
+      if (oldestRead && found.length === limit && found[limit - 1].created_at >= iso(oldestRead.storedAt)) break;
     }
-    return matches;
+    // A record rewritten while we read has left the windows for the tail: read what was added since.
+    await this.#scan(state.last_seq + 1, (stored) => (keep(stored), true));
+    return matches();
   }
 
   /**
@@ -209,11 +246,15 @@ export class TaskRecords {
       const deleted = msg.headers?.get("KV-Operation");
       more = visit({ seq: streamSeq, storedAt, record: deleted ? null : parseRecord(msg.data) });
     };
+    // Room for the largest record the server takes, so that one large record cannot stall the scan.
+    const maxBytes = Math.max(SCAN_BYTES, 2 * this.maxBytes);
     try {
       while (more) {
-        const { received, answered } = await this.puller.pull(name, { batch: SCAN_BATCH, noWait: true, maxBytes: SCAN_BYTES }, onMsg);
+        const { received, answered, status } = await this.puller.pull(name, { batch: SCAN_BATCH, noWait: true, maxBytes }, onMsg);
         if (!answered) throw new UnavailableError("JetStream did not answer while reading task records; retry later");
-        if (received === 0) break;
+        if (received > 0) continue;
+        if (status === 404) break;
+        throw new UnavailableError(`JetStream ended a read of task records with status ${status}; retry later`);
       }
     } finally {
       this.jsm.consumers.delete(this.#stream, name).catch(() => {});
@@ -248,6 +289,11 @@ function parseRecord(bytes: Uint8Array): TaskRecord | null {
   } catch {
     return null;
   }
+}
+
+function isConflict(err: unknown): boolean {
+  return err instanceof JetStreamApiError &&
+    (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
 }
 
 function iso(ms: number): string {

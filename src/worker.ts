@@ -8,12 +8,11 @@
  * `idlePullMs` and wakes the moment a task arrives. A task that arrives when every slot is taken
  * (a parked pull can deliver after the slots filled) is handed back at once for another worker.
  *
- * Attempts. The record counts handler starts. A first delivery starts at 1 and writes `running`
- * without waiting. A redelivery reads the record first and waits for its `running` write before
- * starting the handler. The read catches a task whose outcome is already stored (the ack was
- * lost): it is settled without running again. The awaited write bounds a task whose workers keep
- * dying under it: it fails after at most max_attempts + 1 runs (the first run's unawaited write may
- * not have reached the server).
+ * Attempts. The record counts handler starts: `running` is stored, with the attempt number,
+ * before the handler starts. A first delivery is attempt 1 without reading anything; a redelivery
+ * reads the record first. That read catches a task whose outcome is already stored (the ack was
+ * lost), which is settled without running again, and a task whose workers keep dying under it,
+ * which is failed once its attempts are used up.
  *
  * Leases. One timer sends "working" for every running task every third of the ack wait, so a long
  * task is not redelivered to another worker. A worker that dies stops sending, and JetStream
@@ -75,6 +74,9 @@ export const workerOptionsSchema = z.strictObject({
 export type WorkerOptions = z.input<typeof workerOptionsSchema>;
 type ResolvedOptions = z.output<typeof workerOptionsSchema>;
 
+/** Pause before pulling again after a pull the server did not answer. */
+const UNANSWERED_PAUSE_MS = 1000;
+
 /** Delay before a failed task is offered again: 1 s, 2 s, 4 s … capped at a minute. */
 export function retryDelayMs(attempt: number): number {
   return Math.min(1000 * 2 ** (attempt - 1), 60_000);
@@ -85,6 +87,11 @@ interface Running {
   abort: AbortController;
   /** The `running` record, once written. */
   record?: TaskRecord;
+  /**
+   * Revision of that write: later writes of this run go through only if the record is still there,
+   * so a run whose lease lapsed cannot overwrite (or acknowledge) the run that took over.
+   */
+  revision?: number;
   /** Set when the outcome write has begun: shutdown then waits for it rather than giving the task back. */
   finishing: boolean;
   /** Set when shutdown gave the task back; the handler's late outcome is then ignored. */
@@ -104,7 +111,7 @@ export class Worker {
   readonly #parked = new Set<string>();
   #probing = false;
   #stopping: Promise<void> | undefined;
-  #timers: ReturnType<typeof setInterval>[] = [];
+  readonly #timers: ReturnType<typeof setInterval>[] = [];
   #stopReconnect: (() => void) | undefined;
   #completed = 0;
   #failed = 0;
@@ -198,7 +205,7 @@ export class Worker {
       // The interrupted run does not count as an attempt. (With NATS down, the redelivery overwrites it.)
       const { record } = run;
       const back = { ...record, status: "pending" as const, attempts: record.attempts - 1, worker_id: null };
-      await this.#write({ ...back, updated_at: new Date().toISOString() }).catch(this.#report);
+      await this.#write({ ...back, updated_at: new Date().toISOString() }, run.revision).catch(this.#report);
     }
     delivery.nak();
   }
@@ -209,7 +216,8 @@ export class Worker {
 
   /** Asks the consumers for as many tasks as there are free slots; parks pulls when that is not enough. */
   #fill(): void {
-    if (this.#stopping || this.#probing) return;
+    // A closed connection (closed by its owner, or out of reconnect attempts) has nothing more to give.
+    if (this.#stopping || this.#probing || this.edgeq.nc.isClosed()) return;
     const free = this.opts.concurrency - this.#running.size;
     if (free <= 0) return;
     this.#probing = true;
@@ -236,9 +244,11 @@ export class Worker {
       this.#parked.add(consumer);
       this.#puller
         .pull(consumer, { batch: 1, expiresMs: this.opts.idlePullMs }, (msg) => this.#accept(new Delivery(msg)))
-        .then(() => {
+        .then(({ answered }) => {
           this.#parked.delete(consumer);
-          this.#fill();
+          // Without the server's answer (NATS unreachable), pause rather than re-park at once.
+          if (answered) this.#fill();
+          else setTimeout(() => this.#fill(), UNANSWERED_PAUSE_MS); // a no-op once stopped
         });
     }
   }
@@ -255,7 +265,13 @@ export class Worker {
       this.#report(err);
       return;
     }
-    const run: Running = { task, abort: new AbortController(), finishing: false, returned: false, done: Promise.resolve() };
+    const run: Running = {
+      task,
+      abort: new AbortController(),
+      finishing: false,
+      returned: false,
+      done: Promise.resolve(),
+    };
     this.#running.set(delivery, run);
     run.done = this.#run(delivery, run)
       .catch(this.#report)
@@ -276,11 +292,13 @@ export class Worker {
     const maxAttempts = task.maxAttempts ?? this.edgeq.config.maxAttempts;
     const createdAt = new Date(delivery.storedAt).toISOString();
     let previous: TaskRecord | null = null;
+    let readRevision = 0;
     if (delivery.deliveryCount > 1) {
       try {
-        const found = await this.edgeq.tasks.get(task.id);
+        const found = await this.edgeq.tasks.read(task.id);
+        readRevision = found.revision;
         // A record of an earlier task that reused this id does not count.
-        previous = found?.created_at === createdAt ? found : null;
+        previous = found.record?.created_at === createdAt ? found.record : null;
       } catch (err) {
         this.#report(err);
         return delivery.nak(1000);
@@ -304,23 +322,27 @@ export class Worker {
     });
     if (attempt > maxAttempts) {
       // Failures end a task when they use up its attempts; only runs that never finished get here.
-      const error = `gave up after ${maxAttempts} attempts: each ended without an outcome (worker stopped or lost its connection; last on ${previous?.worker_id})`;
-      return this.#settle(delivery, run, this.#finished({ ...record, attempts: maxAttempts }, "failed", { error }));
+      const last = previous?.error ? `; the last error: ${previous.error}` : "";
+      const error = `gave up after ${maxAttempts} attempts: the last ended without an outcome (worker stopped or lost its connection, on ${previous?.worker_id})${last}`;
+      const failed = this.#finished({ ...record, attempts: maxAttempts }, "failed", { error: clip(error) });
+      return this.#settle(delivery, run, failed, readRevision);
     }
+    // Stored before the handler starts: a handler that blocks or kills the process cannot delay it
+    // past a takeover, and a task that kills its worker has this attempt counted.
+    let revision: number | null;
+    try {
+      revision = delivery.deliveryCount === 1
+        ? await this.edgeq.tasks.put(record)
+        : await this.edgeq.tasks.putIfUnchanged(record, readRevision);
+    } catch (err) {
+      this.#report(err);
+      return delivery.nak(1000);
+    }
+    // Written since it was read (a lapsed run finishing late): decide on the next delivery.
+    if (revision === null) return delivery.nak(1000);
+    if (run.returned) return;
     run.record = record;
-    if (delivery.deliveryCount === 1) {
-      // Not awaited: the outcome written later on the same connection is stored after it.
-      this.#write(record).catch(this.#report);
-    } else {
-      // A redelivery may be a task that kills its worker: count this run before starting it.
-      try {
-        await this.#write(record);
-      } catch (err) {
-        this.#report(err);
-        return delivery.nak(1000);
-      }
-      if (run.returned) return;
-    }
+    run.revision = revision;
     const ctx: TaskContext = {
       id: task.id,
       type: task.type,
@@ -339,28 +361,37 @@ export class Worker {
       const result = await handler(task.data, ctx);
       outcome = this.#finished(record, "completed", { result: result ?? null });
     } catch (err) {
-      const error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      const error = clip(err instanceof Error ? `${err.name}: ${err.message}` : String(err));
       outcome = attempt >= maxAttempts
         ? this.#finished(record, "failed", { error })
         : { ...record, status: "pending", error, worker_id: null, updated_at: new Date().toISOString() };
     }
     if (run.returned) return;
-    await this.#settle(delivery, run, outcome);
+    await this.#settle(delivery, run, outcome, run.revision);
   }
 
-  /** Stores the outcome, then acknowledges: ack, term, or nak with the retry delay. */
-  async #settle(delivery: Delivery, run: Running, outcome: TaskRecord): Promise<void> {
+  /**
+   * Stores the outcome if the record is still at `revision`, then acknowledges: ack, term, or nak
+   * with the retry delay.
+   */
+  async #settle(delivery: Delivery, run: Running, outcome: TaskRecord, revision: number | undefined): Promise<void> {
     run.finishing = true;
+    let stored: number | null;
     try {
-      await this.#write(outcome).catch((err) => {
+      stored = await this.#write(outcome, revision).catch((err) => {
         // A result the record cannot hold (too large, not JSON) fails the task; retrying would not help.
         if (!(err instanceof EdgeqError)) throw err;
-        outcome = this.#finished({ ...outcome, result: null }, "failed", { error: `${err.name}: ${err.message}` });
-        return this.#write(outcome);
+        outcome = this.#finished({ ...outcome, result: null }, "failed", { error: clip(`${err.name}: ${err.message}`) });
+        return this.#write(outcome, revision);
       });
     } catch (err) {
       // Outcome not stored: leave the message unacknowledged so it is redelivered after the ack wait.
       this.#report(err);
+      return;
+    }
+    if (stored === null) {
+      // This run's lease lapsed and another run took the task over: that run settles it.
+      this.#report(new EdgeqError(`task ${outcome.id}: taken over by another run after this one's lease lapsed; its outcome is dropped`));
       return;
     }
     if (outcome.status === "completed") {
@@ -379,10 +410,17 @@ export class Worker {
     return { ...record, ...fields, status, finished_at: now, updated_at: now };
   }
 
-  #write(record: TaskRecord): Promise<void> {
-    return this.edgeq.tasks.put(record);
+  /** Writes the record, only if it is still at `revision` when one is known; null if it is not. */
+  #write(record: TaskRecord, revision: number | undefined): Promise<number | null> {
+    return revision === undefined ? this.edgeq.tasks.put(record) : this.edgeq.tasks.putIfUnchanged(record, revision);
   }
 }
+
+/** Errors are kept short enough that a long one cannot make its record too large to store. */
+function clip(error: string): string {
+  return error.length > MAX_ERROR_LENGTH ? `${error.slice(0, MAX_ERROR_LENGTH)}… (${error.length} characters)` : error;
+}
+const MAX_ERROR_LENGTH = 4000;
 
 function validateHandlers(handlers: Handlers): void {
   if (typeof handlers !== "object" || handlers === null) throw new ValidationError("handlers must be an object of functions");

@@ -39,3 +39,23 @@ test("a task running across a restart completes, an idle worker picks up new tas
   expect(Date.now() - started).toBeLessThan(2000);
   await eventually(async () => (await env.edgeq.workers()).some((w) => w.id === worker.id), 5000, "the heartbeat to be back");
 });
+
+test("a worker whose connection is closed under it stops pulling instead of spinning", async () => {
+  const { connect } = await import("@nats-io/transport-node");
+  const { Edgeq } = await import("../src/client.ts");
+  const nc = await connect({ servers: env.server.url });
+  const orphan = await (await Edgeq.open(nc)).worker(handlers, { idlePullMs: 1000, onError: () => {} });
+  await nc.close();
+  // Parked pulls end by their safety timer 1 s + 5 s later; then a spinning worker would starve the loop.
+  const cpu = process.cpuUsage();
+  const lateness: number[] = [];
+  for (let i = 0; i < 14; i++) {
+    const planned = Date.now() + 500;
+    await new Promise((r) => setTimeout(r, 500));
+    lateness.push(Date.now() - planned);
+  }
+  const used = process.cpuUsage(cpu);
+  expect(Math.max(...lateness)).toBeLessThan(200);
+  expect((used.user + used.system) / 1000).toBeLessThan(1000); // ms of CPU in 7 s
+  await orphan.stop(0);
+});

@@ -5,7 +5,7 @@
 import { headers } from "@nats-io/nats-core";
 import { afterEach, describe, expect, test } from "vitest";
 import { createApi } from "../src/api.ts";
-import { PayloadTooLargeError, ValidationError } from "../src/errors.ts";
+import { PayloadTooLargeError, UnavailableError, ValidationError } from "../src/errors.ts";
 import { Delivery } from "../src/delivery.ts";
 import { consumerName, taskSubject, WORK_STREAM } from "../src/names.ts";
 import { Puller } from "../src/puller.ts";
@@ -60,6 +60,30 @@ describe("the library", () => {
     expect(await env.edgeq.tasks.waitFor("order-42", 5000)).toMatchObject({ status: "completed", result: 1 });
     await new Promise((r) => setTimeout(r, 300));
     expect(runs).toBe(1);
+  });
+
+  test("a submission whose acknowledgement times out keeps its record: the task may have been stored", async () => {
+    await startWorker(echo);
+    const js = env.edgeq.js;
+    const publish = js.publish;
+    // The work message is stored but its acknowledgement is lost (record writes go through as usual).
+    js.publish = async (...args: Parameters<typeof publish>) => {
+      const ack = await publish.apply(js, args);
+      if (!args[0].startsWith("edgeq.")) return ack;
+      throw Object.assign(new Error("timeout"), { name: "TimeoutError" });
+    };
+    try {
+      const error = await env.edgeq.queue().submit("echo", "lost ack", { id: "maybe-stored" }).catch((e) => e);
+      expect(error).toBeInstanceOf(UnavailableError);
+      expect(error.message).toMatch(/may have been stored: resubmit with the same id/);
+    } finally {
+      js.publish = publish;
+    }
+    expect(await env.edgeq.tasks.waitFor("maybe-stored", 5000)).toMatchObject({ status: "completed", attempts: 1 });
+    // Resubmitting as advised stores nothing new and leaves the outcome alone.
+    await env.edgeq.queue().submit("echo", "lost ack", { id: "maybe-stored" });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await env.edgeq.tasks.get("maybe-stored")).toMatchObject({ status: "completed", attempts: 1 });
   });
 
   test("bad submissions raise typed errors naming the problem", async () => {
