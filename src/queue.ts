@@ -75,12 +75,10 @@ export class Queue {
       this.edgeq.tasks.create(record),
     ]);
     if (stored.status === "rejected") {
-      // Refused: take back our own record, so that no `pending` task shows that will never run. After
-      // a time-out the task may have been stored: its record stays.
+      // Take back our own record (only at our revision), so that no `pending` task shows that will
+      // never run. If the task was stored after all (a time-out), its worker writes the record anew.
       const revision = recorded.status === "fulfilled" ? recorded.value : null;
-      if (revision !== null && (stored.reason as Error)?.name !== "TimeoutError") {
-        this.edgeq.tasks.remove(task.id, revision).catch(() => {});
-      }
+      if (revision !== null) this.edgeq.tasks.remove(task.id, revision).catch(() => {});
       throw fromNatsError(stored.reason);
     }
     // A lost record write is not a lost task: the worker writes the record when it starts.

@@ -62,7 +62,7 @@ describe("the library", () => {
     expect(runs).toBe(1);
   });
 
-  test("a submission whose acknowledgement times out keeps its record: the task may have been stored", async () => {
+  test("a submission whose acknowledgement times out: the caller is told it may be stored, and the task completes once", async () => {
     await startWorker(echo);
     const js = env.edgeq.js;
     const publish = js.publish;
