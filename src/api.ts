@@ -14,7 +14,6 @@ import {
   fromNatsError,
   NotFoundError,
   PayloadTooLargeError,
-  UnavailableError,
   ValidationError,
 } from "./errors.ts";
 import { idSchema, maxAttemptsSchema, prioritySchema, queueSchema, typeSchema } from "./message.ts";
@@ -127,10 +126,9 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono {
 
   app.onError((raw, c) => {
     const err = fromNatsError(raw);
-    if (!(err instanceof EdgeqError) || err.status >= 500) {
-      if (!(err instanceof UnavailableError)) logError(raw);
-    }
+    // Known errors are answers; anything else is a bug or an unexpected server reply, logged and hidden.
     const known = err instanceof EdgeqError && err.status !== 500;
+    if (!known) logError(raw);
     const status = (known ? err.status : 500) as ContentfulStatusCode;
     if (status === 503) c.header("Retry-After", "1");
     const message = known ? err.message : "internal error";
