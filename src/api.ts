@@ -14,6 +14,7 @@ import {
   fromNatsError,
   NotFoundError,
   PayloadTooLargeError,
+  UnavailableError,
   ValidationError,
 } from "./errors.ts";
 import { idSchema, maxAttemptsSchema, prioritySchema, queueSchema, typeSchema } from "./message.ts";
@@ -132,7 +133,8 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono {
     const status = (known ? err.status : 500) as ContentfulStatusCode;
     if (status === 503) c.header("Retry-After", "1");
     const message = known ? err.message : "internal error";
-    return c.json({ success: false, error: message, code: known ? snake(err.name) : "internal_error" }, status);
+    const taskId = err instanceof UnavailableError && err.taskId ? { task_id: err.taskId } : {};
+    return c.json({ success: false, error: message, code: known ? snake(err.name) : "internal_error", ...taskId }, status);
   });
 
   return app;

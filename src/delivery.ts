@@ -8,20 +8,19 @@ import type { Msg } from "@nats-io/nats-core";
 const encoder = new TextEncoder();
 const ACK = encoder.encode("+ACK");
 const WPI = encoder.encode("+WPI");
+const TERM = encoder.encode("+TERM");
 
 export class Delivery {
-  /** Times JetStream has delivered this message, this one included. */
-  readonly deliveryCount: number;
   readonly streamSeq: number;
   /** When the message was stored, in ms since the epoch. */
   readonly storedAt: number;
 
   constructor(readonly msg: Msg) {
     // $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>, or with
-    // <domain>.<account hash> after $JS.ACK on newer servers.
+    // <domain>.<account hash> after $JS.ACK on newer servers. (<delivered> is not used: on 2.9 it
+    // can be rolled back, see the worker's attempts.)
     const tokens = msg.reply?.split(".") ?? [];
     const base = tokens.length >= 11 ? 4 : 2;
-    this.deliveryCount = Number(tokens[base + 2]);
     this.streamSeq = Number(tokens[base + 3]);
     this.storedAt = Math.floor(Number(tokens[base + 5]) / 1e6);
   }
@@ -41,8 +40,11 @@ export class Delivery {
     this.msg.respond(WPI);
   }
 
-  /** Stops redelivery for good. */
-  term(reason: string): void {
-    this.msg.respond(encoder.encode(`+TERM ${reason}`));
+  /**
+   * Stops redelivery for good. Bare `+TERM`: nats-server 2.9 ignores a `+TERM <reason>` and would
+   * redeliver the message; the reason is in the task record.
+   */
+  term(): void {
+    this.msg.respond(TERM);
   }
 }

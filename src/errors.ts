@@ -25,10 +25,23 @@ export class NotFoundError extends EdgeqError {
   override readonly status = 404;
 }
 
-/** NATS cannot be reached right now; nothing was accepted. Safe to retry. */
+/** NATS cannot be reached or did not answer; the message says whether anything may have been accepted. */
 export class UnavailableError extends EdgeqError {
   override name = "UnavailableError";
   override readonly status = 503;
+
+  constructor(
+    message: string,
+    options?: ErrorOptions & {
+      /** The id of the task concerned, so that a caller can resubmit it under the same id. */
+      taskId?: string;
+    },
+  ) {
+    super(message, options);
+    this.taskId = options?.taskId;
+  }
+
+  readonly taskId?: string;
 }
 
 /** Raised for a delivered task whose type the worker has no handler for. */
@@ -41,14 +54,15 @@ export class NoHandlerError extends EdgeqError {
  * answering in time becomes UnavailableError; edgeq's own errors pass through; anything else is
  * returned as is (a bug or an unexpected server answer).
  */
-export function fromNatsError(err: unknown): unknown {
+export function fromNatsError(err: unknown, taskId?: string): unknown {
   if (err instanceof EdgeqError) return err;
   const name = (err as Error)?.name;
   if (name === "TimeoutError") {
-    // The request may have been stored and only its answer lost.
-    return new UnavailableError("NATS did not confirm in time; the task may have been stored: resubmit with the same id", {
-      cause: err,
-    });
+    // The message may have been stored and only its answer lost.
+    const message = `NATS did not confirm in time; the task may have been stored: resubmit it with the same id${
+      taskId ? ` (${taskId})` : ""
+    }`;
+    return new UnavailableError(message, { cause: err, taskId });
   }
   if (UNAVAILABLE.has(name)) return new UnavailableError("NATS is unreachable; nothing was accepted, retry later", { cause: err });
   return err;

@@ -1,7 +1,7 @@
 /**
- * Submitting tasks. One submission is two JetStream writes sent together and acknowledged in one
- * round trip: the task message on its work subject, and a `pending` record created only if the
- * worker has not written one first.
+ * Submitting tasks. One submission is two JetStream writes: the task message on its work subject,
+ * then, once JetStream has stored it, a `pending` record created only if the worker has not
+ * written one first. Many submissions are pipelined.
  */
 import type { Edgeq } from "./client.ts";
 import { encodeTask, type OutgoingTask, type SubmitOptions } from "./message.ts";
@@ -64,26 +64,37 @@ export class Queue {
   }
 
   async #publish(task: OutgoingTask): Promise<void> {
+    await this.#store(task);
     const record = newRecord(task, {
       status: "pending",
       attempts: 0,
       max_attempts: task.maxAttempts ?? this.edgeq.config.maxAttempts,
       created_at: new Date().toISOString(),
     });
-    const [stored, recorded] = await Promise.allSettled([
-      this.edgeq.js.publish(task.subject, task.body, { headers: task.headers }),
-      this.edgeq.tasks.create(record),
-    ]);
-    if (stored.status === "rejected") {
-      // Take back our own record (only at our revision), so that no `pending` task shows that will
-      // never run. If the task was stored after all (a time-out), its worker writes the record anew.
-      const revision = recorded.status === "fulfilled" ? recorded.value : null;
-      if (revision !== null) this.edgeq.tasks.remove(task.id, revision).catch(() => {});
-      throw fromNatsError(stored.reason);
+    // Accepted now. A lost record write is not a lost task: the worker writes the record when it starts.
+    await this.edgeq.tasks.create(record).catch(() => null);
+  }
+
+  /**
+   * Publishes the work message until JetStream confirms or refuses it. A time-out leaves it unknown
+   * whether the message was stored, so it is sent again under the same id, which the stream's
+   * duplicate window stores at most once.
+   */
+  async #store(task: OutgoingTask): Promise<void> {
+    for (let tries = 1; ; tries++) {
+      try {
+        await this.edgeq.js.publish(task.subject, task.body, { headers: task.headers });
+        return;
+      } catch (err) {
+        if ((err as Error)?.name === "TimeoutError" && tries < PUBLISH_TRIES) continue;
+        throw fromNatsError(err, task.id);
+      }
     }
-    // A lost record write is not a lost task: the worker writes the record when it starts.
   }
 }
+
+/** Publishes of one task before a time-out is reported to the caller. */
+const PUBLISH_TRIES = 3;
 
 function summary(task: OutgoingTask): Submitted {
   return { id: task.id, type: task.type, queue: task.queue, priority: task.priority };

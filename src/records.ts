@@ -146,11 +146,6 @@ export class TaskRecords {
     }
   }
 
-  /** Deletes the record if it is still at `revision`. */
-  async remove(id: string, revision: number): Promise<void> {
-    await this.kv.delete(id, { previousSeq: revision });
-  }
-
   /** Polls until the task reaches a final status; null if it does not within `timeoutMs`. */
   async waitFor(id: string, timeoutMs: number): Promise<TaskRecord | null> {
     const deadline = Date.now() + timeoutMs;

@@ -9,10 +9,9 @@
  * (a parked pull can deliver after the slots filled) is handed back at once for another worker.
  *
  * Attempts. The record counts handler starts: `running` is stored, with the attempt number,
- * before the handler starts. A first delivery is attempt 1 without reading anything; a redelivery
- * reads the record first. That read catches a task whose outcome is already stored (the ack was
- * lost), which is settled without running again, and a task whose workers keep dying under it,
- * which is failed once its attempts are used up.
+ * before the handler starts, at the revision read on delivery. That read catches a task whose
+ * outcome is already stored (the ack was lost), which is settled without running again, and a task
+ * whose workers keep dying under it, which is failed once its attempts are used up.
  *
  * Leases. One timer sends "working" for every running task every third of the ack wait, so a long
  * task is not redelivered to another worker. A worker that dies stops sending, and JetStream
@@ -96,6 +95,8 @@ interface Running {
   finishing: boolean;
   /** Set when shutdown gave the task back; the handler's late outcome is then ignored. */
   returned: boolean;
+  /** Resolves true once `running` is stored and the handler may start; false if the run ended before. */
+  begun: Promise<boolean>;
   done: Promise<void>;
 }
 
@@ -201,11 +202,13 @@ export class Worker {
     run.returned = true;
     run.abort.abort(new Error("worker shutting down"));
     this.#running.delete(delivery);
-    if (run.record && this.edgeq.connection.up) {
+    // Not begun (settled or handed back already), or begun: then `running` is stored and is taken back.
+    if (!(await run.begun)) return;
+    const { record, revision } = run as Required<Running>;
+    if (this.edgeq.connection.up) {
       // The interrupted run does not count as an attempt. (With NATS down, the redelivery overwrites it.)
-      const { record } = run;
       const back = { ...record, status: "pending" as const, attempts: record.attempts - 1, worker_id: null };
-      await this.#write({ ...back, updated_at: new Date().toISOString() }, run.revision).catch(this.#report);
+      await this.#write({ ...back, updated_at: new Date().toISOString() }, revision).catch(this.#report);
     }
     delivery.nak();
   }
@@ -261,7 +264,7 @@ export class Worker {
       task = decodeTask(delivery.msg, delivery.streamSeq);
     } catch (err) {
       // The stream only captures work subjects, so this is a message no worker could ever read.
-      delivery.term((err as Error).message);
+      delivery.term();
       this.#report(err);
       return;
     }
@@ -270,10 +273,13 @@ export class Worker {
       abort: new AbortController(),
       finishing: false,
       returned: false,
+      begun: Promise.resolve(false),
       done: Promise.resolve(),
     };
     this.#running.set(delivery, run);
-    run.done = this.#run(delivery, run)
+    run.begun = this.#begin(delivery, run).catch((err) => (this.#report(err), false));
+    run.done = run.begun
+      .then((ready) => (ready && !run.returned ? this.#execute(delivery, run) : undefined))
       .catch(this.#report)
       .finally(() => {
         if (run.returned) return;
@@ -287,27 +293,30 @@ export class Worker {
     for (const delivery of this.#running.keys()) delivery.working();
   }
 
-  async #run(delivery: Delivery, run: Running): Promise<void> {
+  /**
+   * Reads the record and stores `running` with the attempt number. Resolves true when the handler
+   * may start; false when the delivery was settled or handed back instead.
+   */
+  async #begin(delivery: Delivery, run: Running): Promise<boolean> {
     const { task } = run;
     const maxAttempts = task.maxAttempts ?? this.edgeq.config.maxAttempts;
     const createdAt = new Date(delivery.storedAt).toISOString();
-    let previous: TaskRecord | null = null;
-    let readRevision = 0;
-    if (delivery.deliveryCount > 1) {
-      try {
-        const found = await this.edgeq.tasks.read(task.id);
-        readRevision = found.revision;
-        // A record of an earlier task that reused this id does not count.
-        previous = found.record?.created_at === createdAt ? found.record : null;
-      } catch (err) {
-        this.#report(err);
-        return delivery.nak(1000);
-      }
-      if (run.returned) return; // given back at shutdown while reading
+    // Read on every delivery: the server's delivery count cannot tell a first delivery (it rolls a
+    // redelivery back to 1 when it first went to a pull request whose worker had gone).
+    let found: { record: TaskRecord | null; revision: number };
+    try {
+      found = await this.edgeq.tasks.read(task.id);
+    } catch (err) {
+      this.#report(err);
+      delivery.nak(1000);
+      return false;
     }
+    // A record of an earlier task that reused this id does not count.
+    const previous = found.record?.created_at === createdAt ? found.record : null;
     if (previous && FINAL_STATUSES.includes(previous.status)) {
       // The outcome was stored but the acknowledgement was lost: settle it without running again.
-      return previous.status === "completed" ? delivery.ack() : delivery.term(previous.error ?? "failed");
+      previous.status === "completed" ? delivery.ack() : delivery.term();
+      return false;
     }
     const attempt = (previous?.attempts ?? 0) + 1;
     const now = new Date().toISOString();
@@ -325,31 +334,39 @@ export class Worker {
       const last = previous?.error ? `; the last error: ${previous.error}` : "";
       const error = `gave up after ${maxAttempts} attempts: the last ended without an outcome (worker stopped or lost its connection, on ${previous?.worker_id})${last}`;
       const failed = this.#finished({ ...record, attempts: maxAttempts }, "failed", { error: clip(error) });
-      return this.#settle(delivery, run, failed, readRevision);
+      await this.#settle(delivery, run, failed, found.revision);
+      return false;
     }
     // Stored before the handler starts: a handler that blocks or kills the process cannot delay it
     // past a takeover, and a task that kills its worker has this attempt counted.
     let revision: number | null;
     try {
-      revision = delivery.deliveryCount === 1
-        ? await this.edgeq.tasks.put(record)
-        : await this.edgeq.tasks.putIfUnchanged(record, readRevision);
+      revision = await this.edgeq.tasks.putIfUnchanged(record, found.revision);
     } catch (err) {
       this.#report(err);
-      return delivery.nak(1000);
+      delivery.nak(1000);
+      return false;
     }
-    // Written since it was read (a lapsed run finishing late): decide on the next delivery.
-    if (revision === null) return delivery.nak(1000);
-    if (run.returned) return;
+    if (revision === null) {
+      // Written since it was read (a lapsed run finishing late): decide on the next delivery.
+      delivery.nak(1000);
+      return false;
+    }
     run.record = record;
     run.revision = revision;
+    return true;
+  }
+
+  /** Runs the handler and settles the outcome. */
+  async #execute(delivery: Delivery, run: Running): Promise<void> {
+    const { task, record } = run as Required<Running>;
     const ctx: TaskContext = {
       id: task.id,
       type: task.type,
       queue: task.queue,
       priority: task.priority,
-      attempt,
-      maxAttempts,
+      attempt: record.attempts,
+      maxAttempts: record.max_attempts,
       workerId: this.id,
       signal: run.abort.signal,
       working: () => delivery.working(),
@@ -362,19 +379,19 @@ export class Worker {
       outcome = this.#finished(record, "completed", { result: result ?? null });
     } catch (err) {
       const error = clip(err instanceof Error ? `${err.name}: ${err.message}` : String(err));
-      outcome = attempt >= maxAttempts
+      outcome = record.attempts >= record.max_attempts
         ? this.#finished(record, "failed", { error })
         : { ...record, status: "pending", error, worker_id: null, updated_at: new Date().toISOString() };
     }
     if (run.returned) return;
-    await this.#settle(delivery, run, outcome, run.revision);
+    await this.#settle(delivery, run, outcome, run.revision!);
   }
 
   /**
    * Stores the outcome if the record is still at `revision`, then acknowledges: ack, term, or nak
    * with the retry delay.
    */
-  async #settle(delivery: Delivery, run: Running, outcome: TaskRecord, revision: number | undefined): Promise<void> {
+  async #settle(delivery: Delivery, run: Running, outcome: TaskRecord, revision: number): Promise<void> {
     run.finishing = true;
     let stored: number | null;
     try {
@@ -384,6 +401,7 @@ export class Worker {
         outcome = this.#finished({ ...outcome, result: null }, "failed", { error: clip(`${err.name}: ${err.message}`) });
         return this.#write(outcome, revision);
       });
+      if (stored === null) stored = await this.#rewriteUnlessTakenOver(outcome);
     } catch (err) {
       // Outcome not stored: leave the message unacknowledged so it is redelivered after the ack wait.
       this.#report(err);
@@ -399,7 +417,7 @@ export class Worker {
       delivery.ack();
     } else if (outcome.status === "failed") {
       this.#failed++;
-      delivery.term(outcome.error ?? "failed");
+      delivery.term();
     } else {
       delivery.nak(retryDelayMs(outcome.attempts));
     }
@@ -410,9 +428,19 @@ export class Worker {
     return { ...record, ...fields, status, finished_at: now, updated_at: now };
   }
 
-  /** Writes the record, only if it is still at `revision` when one is known; null if it is not. */
-  #write(record: TaskRecord, revision: number | undefined): Promise<number | null> {
-    return revision === undefined ? this.edgeq.tasks.put(record) : this.edgeq.tasks.putIfUnchanged(record, revision);
+  /**
+   * The record changed under this run. A later run of the task (as many attempts or more) owns it
+   * now: null. Anything else (the record deleted by hand, say) is overwritten with the outcome.
+   */
+  async #rewriteUnlessTakenOver(outcome: TaskRecord): Promise<number | null> {
+    const { record, revision } = await this.edgeq.tasks.read(outcome.id);
+    const later = record?.created_at === outcome.created_at && record.attempts >= outcome.attempts;
+    return later ? null : this.#write(outcome, revision);
+  }
+
+  /** Writes the record only if it is still at `revision`; null if it is not. */
+  #write(record: TaskRecord, revision: number): Promise<number | null> {
+    return this.edgeq.tasks.putIfUnchanged(record, revision);
   }
 }
 

@@ -62,28 +62,36 @@ describe("the library", () => {
     expect(runs).toBe(1);
   });
 
-  test("a submission whose acknowledgement times out: the caller is told it may be stored, and the task completes once", async () => {
+  test("lost acknowledgements: republished under the same id, stored once; if they persist, the caller gets the id", async () => {
     await startWorker(echo);
     const js = env.edgeq.js;
     const publish = js.publish;
+    let lose = 0;
     // The work message is stored but its acknowledgement is lost (record writes go through as usual).
     js.publish = async (...args: Parameters<typeof publish>) => {
       const ack = await publish.apply(js, args);
-      if (!args[0].startsWith("edgeq.")) return ack;
+      if (!args[0].startsWith("edgeq.") || lose-- <= 0) return ack;
       throw Object.assign(new Error("timeout"), { name: "TimeoutError" });
     };
     try {
-      const error = await env.edgeq.queue().submit("echo", "lost ack", { id: "maybe-stored" }).catch((e) => e);
+      lose = 1;
+      const once = await env.edgeq.queue().submit("echo", "first ack lost");
+      lose = 100;
+      const error = await env.edgeq.queue().submit("echo", "all acks lost", { id: "maybe-stored" }).catch((e) => e);
       expect(error).toBeInstanceOf(UnavailableError);
-      expect(error.message).toMatch(/may have been stored: resubmit with the same id/);
+      expect(error).toMatchObject({ taskId: "maybe-stored", message: expect.stringMatching(/may have been stored: resubmit it with the same id \(maybe-stored\)/) });
+      const api = await createApi(env.edgeq).request("/tasks", { method: "POST", body: '{"type": "echo", "id": "api-maybe"}' });
+      expect(api.status).toBe(503);
+      expect(await api.json()).toMatchObject({ success: false, task_id: "api-maybe", code: "unavailable_error" });
+      for (const id of [once.id, "maybe-stored", "api-maybe"]) {
+        expect(await env.edgeq.tasks.waitFor(id, 5000), id).toMatchObject({ status: "completed", attempts: 1 });
+      }
     } finally {
       js.publish = publish;
     }
-    expect(await env.edgeq.tasks.waitFor("maybe-stored", 5000)).toMatchObject({ status: "completed", attempts: 1 });
-    // Resubmitting as advised stores nothing new and leaves the outcome alone.
-    await env.edgeq.queue().submit("echo", "lost ack", { id: "maybe-stored" });
-    await new Promise((r) => setTimeout(r, 200));
-    expect(await env.edgeq.tasks.get("maybe-stored")).toMatchObject({ status: "completed", attempts: 1 });
+    // Three publishes of each, one message each: nothing is left over.
+    const info = await env.edgeq.jsm.consumers.info(WORK_STREAM, consumerName("default", "normal"));
+    expect(info.num_pending + info.num_ack_pending).toBe(0);
   });
 
   test("bad submissions raise typed errors naming the problem", async () => {
@@ -175,10 +183,10 @@ describe("workers", () => {
     expect(started.slice(5)).toEqual(Array.from({ length: 20 }, (_, i) => `normal-${i}`));
   });
 
-  test("a failing task is retried with a delay, then recorded as failed with its error", async () => {
+  test("a failing task is retried with a delay, then recorded as failed and its message removed", async () => {
     let calls = 0;
-    await startWorker({ flaky: () => { calls++; throw new Error(`attempt ${calls} broke`); } });
-    const { id } = await env.edgeq.queue().submit("flaky", null, { maxAttempts: 2 });
+    await startWorker({ flaky: () => { calls++; throw new Error(`attempt ${calls} broke`); } }, { queues: ["flaky"] });
+    const { id } = await env.edgeq.queue("flaky").submit("flaky", null, { maxAttempts: 2 });
     const pending = await eventually(async () => {
       const r = await env.edgeq.tasks.get(id);
       return r?.error ? r : null;
@@ -187,6 +195,12 @@ describe("workers", () => {
     const failed = await env.edgeq.tasks.waitFor(id, 5000);
     expect(failed).toMatchObject({ status: "failed", attempts: 2, error: "Error: attempt 2 broke" });
     expect(Date.parse(failed!.finished_at!) - Date.parse(pending.updated_at)).toBeGreaterThanOrEqual(900);
+    // Terminated, not left to be redelivered: the consumer holds nothing, and no third run follows.
+    await eventually(async () => {
+      const info = await env.edgeq.jsm.consumers.info(WORK_STREAM, consumerName("flaky", "normal"));
+      return info.num_pending + info.num_ack_pending + info.num_redelivered === 0;
+    }, 5000, "the failed task's message to leave the consumer");
+    await new Promise((r) => setTimeout(r, 1500)); // past the 1 s ack wait
     expect(calls).toBe(2);
   });
 
