@@ -17,8 +17,11 @@ import {
   UnavailableError,
   ValidationError,
 } from "./errors.ts";
-import { idSchema, maxAttemptsSchema, prioritySchema, queueSchema, typeSchema } from "./message.ts";
+import { deadLetterRoutes } from "./api-dead-letters.ts";
+import { limitSchema, parseJson } from "./http-input.ts";
+import { idempotencyKeySchema, idSchema, prioritySchema, queueSchema, typeSchema } from "./message.ts";
 import { TASK_STATUSES } from "./records.ts";
+import { backoffSchema, maxAttemptsSchema, timeoutSchema } from "./retry.ts";
 
 export interface ApiOptions {
   /** Reported as `gateway` by /health, as the tutorial's gateway did. */
@@ -36,8 +39,12 @@ const submitBodySchema = z.strictObject(
     priority: prioritySchema.optional(),
     queue: queueSchema.optional(),
     max_attempts: maxAttemptsSchema.optional(),
+    backoff: backoffSchema.optional(),
+    timeout_ms: timeoutSchema.optional(),
     /** A caller-chosen task id: resubmitting with it inside the duplicate window stores the task once. */
     id: idSchema.optional(),
+    /** Any string (or the Idempotency-Key header): a repeat inside the duplicate window gets the first task's id. */
+    idempotency_key: idempotencyKeySchema.optional(),
   },
   { error: (issue) => (issue.code === "unrecognized_keys" ? undefined : "the body must be a JSON object") },
 );
@@ -48,12 +55,7 @@ const listQuerySchema = z.object({
     .enum([...TASK_STATUSES, "processing"], { error: `must be one of ${TASK_STATUSES.join(", ")}` })
     .transform((s) => (s === "processing" ? "running" : s))
     .optional(),
-  limit: z.coerce
-    .number({ error: "must be a number" })
-    .int("must be a whole number")
-    .min(1, "must be at least 1")
-    .max(1000, "must be at most 1000")
-    .default(50),
+  limit: limitSchema,
 });
 
 export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono {
@@ -82,22 +84,29 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono {
     }),
     async (c) => {
       const body = parseInput(submitBodySchema, parseJson(await c.req.text()), "task");
+      const headerKey = c.req.header("Idempotency-Key");
+      const idempotencyKey = body.idempotency_key ?? (headerKey === undefined ? undefined : parseInput(idempotencyKeySchema, headerKey, "Idempotency-Key header"));
       const queue = edgeq.queue(body.queue);
       const task = await queue.submit(body.type, body.data, {
         priority: body.priority,
         maxAttempts: body.max_attempts,
+        backoff: body.backoff,
+        timeoutMs: body.timeout_ms,
         id: body.id,
+        idempotencyKey,
       });
       return c.json(
         {
           success: true,
           task_id: task.id,
-          message: "Task submitted successfully",
+          message: task.duplicate ? "Task already submitted" : "Task submitted successfully",
           status: "pending",
           type: task.type,
           queue: task.queue,
           priority: task.priority,
+          duplicate: task.duplicate,
         },
+        // A repeat is answered as the first submission was, so that a client's retry needs no special case.
         201,
       );
     },
@@ -121,6 +130,8 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono {
     return c.json({ workers, count: workers.length });
   });
 
+  app.route("/dead-letters", deadLetterRoutes(edgeq));
+
   app.notFound((c) => {
     throw new NotFoundError(`no route for ${c.req.method} ${c.req.path}`);
   });
@@ -131,22 +142,13 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono {
     const known = err instanceof EdgeqError && err.status !== 500;
     if (!known) logError(raw);
     const status = (known ? err.status : 500) as ContentfulStatusCode;
-    if (status === 503) c.header("Retry-After", "1");
+    if (status === 503 || status === 429) c.header("Retry-After", "1");
     const message = known ? err.message : "internal error";
     const taskId = err instanceof UnavailableError && err.taskId ? { task_id: err.taskId } : {};
     return c.json({ success: false, error: message, code: known ? snake(err.name) : "internal_error", ...taskId }, status);
   });
 
   return app;
-}
-
-function parseJson(text: string): unknown {
-  if (text.trim() === "") throw new ValidationError("the body is empty; send a JSON object such as {\"type\": \"process\"}");
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new ValidationError(`the body is not valid JSON: ${(err as Error).message}`);
-  }
 }
 
 /** ValidationError → validation_error: a stable machine-readable code. */

@@ -11,8 +11,9 @@ import { type Health, readHealth } from "./health.ts";
 import { listWorkers, type WorkerInfo } from "./heartbeat.ts";
 import { queueSchema } from "./message.ts";
 import { DEFAULT_QUEUE, TASKS_BUCKET } from "./names.ts";
-import { Puller } from "./puller.ts";
+import { DeadLetters } from "./dead-letters.ts";
 import { Queue } from "./queue.ts";
+import { QueueLengths } from "./queue-length.ts";
 import { TaskRecords } from "./records.ts";
 import { type Buckets, ensureQueueConsumers, ensureTopology } from "./topology.ts";
 import { type Handlers, Worker, type WorkerOptions } from "./worker.ts";
@@ -22,6 +23,8 @@ const RECORD_OVERHEAD = 4096;
 
 export class Edgeq {
   readonly tasks: TaskRecords;
+  readonly deadLetters: DeadLetters;
+  readonly queueLengths: QueueLengths;
   readonly connection: ConnectionState;
   /** The server's largest message; a task record must fit in it. */
   readonly maxPayload: number;
@@ -36,8 +39,9 @@ export class Edgeq {
   ) {
     this.connection = new ConnectionState(nc);
     this.maxPayload = nc.info?.max_payload ?? 1024 * 1024;
-    const puller = new Puller(nc, `KV_${TASKS_BUCKET}`, console.error);
-    this.tasks = new TaskRecords(buckets.tasks, jsm, puller, TASKS_BUCKET, this.maxPayload);
+    this.tasks = new TaskRecords(nc, buckets.tasks, jsm, TASKS_BUCKET, this.maxPayload);
+    this.deadLetters = new DeadLetters(this);
+    this.queueLengths = new QueueLengths(jsm);
   }
 
   /** Makes sure the streams and buckets exist (creating them on first use) and returns the handle. */

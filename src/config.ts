@@ -1,5 +1,13 @@
 import { z } from "zod";
 import { ValidationError } from "./errors.ts";
+import { QUEUE_PATTERN, TYPE_PATTERN } from "./names.ts";
+import { backoffSchema, DEFAULT_BACKOFF, maxAttemptsSchema, policyDefaultsSchema, timeoutSchema } from "./retry.ts";
+
+/** What a queue may set besides its retry defaults. */
+const queueSettingsSchema = policyDefaultsSchema.extend({
+  /** Tasks the queue may hold (stored and not yet finished); a submission beyond it is refused. */
+  maxLength: z.number().int().min(1).optional(),
+});
 
 /** Cluster-wide settings, applied when the topology is first created. */
 export const configSchema = z.strictObject({
@@ -15,8 +23,16 @@ export const configSchema = z.strictObject({
   retentionMs: z.number().int().min(1000).default(24 * 3600_000),
   /** How long a worker's heartbeat entry outlives its last beat. */
   workerTtlMs: z.number().int().min(3000).default(15_000),
-  /** Attempts per task unless a submission says otherwise. */
-  maxAttempts: z.number().int().min(1).max(1000).default(3),
+  /** Attempts per task unless a submission, its type or its queue says otherwise. */
+  maxAttempts: maxAttemptsSchema.default(3),
+  /** Delays between attempts (see retry.ts), unless a submission, its type or its queue says otherwise. */
+  backoff: backoffSchema.default(DEFAULT_BACKOFF),
+  /** How long one attempt may run; none unless a submission, its type or its queue sets one. */
+  timeoutMs: timeoutSchema.optional(),
+  /** Per-queue settings: retry defaults and a maximum length. */
+  queues: z.record(z.string().regex(QUEUE_PATTERN, "must be a queue name"), queueSettingsSchema).default({}),
+  /** Per-task-type retry defaults; they take precedence over the queue's. */
+  types: z.record(z.string().regex(TYPE_PATTERN, "must be a task type"), policyDefaultsSchema).default({}),
 });
 
 export type EdgeqConfig = z.output<typeof configSchema>;

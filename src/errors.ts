@@ -44,9 +44,33 @@ export class UnavailableError extends EdgeqError {
   readonly taskId?: string;
 }
 
+/** The queue holds its maximum number of tasks; nothing was accepted. Retry later. */
+export class QueueFullError extends EdgeqError {
+  override name = "QueueFullError";
+  override readonly status = 429;
+}
+
+/**
+ * Thrown by a handler to fail its task at once, without the remaining attempts: retrying would not
+ * help (bad input, a refused payment).
+ */
+export class PermanentError extends EdgeqError {
+  override name = "PermanentError";
+}
+
+/** An attempt ran past the task's time-out; it counts as a failed attempt. */
+export class TaskTimeoutError extends EdgeqError {
+  override name = "TaskTimeoutError";
+}
+
 /** Raised for a delivered task whose type the worker has no handler for. */
 export class NoHandlerError extends EdgeqError {
   override name = "NoHandlerError";
+}
+
+/** A work message no worker can read; it goes to the dead-letter stream with this as its reason. */
+export class PoisonMessageError extends EdgeqError {
+  override name = "PoisonMessageError";
 }
 
 /**

@@ -17,6 +17,8 @@ export interface Health {
   /** Completions and final failures reported by workers within the record retention. */
   completed_tasks: number;
   failed_tasks: number;
+  /** Tasks in the dead-letter stream now. */
+  dead_tasks: number;
   timestamp: string;
   /** Present when unhealthy. */
   error?: string;
@@ -24,14 +26,15 @@ export interface Health {
 
 export async function readHealth(edgeq: Edgeq): Promise<Health> {
   const timestamp = new Date().toISOString();
-  const empty = { workers: 0, pending_tasks: 0, running_tasks: 0, completed_tasks: 0, failed_tasks: 0 };
+  const empty = { workers: 0, pending_tasks: 0, running_tasks: 0, completed_tasks: 0, failed_tasks: 0, dead_tasks: 0 };
   if (!edgeq.connection.up) return { status: "unhealthy", ...empty, timestamp, error: "NATS is unreachable" };
   try {
-    const [stream, consumers, workers, totals] = await Promise.all([
+    const [stream, consumers, workers, totals, dead] = await Promise.all([
       edgeq.jsm.streams.info(WORK_STREAM),
       edgeq.jsm.consumers.list(WORK_STREAM).next(),
       edgeq.workers(),
       totalStats(edgeq.buckets.stats),
+      edgeq.deadLetters.count(),
     ]);
     const running = consumers.reduce((n, c) => n + c.num_ack_pending, 0);
     return {
@@ -41,6 +44,7 @@ export async function readHealth(edgeq: Edgeq): Promise<Health> {
       running_tasks: running,
       completed_tasks: totals.completed,
       failed_tasks: totals.failed,
+      dead_tasks: dead,
       timestamp,
     };
   } catch (err) {

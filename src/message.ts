@@ -4,18 +4,27 @@
  *
  *   subject  edgeq.<queue>.<priority>.<type>
  *   headers  Nats-Msg-Id: <task id>        (optional; else the id is derived from the stream sequence)
- *            Edgeq-Max-Attempts: <n>       (optional; else the configured default)
+ *            Edgeq-Task-Id: <task id>      (optional; takes precedence over Nats-Msg-Id)
+ *            Edgeq-Max-Attempts: <n>       (optional; each of these three defaults as retry.ts says)
+ *            Edgeq-Backoff: <spec>
+ *            Edgeq-Timeout-Ms: <n>
  *   body     the task's data as JSON; a body that is not JSON is taken as a UTF-8 string
+ *
+ * A message no worker can read (a body that is not UTF-8, an edgeq header with a bad value) is a
+ * poison message: decodeTask throws PoisonMessageError and the worker dead-letters it.
  */
 import { headers as natsHeaders, type Msg, type MsgHdrs } from "@nats-io/nats-core";
 import { z } from "zod";
 import { parseInput } from "./config.ts";
-import { PayloadTooLargeError, ValidationError } from "./errors.ts";
+import { PayloadTooLargeError, PoisonMessageError, ValidationError } from "./errors.ts";
 import {
   DEFAULT_PRIORITY,
   DEFAULT_QUEUE,
+  HEADER_BACKOFF,
   HEADER_ID,
   HEADER_MAX_ATTEMPTS,
+  HEADER_TASK_ID,
+  HEADER_TIMEOUT,
   ID_PATTERN,
   parseTaskSubject,
   PRIORITIES,
@@ -25,6 +34,7 @@ import {
   TYPE_MAX_LENGTH,
   TYPE_PATTERN,
 } from "./names.ts";
+import { backoffSchema, maxAttemptsSchema, type RetryPolicy, timeoutSchema } from "./retry.ts";
 
 /** zod's message for a wrong type, saying "is required" when the field is missing. */
 export const expected = (what: string) => (issue: { input?: unknown }) =>
@@ -42,20 +52,24 @@ export const prioritySchema = z.enum(PRIORITIES, { error: `must be one of ${PRIO
 export const idSchema = z
   .string({ error: "must be a string" })
   .regex(ID_PATTERN, "must be 1-128 letters, digits, '_', '-' or '='");
-export const maxAttemptsSchema = z
-  .number({ error: "must be a number" })
-  .int("must be a whole number")
-  .min(1, "must be at least 1")
-  .max(1000, "must be at most 1000");
+export const idempotencyKeySchema = z
+  .string({ error: "must be a string" })
+  .min(1, "must not be empty")
+  .max(256, "must be at most 256 characters");
 
 /** Options of one submission, as the library takes them. */
 export const submitOptionsSchema = z.strictObject({
   priority: prioritySchema.optional(),
-  queue: queueSchema.optional(),
   /** A caller-chosen id; a second submission with the same id inside the duplicate window is dropped. */
   id: idSchema.optional(),
+  /** Any string; the task id is derived from it, so a repeated submission gets the first one's id. */
+  idempotencyKey: idempotencyKeySchema.optional(),
   maxAttempts: maxAttemptsSchema.optional(),
-});
+  backoff: backoffSchema.optional(),
+  timeoutMs: timeoutSchema.optional(),
+  /** When the queue is full, how long to wait for room before refusing; 0 refuses at once. */
+  waitMs: z.number().int().min(0).max(3600_000).optional(),
+}).refine((o) => !(o.id && o.idempotencyKey), "give either id or idempotencyKey, not both");
 export type SubmitOptions = z.input<typeof submitOptionsSchema>;
 
 /** A task ready to publish. */
@@ -65,40 +79,41 @@ export interface OutgoingTask {
   queue: string;
   priority: Priority;
   data: unknown;
-  maxAttempts?: number;
+  policy: RetryPolicy;
   subject: string;
   headers: MsgHdrs;
   body: Uint8Array;
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
-/** Validates a submission and builds its message; `maxBytes` is the largest body the server takes. */
-export function encodeTask(type: unknown, data: unknown, options: unknown, maxBytes: number): OutgoingTask {
-  const validType = parseInput(typeSchema, type, "task type");
-  const opts = parseInput(submitOptionsSchema, options ?? {}, "submit options");
+/** What encodeTask needs besides the type and data: all of it already validated and resolved. */
+export interface TaskAddress {
+  id: string;
+  queue: string;
+  priority: Priority;
+  policy: RetryPolicy;
+}
+
+/** Builds a task's message; `maxBytes` is the largest body the server takes. */
+export function encodeTask(type: string, data: unknown, address: TaskAddress, maxBytes: number): OutgoingTask {
   const body = encoder.encode(toJson(data));
   if (body.length > maxBytes) {
     throw new PayloadTooLargeError(`task data is ${body.length} bytes; the limit is ${maxBytes}`);
   }
-  const id = opts.id ?? crypto.randomUUID();
-  const queue = opts.queue ?? DEFAULT_QUEUE;
-  const priority = opts.priority ?? DEFAULT_PRIORITY;
+  const { id, queue, priority, policy } = address;
   const headers = natsHeaders();
   headers.set(HEADER_ID, id);
-  if (opts.maxAttempts !== undefined) headers.set(HEADER_MAX_ATTEMPTS, String(opts.maxAttempts));
-  return {
-    id,
-    type: validType,
-    queue,
-    priority,
-    data: data ?? null,
-    maxAttempts: opts.maxAttempts,
-    subject: taskSubject(queue, priority, validType),
-    headers,
-    body,
-  };
+  headers.set(HEADER_MAX_ATTEMPTS, String(policy.maxAttempts));
+  headers.set(HEADER_BACKOFF, policy.backoff);
+  if (policy.timeoutMs !== null) headers.set(HEADER_TIMEOUT, String(policy.timeoutMs));
+  return { id, type, queue, priority, data: data ?? null, policy, subject: taskSubject(queue, priority, type), headers, body };
+}
+
+/** The task id for an idempotency key: the same key always gives the same id. */
+export async function idForKey(key: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(key)));
+  return `key-${btoa(String.fromCharCode(...digest)).replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "")}`;
 }
 
 function toJson(data: unknown): string {
@@ -116,27 +131,48 @@ export interface IncomingTask {
   queue: string;
   priority: Priority;
   data: unknown;
-  /** Attempts allowed; null when the message does not say (the worker applies the configured default). */
-  maxAttempts: number | null;
+  /** What the message says of its policy; the worker fills in the rest from its defaults. */
+  policy: Partial<RetryPolicy>;
 }
 
-/** Reads a delivered work message; `streamSeq` names tasks published without a usable Nats-Msg-Id. */
+/** Reads a delivered work message; `streamSeq` names tasks published without a usable id. */
 export function decodeTask(msg: Msg, streamSeq: number): IncomingTask {
   const parts = parseTaskSubject(msg.subject);
-  if (!parts) throw new ValidationError(`not a work subject: ${msg.subject}`);
-  const headerId = msg.headers?.get(HEADER_ID) ?? "";
-  const rawAttempts = Number(msg.headers?.get(HEADER_MAX_ATTEMPTS) || NaN);
+  if (!parts) throw new PoisonMessageError(`not a work subject: ${msg.subject}`);
+  return { ...parts, id: taskId(msg, streamSeq), data: parseBody(msg.data), policy: readPolicy(msg.headers) };
+}
+
+/** The task id of a work message, whether or not the rest of it can be read. */
+export function taskId(msg: Msg, streamSeq: number): string {
+  const id = [msg.headers?.get(HEADER_TASK_ID), msg.headers?.get(HEADER_ID)].find((v) => v && ID_PATTERN.test(v));
+  return id ?? `seq-${streamSeq}`;
+}
+
+function readPolicy(headers: MsgHdrs | undefined): Partial<RetryPolicy> {
+  const read = <T>(name: string, schema: z.ZodType<T>, from: (raw: string) => unknown): T | undefined => {
+    const raw = headers?.get(name);
+    if (!raw) return undefined;
+    const parsed = schema.safeParse(from(raw));
+    if (!parsed.success) throw new PoisonMessageError(`header ${name} is "${raw.slice(0, 100)}": ${parsed.error.issues[0].message}`);
+    return parsed.data;
+  };
   return {
-    ...parts,
-    id: ID_PATTERN.test(headerId) ? headerId : `seq-${streamSeq}`,
-    data: parseBody(msg.data),
-    maxAttempts: maxAttemptsSchema.safeParse(rawAttempts).success ? rawAttempts : null,
+    maxAttempts: read(HEADER_MAX_ATTEMPTS, maxAttemptsSchema, Number),
+    backoff: read(HEADER_BACKOFF, backoffSchema, String),
+    timeoutMs: read(HEADER_TIMEOUT, timeoutSchema, Number),
   };
 }
 
+const strictDecoder = new TextDecoder("utf-8", { fatal: true });
+
 function parseBody(body: Uint8Array): unknown {
   if (body.length === 0) return null;
-  const text = decoder.decode(body);
+  let text: string;
+  try {
+    text = strictDecoder.decode(body);
+  } catch {
+    throw new PoisonMessageError(`the body (${body.length} bytes) is neither JSON nor UTF-8 text`);
+  }
   try {
     return JSON.parse(text);
   } catch {

@@ -1,7 +1,9 @@
 /** edgeq's public API. */
 export { Edgeq } from "./client.ts";
 export { Queue } from "./queue.ts";
-export { retryDelayMs, Worker, workerOptionsSchema } from "./worker.ts";
+export { Worker, workerOptionsSchema } from "./worker.ts";
+export { DeadLetters } from "./dead-letters.ts";
+export { parseBackoff, resolvePolicy, retryDelayMs } from "./retry.ts";
 export { createApi } from "./api.ts";
 export { configSchema, resolveConfig } from "./config.ts";
 export {
@@ -9,15 +11,24 @@ export {
   NoHandlerError,
   NotFoundError,
   PayloadTooLargeError,
+  PermanentError,
+  PoisonMessageError,
+  QueueFullError,
+  TaskTimeoutError,
   UnavailableError,
   ValidationError,
 } from "./errors.ts";
 export {
   consumerName,
+  DEAD_STREAM,
+  deadSubject,
   DEFAULT_PRIORITY,
   DEFAULT_QUEUE,
+  HEADER_BACKOFF,
   HEADER_ID,
   HEADER_MAX_ATTEMPTS,
+  HEADER_TASK_ID,
+  HEADER_TIMEOUT,
   PRIORITIES,
   STATS_BUCKET,
   TASKS_BUCKET,
@@ -35,6 +46,8 @@ export type { WorkerInfo } from "./heartbeat.ts";
 export type { SubmitOptions } from "./message.ts";
 export type { Priority } from "./names.ts";
 export type { Submitted, TaskSpec } from "./queue.ts";
-export type { ListOptions, TaskRecord, TaskRecords, TaskStatus } from "./records.ts";
+export type { Attempt, ListOptions, TaskRecord, TaskRecords, TaskStatus } from "./records.ts";
+export type { DeadLetter } from "./dead-letters.ts";
+export type { Backoff, RetryPolicy } from "./retry.ts";
 export type { Runtime } from "./runtime.ts";
 export type { Handler, Handlers, TaskContext, WorkerOptions } from "./worker.ts";

@@ -19,9 +19,22 @@ export const WORKERS_BUCKET = "edgeq_workers";
 /** KV bucket of per-worker cumulative outcome counts, keyed by worker id. */
 export const STATS_BUCKET = "edgeq_stats";
 
-/** Headers of a task message. `Nats-Msg-Id` doubles as the task id and the stream's de-duplication key. */
+/** Stream of dead letters: tasks that used up their attempts, and messages no worker can read. */
+export const DEAD_STREAM = "EDGEQ_DEAD";
+/** Root token of dead-letter subjects, `edgeq_dead.<task id>`: outside the work stream's `edgeq.>`. */
+export const DEAD_SUBJECT_ROOT = "edgeq_dead";
+
+/**
+ * Headers of a task message. `Nats-Msg-Id` is the stream's de-duplication key and, unless
+ * `Edgeq-Task-Id` is set, the task id. (A requeued dead letter keeps its task id under a new
+ * message id, which the duplicate window would otherwise drop.)
+ */
 export const HEADER_ID = "Nats-Msg-Id";
+export const HEADER_TASK_ID = "Edgeq-Task-Id";
 export const HEADER_MAX_ATTEMPTS = "Edgeq-Max-Attempts";
+/** Retry delays, as `exponential:<base ms>:<max ms>`, `fixed:<ms>` or `list:<ms>,<ms>,…`. */
+export const HEADER_BACKOFF = "Edgeq-Backoff";
+export const HEADER_TIMEOUT = "Edgeq-Timeout-Ms";
 
 /** Queue names become a subject token and part of a consumer name: no dots, no wildcards. */
 export const QUEUE_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
@@ -54,6 +67,10 @@ export interface SubjectParts {
   queue: string;
   priority: Priority;
   type: string;
+}
+
+export function deadSubject(id: string): string {
+  return `${DEAD_SUBJECT_ROOT}.${id}`;
 }
 
 /** Splits a work subject; returns null for anything that is not one. */

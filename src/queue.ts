@@ -4,20 +4,25 @@
  * written one first. Many submissions are pipelined.
  */
 import type { Edgeq } from "./client.ts";
-import { encodeTask, type OutgoingTask, type SubmitOptions } from "./message.ts";
-import type { Priority } from "./names.ts";
-import { newRecord } from "./records.ts";
 import { fromNatsError, ValidationError } from "./errors.ts";
+import { encodeTask, idForKey, type OutgoingTask, type SubmitOptions, submitOptionsSchema, typeSchema } from "./message.ts";
+import { parseInput } from "./config.ts";
+import type { Priority } from "./names.ts";
+import { DEFAULT_PRIORITY } from "./names.ts";
+import { newRecord } from "./records.ts";
+import { resolvePolicy } from "./retry.ts";
 
 export interface Submitted {
   id: string;
   type: string;
   queue: string;
   priority: Priority;
+  /** True when the stream already held this task id (an idempotent repeat): nothing new was queued. */
+  duplicate: boolean;
 }
 
 /** One entry of `submitMany`. */
-export interface TaskSpec extends Omit<SubmitOptions, "queue"> {
+export interface TaskSpec extends Omit<SubmitOptions, "waitMs"> {
   type: string;
   data?: unknown;
 }
@@ -32,59 +37,72 @@ export class Queue {
   ) {}
 
   /** Submits one task; resolves once JetStream has stored it. */
-  async submit(type: string, data?: unknown, options?: Omit<SubmitOptions, "queue">): Promise<Submitted> {
-    const task = this.#encode(type, data, options);
+  async submit(type: string, data?: unknown, options?: SubmitOptions): Promise<Submitted> {
+    const task = await this.#encode(type, data, options);
     this.edgeq.assertConnected();
-    await this.#publish(task);
-    return summary(task);
+    await this.#reserve(1, options?.waitMs);
+    return await this.#publish(task);
   }
 
   /** Submits many tasks, validating all before publishing any; resolves in input order. */
-  async submitMany(specs: TaskSpec[]): Promise<Submitted[]> {
+  async submitMany(specs: TaskSpec[], options: { waitMs?: number } = {}): Promise<Submitted[]> {
     if (!Array.isArray(specs)) throw new ValidationError("submitMany takes an array of tasks");
-    const tasks = specs.map(({ type, data, ...options }, i) => {
-      try {
-        return this.#encode(type, data, options);
-      } catch (err) {
+    const tasks = await Promise.all(specs.map(({ type, data, ...taskOptions }, i) =>
+      this.#encode(type, data, taskOptions).catch((err) => {
         (err as Error).message = `task ${i}: ${(err as Error).message}`;
         throw err;
-      }
-    });
+      })
+    ));
     this.edgeq.assertConnected();
+    await this.#reserve(tasks.length, options.waitMs);
+    const submitted: Submitted[] = [];
     for (let i = 0; i < tasks.length; i += WINDOW) {
-      await Promise.all(tasks.slice(i, i + WINDOW).map((task) => this.#publish(task)));
+      submitted.push(...await Promise.all(tasks.slice(i, i + WINDOW).map((task) => this.#publish(task))));
     }
-    return tasks.map(summary);
+    return submitted;
   }
 
-  /** The attempt limit always travels with the task, so that workers with another default agree with the record. */
-  #encode(type: string, data: unknown, options: Omit<SubmitOptions, "queue"> = {}): OutgoingTask {
-    const maxAttempts = options.maxAttempts ?? this.edgeq.config.maxAttempts;
-    return encodeTask(type, data, { ...options, maxAttempts, queue: this.name }, this.edgeq.maxDataBytes);
+  /** The retry policy always travels with the task, so that every worker applies the same one. */
+  async #encode(type: unknown, data: unknown, options: unknown = {}): Promise<OutgoingTask> {
+    const validType = parseInput(typeSchema, type, "task type");
+    const opts = parseInput(submitOptionsSchema, options ?? {}, "submit options");
+    const id = opts.id ?? (opts.idempotencyKey !== undefined ? await idForKey(opts.idempotencyKey) : crypto.randomUUID());
+    const policy = resolvePolicy(this.edgeq.config, this.name, validType, opts);
+    const address = { id, queue: this.name, priority: opts.priority ?? DEFAULT_PRIORITY, policy };
+    return encodeTask(validType, data, address, this.edgeq.maxDataBytes);
   }
 
-  async #publish(task: OutgoingTask): Promise<void> {
-    await this.#store(task);
+  #reserve(count: number, waitMs = 0): Promise<void> {
+    const maxLength = this.edgeq.config.queues[this.name]?.maxLength;
+    return maxLength === undefined ? Promise.resolve() : this.edgeq.queueLengths.reserve(this.name, count, maxLength, waitMs);
+  }
+
+  async #publish(task: OutgoingTask): Promise<Submitted> {
+    const duplicate = await this.#store(task);
+    const summary = { id: task.id, type: task.type, queue: task.queue, priority: task.priority, duplicate };
+    if (duplicate) return summary;
     const record = newRecord(task, {
       status: "pending",
       attempts: 0,
-      max_attempts: task.maxAttempts ?? this.edgeq.config.maxAttempts,
+      max_attempts: task.policy.maxAttempts,
       created_at: new Date().toISOString(),
     });
     // Accepted now. A lost record write is not a lost task: the worker writes the record when it starts.
     await this.edgeq.tasks.create(record).catch(() => null);
+    return summary;
   }
 
   /**
-   * Publishes the work message until JetStream confirms or refuses it. A time-out leaves it unknown
-   * whether the message was stored, so it is sent again under the same id, which the stream's
-   * duplicate window stores at most once.
+   * Publishes the work message until JetStream confirms or refuses it; resolves true when the
+   * stream already held the id from an earlier submission. A time-out leaves it unknown whether the
+   * message was stored, so it is sent again under the same id, which the stream's duplicate window
+   * stores at most once (and then reports as a duplicate of our own first try, which is not one).
    */
-  async #store(task: OutgoingTask): Promise<void> {
+  async #store(task: OutgoingTask): Promise<boolean> {
     for (let tries = 1; ; tries++) {
       try {
-        await this.edgeq.js.publish(task.subject, task.body, { headers: task.headers });
-        return;
+        const ack = await this.edgeq.js.publish(task.subject, task.body, { headers: task.headers });
+        return ack.duplicate && tries === 1;
       } catch (err) {
         if ((err as Error)?.name === "TimeoutError" && tries < PUBLISH_TRIES) continue;
         throw fromNatsError(err, task.id);
@@ -95,7 +113,3 @@ export class Queue {
 
 /** Publishes of one task before a time-out is reported to the caller. */
 const PUBLISH_TRIES = 3;
-
-function summary(task: OutgoingTask): Submitted {
-  return { id: task.id, type: task.type, queue: task.queue, priority: task.priority };
-}

@@ -5,15 +5,34 @@
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
-import type { Msg } from "@nats-io/nats-core";
-import { Delivery } from "./delivery.ts";
-import { PayloadTooLargeError, UnavailableError, ValidationError } from "./errors.ts";
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { Delivery } from "./delivery.ts";
+import { PayloadTooLargeError, ValidationError } from "./errors.ts";
 import type { Priority } from "./names.ts";
-import type { Puller } from "./puller.ts";
+import { SCAN_BATCH, StreamScanner } from "./scan.ts";
 
-export const TASK_STATUSES = ["pending", "running", "completed", "failed"] as const;
+export const TASK_STATUSES = ["pending", "running", "completed", "failed", "dead"] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
-export const FINAL_STATUSES: readonly TaskStatus[] = ["completed", "failed"];
+/** `failed`: a handler gave up for good (PermanentError); `dead`: attempts used up, or unreadable. */
+export const FINAL_STATUSES: readonly TaskStatus[] = ["completed", "failed", "dead"];
+
+/** One finished or abandoned attempt, as the record's history keeps it. */
+export interface Attempt {
+  attempt: number;
+  worker_id: string | null;
+  started_at: string | null;
+  finished_at: string;
+  /** Null for the attempt that completed. */
+  error: string | null;
+}
+
+/** Attempts a record keeps, the latest ones: a task with 1,000 attempts must still fit a record. */
+const MAX_HISTORY = 20;
+
+/** The record's history with `attempt` added. */
+export function withAttempt(record: TaskRecord, attempt: Attempt): Attempt[] {
+  return [...(record.history ?? []), attempt].slice(-MAX_HISTORY);
+}
 
 /** The JSON stored under a task's id; also what the API returns. */
 export interface TaskRecord {
@@ -31,6 +50,8 @@ export interface TaskRecord {
   result: unknown;
   /** The last attempt's error, kept when a retry is pending. */
   error: string | null;
+  /** The latest attempts, oldest first; absent in records written before edgeq kept it. */
+  history: Attempt[];
   worker_id: string | null;
   created_at: string;
   started_at: string | null;
@@ -61,6 +82,7 @@ export function newRecord(
     data,
     result: null,
     error: null,
+    history: [],
     worker_id: null,
     started_at: null,
     finished_at: null,
@@ -84,22 +106,21 @@ interface Stored {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-/** Per pull while scanning: at most this many messages, and (at least) this many bytes. */
-const SCAN_BATCH = 256;
-const SCAN_BYTES = 4 * 1024 * 1024;
 
 export class TaskRecords {
   readonly #stream: string;
+  readonly #scanner: StreamScanner;
 
   constructor(
+    nc: NatsConnection,
     private readonly kv: KV,
     private readonly jsm: JetStreamManager,
-    private readonly puller: Puller,
     bucket: string,
     /** The server's max payload: a larger record cannot be stored. */
     private readonly maxBytes: number,
   ) {
     this.#stream = `KV_${bucket}`;
+    this.#scanner = new StreamScanner(nc, jsm, this.#stream, maxBytes, "task records");
   }
 
   async get(id: string): Promise<TaskRecord | null> {
@@ -222,38 +243,11 @@ export class TaskRecords {
     return expired.length;
   }
 
-  /** Hands the stream's messages from `start` on to `visit` until it returns false or the stream ends. */
-  async #scan(start: number, visit: (stored: Stored) => boolean): Promise<void> {
-    const name = `edgeq_scan_${crypto.randomUUID().replaceAll("-", "")}`;
-    await this.jsm.consumers.add(this.#stream, {
-      name,
-      ack_policy: "none" as never,
-      deliver_policy: "by_start_sequence" as never,
-      opt_start_seq: start,
-      mem_storage: true,
-      num_replicas: 1,
-      inactive_threshold: 30_000_000_000,
+  #scan(start: number, visit: (stored: Stored) => boolean): Promise<void> {
+    return this.#scanner.scan(start, (d: Delivery) => {
+      const deleted = d.msg.headers?.get("KV-Operation");
+      return visit({ seq: d.streamSeq, storedAt: d.storedAt, record: deleted ? null : parseRecord(d.msg.data) });
     });
-    let more = true;
-    const onMsg = (msg: Msg) => {
-      if (!more) return;
-      const { streamSeq, storedAt } = new Delivery(msg);
-      const deleted = msg.headers?.get("KV-Operation");
-      more = visit({ seq: streamSeq, storedAt, record: deleted ? null : parseRecord(msg.data) });
-    };
-    // Room for the largest record the server takes, so that one large record cannot stall the scan.
-    const maxBytes = Math.max(SCAN_BYTES, 2 * this.maxBytes);
-    try {
-      while (more) {
-        const { received, answered, status } = await this.puller.pull(name, { batch: SCAN_BATCH, noWait: true, maxBytes }, onMsg);
-        if (!answered) throw new UnavailableError("JetStream did not answer while reading task records; retry later");
-        if (received > 0) continue;
-        if (status === 404) break;
-        throw new UnavailableError(`JetStream ended a read of task records with status ${status}; retry later`);
-      }
-    } finally {
-      this.jsm.consumers.delete(this.#stream, name).catch(() => {});
-    }
   }
 
   #encode(record: TaskRecord): Uint8Array {

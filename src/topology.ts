@@ -19,6 +19,8 @@ import type { EdgeqConfig } from "./config.ts";
 import {
   consumerFilter,
   consumerName,
+  DEAD_STREAM,
+  DEAD_SUBJECT_ROOT,
   PRIORITIES,
   STATS_BUCKET,
   TASKS_BUCKET,
@@ -36,7 +38,7 @@ export interface Buckets {
 }
 
 export async function ensureTopology(js: JetStreamClient, jsm: JetStreamManager, config: EdgeqConfig): Promise<Buckets> {
-  await ensureWorkStream(jsm, config);
+  await Promise.all([ensureWorkStream(jsm, config), ensureDeadStream(jsm, config)]);
   const kvm = new Kvm(js);
   const [tasks, workers, stats] = await Promise.all([
     // No bucket-wide max age: that would expire unfinished tasks too. Workers sweep finished ones.
@@ -58,6 +60,20 @@ async function ensureWorkStream(jsm: JetStreamManager, config: EdgeqConfig): Pro
     duplicate_window: ns(config.duplicateWindowMs),
   };
   await createUnlessExists(() => jsm.streams.info(WORK_STREAM), () => jsm.streams.add(stream));
+}
+
+/** Dead letters stay until someone requeues or purges them; one per task id, the newest. */
+async function ensureDeadStream(jsm: JetStreamManager, config: EdgeqConfig): Promise<void> {
+  const stream = {
+    name: DEAD_STREAM,
+    subjects: [`${DEAD_SUBJECT_ROOT}.>`],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    num_replicas: config.replicas,
+    max_msgs_per_subject: 1,
+    duplicate_window: ns(config.duplicateWindowMs),
+  };
+  await createUnlessExists(() => jsm.streams.info(DEAD_STREAM), () => jsm.streams.add(stream));
 }
 
 /**

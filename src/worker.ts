@@ -19,18 +19,25 @@
  *
  * Outcomes. The record is written before the ack: a task is acknowledged only once its outcome is
  * stored. If the worker dies in between, the redelivery finds the outcome and only acknowledges.
+ * A failed attempt with attempts left is nak'd with the task's backoff delay; a PermanentError
+ * fails the task at once; a task whose attempts are used up, or whose message cannot be read, is
+ * published to the dead-letter stream before its record says `dead` and its message is terminated.
+ *
+ * Time-outs. An attempt that runs past the task's `timeoutMs` has its signal aborted and counts as
+ * failed at once, freeing its slot: JavaScript cannot stop a handler that ignores its signal.
  */
 import type { Msg } from "@nats-io/nats-core";
 import { z } from "zod";
 import type { Edgeq } from "./client.ts";
 import { parseInput } from "./config.ts";
 import { Delivery } from "./delivery.ts";
-import { EdgeqError, NoHandlerError, ValidationError } from "./errors.ts";
+import { EdgeqError, NoHandlerError, PermanentError, TaskTimeoutError, ValidationError } from "./errors.ts";
 import { Heartbeat, type WorkerInfo } from "./heartbeat.ts";
-import { decodeTask, idSchema, type IncomingTask, queueSchema } from "./message.ts";
-import { consumerName, DEFAULT_QUEUE, PRIORITIES, type Priority, TYPE_PATTERN, WORK_STREAM } from "./names.ts";
+import { decodeTask, idSchema, type IncomingTask, queueSchema, taskId } from "./message.ts";
+import { consumerName, DEFAULT_PRIORITY, DEFAULT_QUEUE, parseTaskSubject, PRIORITIES, type Priority, TYPE_PATTERN, WORK_STREAM } from "./names.ts";
 import { Puller } from "./puller.ts";
-import { FINAL_STATUSES, newRecord, type TaskRecord } from "./records.ts";
+import { type Attempt, FINAL_STATUSES, newRecord, type TaskRecord, withAttempt } from "./records.ts";
+import { parseBackoff, resolvePolicy, retryDelayMs, type RetryPolicy } from "./retry.ts";
 
 /** What a handler gets besides the task's data. */
 export interface TaskContext {
@@ -42,7 +49,7 @@ export interface TaskContext {
   attempt: number;
   maxAttempts: number;
   workerId: string;
-  /** Aborted when the worker gives the task back at shutdown. */
+  /** Aborted at the task's time-out, and when the worker gives the task back at shutdown. */
   signal: AbortSignal;
   /** Tells JetStream the task is still in progress (the worker also does this on its own). */
   working(): void;
@@ -76,13 +83,11 @@ type ResolvedOptions = z.output<typeof workerOptionsSchema>;
 /** Pause before pulling again after a pull the server did not answer. */
 const UNANSWERED_PAUSE_MS = 1000;
 
-/** Delay before a failed task is offered again: 1 s, 2 s, 4 s … capped at a minute. */
-export function retryDelayMs(attempt: number): number {
-  return Math.min(1000 * 2 ** (attempt - 1), 60_000);
-}
-
 interface Running {
-  task: IncomingTask;
+  /** Known before the message is read, so that even an unreadable one is recorded under it. */
+  id: string;
+  task?: IncomingTask;
+  policy?: RetryPolicy;
   abort: AbortController;
   /** The `running` record, once written. */
   record?: TaskRecord;
@@ -162,7 +167,7 @@ export class Worker {
       queues: this.opts.queues,
       concurrency: this.opts.concurrency,
       in_flight: this.#running.size,
-      running: [...this.#running.values()].map((r) => r.task.id),
+      running: [...this.#running.values()].map((r) => r.id),
       processed: this.#processed,
       completed: this.#completed,
       failed: this.#failed,
@@ -259,17 +264,8 @@ export class Worker {
   #accept(delivery: Delivery): void {
     // Handed back at once, not held: another worker may be free now.
     if (this.#stopping || this.#running.size >= this.opts.concurrency) return delivery.nak();
-    let task: IncomingTask;
-    try {
-      task = decodeTask(delivery.msg, delivery.streamSeq);
-    } catch (err) {
-      // The stream only captures work subjects, so this is a message no worker could ever read.
-      delivery.term();
-      this.#report(err);
-      return;
-    }
     const run: Running = {
-      task,
+      id: taskId(delivery.msg, delivery.streamSeq),
       abort: new AbortController(),
       finishing: false,
       returned: false,
@@ -298,14 +294,12 @@ export class Worker {
    * may start; false when the delivery was settled or handed back instead.
    */
   async #begin(delivery: Delivery, run: Running): Promise<boolean> {
-    const { task } = run;
-    const maxAttempts = task.maxAttempts ?? this.edgeq.config.maxAttempts;
     const createdAt = new Date(delivery.storedAt).toISOString();
     // Read on every delivery: the server's delivery count cannot tell a first delivery (it rolls a
     // redelivery back to 1 when it first went to a pull request whose worker had gone).
     let found: { record: TaskRecord | null; revision: number };
     try {
-      found = await this.edgeq.tasks.read(task.id);
+      found = await this.edgeq.tasks.read(run.id);
     } catch (err) {
       this.#report(err);
       delivery.nak(1000);
@@ -318,23 +312,39 @@ export class Worker {
       previous.status === "completed" ? delivery.ack() : delivery.term();
       return false;
     }
+    let task: IncomingTask;
+    try {
+      task = decodeTask(delivery.msg, delivery.streamSeq);
+    } catch (err) {
+      await this.#settle(delivery, run, this.#unreadable(delivery, run.id, createdAt, err as Error), found.revision);
+      return false;
+    }
+    const policy = resolvePolicy(this.edgeq.config, task.queue, task.type, task.policy);
     const attempt = (previous?.attempts ?? 0) + 1;
     const now = new Date().toISOString();
+    // A run that never reported (its worker died or was cut off) is an attempt without an outcome.
+    const history = previous?.status === "running"
+      ? withAttempt(previous, this.#attempt(previous, "ended without an outcome (the worker stopped or lost its connection)"))
+      // A requeued dead letter's record keeps the history of the attempts before it died.
+      : (previous ?? (found.record?.status === "pending" ? found.record : null))?.history ?? [];
     const record = newRecord(task, {
       status: "running",
       attempts: attempt,
-      max_attempts: maxAttempts,
+      max_attempts: policy.maxAttempts,
       worker_id: this.id,
       created_at: createdAt,
       started_at: now,
       updated_at: now,
+      error: previous?.error ?? null,
+      history,
     });
-    if (attempt > maxAttempts) {
+    if (attempt > policy.maxAttempts) {
       // Failures end a task when they use up its attempts; only runs that never finished get here.
-      const last = previous?.error ? `; the last error: ${previous.error}` : "";
-      const error = `gave up after ${maxAttempts} attempts: the last ended without an outcome (worker stopped or lost its connection, on ${previous?.worker_id})${last}`;
-      const failed = this.#finished({ ...record, attempts: maxAttempts }, "failed", { error: clip(error) });
-      await this.#settle(delivery, run, failed, found.revision);
+      const reason = `used up its ${policy.maxAttempts} attempts; the last ended without an outcome`;
+      const dead = this.#finished({ ...record, attempts: policy.maxAttempts, worker_id: previous?.worker_id ?? null }, "dead", {
+        error: clip(`${reason}${previous?.error ? `; the last error: ${previous.error}` : ""}`),
+      });
+      await this.#settle(delivery, run, dead, found.revision);
       return false;
     }
     // Stored before the handler starts: a handler that blocks or kills the process cannot delay it
@@ -352,14 +362,21 @@ export class Worker {
       delivery.nak(1000);
       return false;
     }
-    run.record = record;
-    run.revision = revision;
+    Object.assign(run, { task, policy, record, revision });
     return true;
+  }
+
+  /** The `dead` record of a message no worker can read. */
+  #unreadable(delivery: Delivery, id: string, createdAt: string, err: Error): TaskRecord {
+    const parts = parseTaskSubject(delivery.msg.subject);
+    const identity = { id, type: parts?.type ?? "", queue: parts?.queue ?? "", priority: parts?.priority ?? DEFAULT_PRIORITY, data: null };
+    const record = newRecord(identity, { status: "running", attempts: 0, max_attempts: 0, created_at: createdAt });
+    return this.#finished(record, "dead", { error: clip(`${err.name}: ${err.message}`) });
   }
 
   /** Runs the handler and settles the outcome. */
   async #execute(delivery: Delivery, run: Running): Promise<void> {
-    const { task, record } = run as Required<Running>;
+    const { task, policy, record } = run as Required<Running>;
     const ctx: TaskContext = {
       id: task.id,
       type: task.type,
@@ -375,26 +392,61 @@ export class Worker {
     try {
       const handler = Object.hasOwn(this.handlers, task.type) ? this.handlers[task.type] : undefined;
       if (!handler) throw new NoHandlerError(`no handler for task type "${task.type}" on worker ${this.id}`);
-      const result = await handler(task.data, ctx);
-      outcome = this.#finished(record, "completed", { result: result ?? null });
+      const result = await this.#withTimeout(run, policy.timeoutMs, () => handler(task.data, ctx));
+      outcome = this.#finished(record, "completed", { result: result ?? null, history: withAttempt(record, this.#attempt(record, null)) });
     } catch (err) {
       const error = clip(err instanceof Error ? `${err.name}: ${err.message}` : String(err));
-      outcome = record.attempts >= record.max_attempts
-        ? this.#finished(record, "failed", { error })
-        : { ...record, status: "pending", error, worker_id: null, updated_at: new Date().toISOString() };
+      const history = withAttempt(record, this.#attempt(record, error));
+      // By name too: a handler bundled with its own copy of edgeq throws a PermanentError of another class.
+      const permanent = err instanceof PermanentError || (err as Error)?.name === "PermanentError";
+      if (permanent) outcome = this.#finished(record, "failed", { error, history });
+      else if (record.attempts >= record.max_attempts) outcome = this.#finished(record, "dead", { error, history });
+      else outcome = { ...record, status: "pending", error, history, worker_id: null, updated_at: new Date().toISOString() };
     }
     if (run.returned) return;
     await this.#settle(delivery, run, outcome, run.revision!);
   }
 
+  /** Runs `fn`; past `timeoutMs`, aborts the run's signal and fails with TaskTimeoutError. */
+  async #withTimeout(run: Running, timeoutMs: number | null, fn: () => unknown): Promise<unknown> {
+    const work = Promise.resolve().then(fn);
+    if (timeoutMs === null) return work;
+    work.catch(() => {}); // a late failure of an attempt that timed out has no one to report to
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const err = new TaskTimeoutError(`attempt ran past its time-out of ${timeoutMs} ms`);
+        run.abort.abort(err);
+        reject(err);
+      }, timeoutMs);
+    });
+    try {
+      return await Promise.race([work, deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The history entry of the attempt `record` describes. */
+  #attempt(record: TaskRecord, error: string | null): Attempt {
+    return {
+      attempt: record.attempts,
+      worker_id: record.worker_id,
+      started_at: record.started_at,
+      finished_at: new Date().toISOString(),
+      error,
+    };
+  }
+
   /**
    * Stores the outcome if the record is still at `revision`, then acknowledges: ack, term, or nak
-   * with the retry delay.
+   * with the retry delay. A dead task goes to the dead-letter stream first.
    */
   async #settle(delivery: Delivery, run: Running, outcome: TaskRecord, revision: number): Promise<void> {
     run.finishing = true;
     let stored: number | null;
     try {
+      if (outcome.status === "dead") await this.#bury(delivery, outcome);
       stored = await this.#write(outcome, revision).catch((err) => {
         // A result the record cannot hold (too large, not JSON) fails the task; retrying would not help.
         if (!(err instanceof EdgeqError)) throw err;
@@ -415,15 +467,29 @@ export class Worker {
     if (outcome.status === "completed") {
       this.#completed++;
       delivery.ack();
-    } else if (outcome.status === "failed") {
+    } else if (outcome.status === "pending") {
+      delivery.nak(retryDelayMs(parseBackoff(run.policy!.backoff)!, outcome.attempts));
+    } else {
       this.#failed++;
       delivery.term();
-    } else {
-      delivery.nak(retryDelayMs(outcome.attempts));
     }
   }
 
-  #finished(record: TaskRecord, status: "completed" | "failed", fields: Partial<TaskRecord>): TaskRecord {
+  #bury(delivery: Delivery, dead: TaskRecord): Promise<void> {
+    const { msg } = delivery;
+    return this.edgeq.deadLetters.add({
+      id: dead.id,
+      subject: msg.subject,
+      headers: msg.headers,
+      body: msg.data,
+      reason: dead.error ?? "dead",
+      attempts: dead.attempts,
+      history: dead.history,
+      workSeq: delivery.streamSeq,
+    });
+  }
+
+  #finished(record: TaskRecord, status: "completed" | "failed" | "dead", fields: Partial<TaskRecord>): TaskRecord {
     const now = new Date().toISOString();
     return { ...record, ...fields, status, finished_at: now, updated_at: now };
   }

@@ -35,7 +35,7 @@ async function json(res: Response | Promise<Response>) {
 async function waitDone(id: string) {
   return eventually(async () => {
     const { body } = await json(app.request(`/tasks/${id}`));
-    return ["completed", "failed"].includes(body.status) ? body : null;
+    return ["completed", "failed", "dead"].includes(body.status) ? body : null;
   }, 15_000, `task ${id} finished`);
 }
 
@@ -111,9 +111,9 @@ describe("the design notes' commands", () => {
     const two = await json(app.request("/tasks?limit=2"));
     expect(two.body.tasks).toHaveLength(2);
 
-    const failed = await json(app.request("/tasks?status=failed"));
-    expect(failed.body.tasks.map((t: { id: string }) => t.id)).toEqual([failing]);
-    expect(failed.body.tasks[0].error).toMatch(/failed on purpose/);
+    const dead = await json(app.request("/tasks?status=dead"));
+    expect(dead.body.tasks.map((t: { id: string }) => t.id)).toEqual([failing]);
+    expect(dead.body.tasks[0].error).toMatch(/failed on purpose/);
 
     const completed = await json(app.request("/tasks?status=completed&limit=1000"));
     expect(completed.body.tasks.every((t: { status: string }) => t.status === "completed")).toBe(true);

@@ -138,7 +138,7 @@ test("graceful shutdown past the grace period: unfinished tasks are given back, 
   expect(done.map((r) => r.attempts)).toEqual([1, 1, 1, 1]);
 });
 
-test("a task that kills its worker every time fails once its attempts are used up, with the reason", async () => {
+test("a task that kills its worker every time is dead-lettered once its attempts are used up, with the reason", async () => {
   await env.edgeq.ensureQueue("crashy"); // with this file's short ack wait, before a worker makes them
   const { id } = await env.edgeq.queue("crashy").submit("crash", null, { maxAttempts: 2 });
   let crashes = 0;
@@ -146,7 +146,7 @@ test("a task that kills its worker every time fails once its attempts are used u
     const worker = startModule("test/fixtures/crashing-worker.ts", "--queues", "crashy");
     const verdict = await eventually(async () => {
       const record = await env.edgeq.tasks.get(id);
-      if (record?.status === "failed") return record;
+      if (record?.status === "dead") return record;
       return worker.proc.signalCode === "SIGKILL" ? "crashed" : null;
     }, 20_000, "a crash or a verdict");
     if (verdict === "crashed") {
@@ -154,8 +154,11 @@ test("a task that kills its worker every time fails once its attempts are used u
       expect(crashes).toBeLessThanOrEqual(2);
       continue;
     }
-    expect(verdict).toMatchObject({ status: "failed", attempts: 2 });
-    expect(verdict.error).toMatch(/^gave up after 2 attempts: the last ended without an outcome/);
+    expect(verdict).toMatchObject({ status: "dead", attempts: 2 });
+    expect(verdict.error).toMatch(/^used up its 2 attempts; the last ended without an outcome/);
+    const lost = "ended without an outcome (the worker stopped or lost its connection)";
+    expect(verdict.history.map((a) => [a.attempt, a.error])).toEqual([[1, lost], [2, lost]]);
+    expect((await env.edgeq.deadLetters.get(id)).reason).toBe(verdict.error);
     break;
   }
   // Each run's `running` write is stored before its handler starts, so each crash counts.

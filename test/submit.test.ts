@@ -141,7 +141,7 @@ describe("a plain NATS publish", () => {
     h.set("Edgeq-Max-Attempts", "1");
     env.nc.publish("edgeq.default.normal.email.send", encode("{}"), { headers: h });
     const record = await env.edgeq.tasks.waitFor("mail-1", 5000);
-    expect(record).toMatchObject({ type: "email.send", status: "failed", attempts: 1, max_attempts: 1, error: "Error: smtp down" });
+    expect(record).toMatchObject({ type: "email.send", status: "dead", attempts: 1, max_attempts: 1, error: "Error: smtp down" });
   });
 
   test("data too large to keep in the record once escaped: the task runs with it, the record omits it", async () => {
@@ -183,17 +183,17 @@ describe("workers", () => {
     expect(started.slice(5)).toEqual(Array.from({ length: 20 }, (_, i) => `normal-${i}`));
   });
 
-  test("a failing task is retried with a delay, then recorded as failed and its message removed", async () => {
+  test("a failing task is retried with a delay, then dead-lettered and its work message removed", async () => {
     let calls = 0;
     await startWorker({ flaky: () => { calls++; throw new Error(`attempt ${calls} broke`); } }, { queues: ["flaky"] });
-    const { id } = await env.edgeq.queue("flaky").submit("flaky", null, { maxAttempts: 2 });
+    const { id } = await env.edgeq.queue("flaky").submit("flaky", null, { maxAttempts: 2, backoff: "fixed:1000" });
     const pending = await eventually(async () => {
       const r = await env.edgeq.tasks.get(id);
       return r?.error ? r : null;
     }, 5000, "the first failure to be recorded");
     expect(pending).toMatchObject({ status: "pending", attempts: 1, error: "Error: attempt 1 broke" });
     const failed = await env.edgeq.tasks.waitFor(id, 5000);
-    expect(failed).toMatchObject({ status: "failed", attempts: 2, error: "Error: attempt 2 broke" });
+    expect(failed).toMatchObject({ status: "dead", attempts: 2, error: "Error: attempt 2 broke" });
     expect(Date.parse(failed!.finished_at!) - Date.parse(pending.updated_at)).toBeGreaterThanOrEqual(900);
     // Terminated, not left to be redelivered: the consumer holds nothing, and no third run follows.
     await eventually(async () => {
@@ -243,7 +243,7 @@ describe("workers", () => {
     const worker = await startWorker(echo);
     const { id } = await env.edgeq.queue().submit("unknown.kind", null, { maxAttempts: 1 });
     expect(await env.edgeq.tasks.waitFor(id, 5000)).toMatchObject({
-      status: "failed",
+      status: "dead",
       error: `NoHandlerError: no handler for task type "unknown.kind" on worker ${worker.id}`,
     });
   });

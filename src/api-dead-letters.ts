@@ -1,0 +1,59 @@
+/**
+ * The dead-letter routes of the HTTP API, mounted at /dead-letters: list, inspect, requeue (one or
+ * all, optionally with new attempts) and purge. Errors reach the API's one `onError`.
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import type { Edgeq } from "./client.ts";
+import { parseInput } from "./config.ts";
+import { limitSchema, parseJson } from "./http-input.ts";
+import { idSchema, queueSchema } from "./message.ts";
+import { maxAttemptsSchema } from "./retry.ts";
+
+const listQuerySchema = z.object({
+  queue: queueSchema.optional(),
+  limit: limitSchema,
+});
+const requeueOneSchema = z.strictObject({ max_attempts: maxAttemptsSchema.optional() }, { error: "the body must be a JSON object" });
+const requeueAllSchema = requeueOneSchema.extend({ queue: queueSchema.optional() });
+const purgeQuerySchema = z.object({ queue: queueSchema.optional() });
+
+export function deadLetterRoutes(edgeq: Edgeq): Hono {
+  const routes = new Hono();
+  const dead = edgeq.deadLetters;
+  const idOf = (raw: string) => parseInput(idSchema, raw, "task id");
+
+  routes.get("/", async (c) => {
+    const query = parseInput(listQuerySchema, c.req.query(), "query");
+    const letters = await dead.list(query);
+    return c.json({ dead_letters: letters, count: letters.length });
+  });
+
+  routes.get("/:id", async (c) => c.json(await dead.get(idOf(c.req.param("id")))));
+
+  routes.post("/requeue", async (c) => {
+    const body = parseInput(requeueAllSchema, parseJson(await c.req.text(), { optional: true }), "requeue");
+    const requeued = await dead.requeueAll({ queue: body.queue, maxAttempts: body.max_attempts });
+    return c.json({ success: true, requeued });
+  });
+
+  routes.post("/:id/requeue", async (c) => {
+    const id = idOf(c.req.param("id"));
+    const body = parseInput(requeueOneSchema, parseJson(await c.req.text(), { optional: true }), "requeue");
+    await dead.requeue(id, { maxAttempts: body.max_attempts });
+    return c.json({ success: true, task_id: id, status: "pending" });
+  });
+
+  routes.delete("/:id", async (c) => {
+    const id = idOf(c.req.param("id"));
+    await dead.purge(id);
+    return c.json({ success: true, task_id: id });
+  });
+
+  routes.delete("/", async (c) => {
+    const query = parseInput(purgeQuerySchema, c.req.query(), "query");
+    return c.json({ success: true, purged: await dead.purgeAll(query) });
+  });
+
+  return routes;
+}

@@ -1,0 +1,254 @@
+/**
+ * The dead-letter stream: tasks that used up their attempts, and work messages no worker can read.
+ *
+ * One message per dead task on `edgeq_dead.<task id>` (the stream keeps the newest per subject). Its
+ * body is the work message's body, byte for byte, so a requeue sends exactly what was submitted; its
+ * headers say what happened:
+ *
+ *   Edgeq-Task-Id       the task id
+ *   Edgeq-Subject       the work subject it was published on
+ *   Edgeq-Reason        why it died
+ *   Edgeq-Attempts      attempts it had
+ *   Edgeq-History       the record's attempt history, JSON (oldest entries dropped to fit)
+ *   Edgeq-Max-Attempts, Edgeq-Backoff, Edgeq-Timeout-Ms   as the work message carried them
+ */
+import { headers as natsHeaders, type MsgHdrs } from "@nats-io/nats-core";
+import type { StoredMsg } from "@nats-io/jetstream";
+import type { Edgeq } from "./client.ts";
+import { Delivery } from "./delivery.ts";
+import { fromNatsError, NotFoundError, ValidationError } from "./errors.ts";
+import {
+  DEAD_STREAM,
+  deadSubject,
+  HEADER_BACKOFF,
+  HEADER_ID,
+  HEADER_MAX_ATTEMPTS,
+  HEADER_TASK_ID,
+  HEADER_TIMEOUT,
+  parseTaskSubject,
+  type Priority,
+} from "./names.ts";
+import { type Attempt, newRecord } from "./records.ts";
+import { StreamScanner } from "./scan.ts";
+
+const HEADER_SUBJECT = "Edgeq-Subject";
+const HEADER_REASON = "Edgeq-Reason";
+const HEADER_ATTEMPTS = "Edgeq-Attempts";
+const HEADER_HISTORY = "Edgeq-History";
+/** Work-message headers a dead letter keeps, and a requeue sends again. */
+const POLICY_HEADERS = [HEADER_MAX_ATTEMPTS, HEADER_BACKOFF, HEADER_TIMEOUT];
+
+/** A dead letter as the API and the library show it. */
+export interface DeadLetter {
+  id: string;
+  /** From the work subject; null when the subject was not one (never, for messages the stream took). */
+  type: string | null;
+  queue: string | null;
+  priority: Priority | null;
+  subject: string;
+  /** The task's data; null when the body is not UTF-8 text (then `raw_base64` has it). */
+  data: unknown;
+  raw_base64?: string;
+  reason: string;
+  attempts: number;
+  history: Attempt[];
+  headers: Record<string, string>;
+  dead_at: string;
+  /** Its sequence in the dead-letter stream. */
+  seq: number;
+}
+
+/** What the worker knows of a task it gives up on. */
+export interface Burial {
+  id: string;
+  subject: string;
+  headers: MsgHdrs | undefined;
+  body: Uint8Array;
+  reason: string;
+  attempts: number;
+  history: Attempt[];
+  /** The work message's sequence: with the id, it makes the dead letter's de-duplication key. */
+  workSeq: number;
+}
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+export class DeadLetters {
+  readonly #scanner: StreamScanner;
+
+  constructor(private readonly edgeq: Edgeq) {
+    this.#scanner = new StreamScanner(edgeq.nc, edgeq.jsm, DEAD_STREAM, edgeq.maxPayload, "dead letters");
+  }
+
+  /** Stores a dead letter. Sent again after a crash, it is stored once (the duplicate window). */
+  async add(burial: Burial): Promise<void> {
+    const headers = natsHeaders();
+    headers.set(HEADER_ID, `${burial.id}:${burial.workSeq}`);
+    headers.set(HEADER_TASK_ID, burial.id);
+    headers.set(HEADER_SUBJECT, burial.subject);
+    headers.set(HEADER_REASON, oneLine(burial.reason).slice(0, 2000));
+    headers.set(HEADER_ATTEMPTS, String(burial.attempts));
+    for (const name of POLICY_HEADERS) {
+      const value = burial.headers?.get(name);
+      if (value) headers.set(name, oneLine(value).slice(0, 200));
+    }
+    // The body is kept whole; the history gives way, oldest first, to stay under the server's limit.
+    const room = this.edgeq.maxPayload - burial.body.length - 1024;
+    let history = burial.history;
+    while (history.length > 0 && JSON.stringify(history).length > room) history = history.slice(1);
+    headers.set(HEADER_HISTORY, JSON.stringify(history));
+    await this.edgeq.js.publish(deadSubject(burial.id), burial.body, { headers });
+  }
+
+  /** Newest first, optionally of one queue. */
+  async list({ queue, limit }: { queue?: string; limit: number }): Promise<DeadLetter[]> {
+    const { state } = await this.edgeq.jsm.streams.info(DEAD_STREAM);
+    const found: DeadLetter[] = [];
+    let end = state.last_seq + 1;
+    for (let window = limit * 2; end > state.first_seq && found.length < limit; window *= 4) {
+      const start = Math.max(state.first_seq, end - window);
+      const read: DeadLetter[] = [];
+      await this.#scanner.scan(start, (d) => {
+        if (d.streamSeq >= end) return false;
+        const letter = readLetter(d.msg.subject, d.msg.headers, d.msg.data, d.streamSeq, d.storedAt);
+        if (!queue || letter.queue === queue) read.push(letter);
+        return true;
+      });
+      found.push(...read.reverse());
+      end = start;
+    }
+    return found.slice(0, limit);
+  }
+
+  async get(id: string): Promise<DeadLetter> {
+    const stored = await this.#find(id);
+    return readLetter(stored.subject, stored.header, stored.data, stored.seq, stored.time.getTime());
+  }
+
+  /**
+   * Publishes the task again under its id, as submitted, with `maxAttempts` fresh attempts if
+   * given, then removes the dead letter. Its record returns to `pending`, keeping its history.
+   */
+  async requeue(id: string, options: { maxAttempts?: number } = {}): Promise<DeadLetter> {
+    const stored = await this.#find(id);
+    const letter = readLetter(stored.subject, stored.header, stored.data, stored.seq, stored.time.getTime());
+    const parts = parseTaskSubject(letter.subject);
+    if (!parts) throw new ValidationError(`dead letter ${id} has no work subject to requeue to (${letter.subject})`);
+    const headers = natsHeaders();
+    // A new message id: the duplicate window still holds the task id's first publish.
+    headers.set(HEADER_ID, `${id}:requeue:${stored.seq}`);
+    headers.set(HEADER_TASK_ID, id);
+    for (const name of POLICY_HEADERS) {
+      const value = stored.header.get(name);
+      if (value) headers.set(name, value);
+    }
+    if (options.maxAttempts !== undefined) headers.set(HEADER_MAX_ATTEMPTS, String(options.maxAttempts));
+    await this.edgeq.js.publish(letter.subject, stored.data, { headers }).catch((err) => {
+      throw fromNatsError(err, id);
+    });
+    const maxAttempts = Number(headers.get(HEADER_MAX_ATTEMPTS)) || this.edgeq.config.maxAttempts;
+    const now = new Date().toISOString();
+    const task = { id, ...parts, data: letter.data };
+    await this.edgeq.tasks.put(
+      newRecord(task, { status: "pending", attempts: 0, max_attempts: maxAttempts, created_at: now, history: letter.history }),
+    );
+    await this.edgeq.jsm.streams.deleteMessage(DEAD_STREAM, stored.seq, false).catch(() => false);
+    return letter;
+  }
+
+  /** Requeues every dead letter (of one queue, if given); resolves with how many. */
+  async requeueAll(options: { queue?: string; maxAttempts?: number } = {}): Promise<number> {
+    const ids = (await this.#all(options.queue)).map((l) => l.id);
+    for (const id of ids) await this.requeue(id, options);
+    return ids.length;
+  }
+
+  /** Deletes one dead letter for good. */
+  async purge(id: string): Promise<void> {
+    const stored = await this.#find(id);
+    await this.edgeq.jsm.streams.deleteMessage(DEAD_STREAM, stored.seq, false);
+  }
+
+  /** Deletes every dead letter (of one queue, if given); resolves with how many. */
+  async purgeAll(options: { queue?: string } = {}): Promise<number> {
+    if (!options.queue) return (await this.edgeq.jsm.streams.purge(DEAD_STREAM)).purged;
+    const letters = await this.#all(options.queue);
+    for (const { seq } of letters) await this.edgeq.jsm.streams.deleteMessage(DEAD_STREAM, seq, false);
+    return letters.length;
+  }
+
+  async count(): Promise<number> {
+    return (await this.edgeq.jsm.streams.info(DEAD_STREAM)).state.messages;
+  }
+
+  async #all(queue: string | undefined): Promise<DeadLetter[]> {
+    const { state } = await this.edgeq.jsm.streams.info(DEAD_STREAM);
+    const letters: DeadLetter[] = [];
+    if (state.messages === 0) return letters;
+    await this.#scanner.scan(state.first_seq, (d: Delivery) => {
+      const letter = readLetter(d.msg.subject, d.msg.headers, d.msg.data, d.streamSeq, d.storedAt);
+      if (!queue || letter.queue === queue) letters.push(letter);
+      return true;
+    });
+    return letters;
+  }
+
+  async #find(id: string): Promise<StoredMsg> {
+    const stored = await this.edgeq.jsm.streams.getMessage(DEAD_STREAM, { last_by_subj: deadSubject(id) });
+    if (!stored) throw new NotFoundError(`no dead letter for task ${id}`);
+    return stored;
+  }
+}
+
+function readLetter(subject: string, headers: MsgHdrs | undefined, body: Uint8Array, seq: number, storedAt: number): DeadLetter {
+  const workSubject = headers?.get(HEADER_SUBJECT) ?? "";
+  const parts = parseTaskSubject(workSubject);
+  const kept: Record<string, string> = {};
+  for (const name of POLICY_HEADERS) {
+    const value = headers?.get(name);
+    if (value) kept[name] = value;
+  }
+  return {
+    id: headers?.get(HEADER_TASK_ID) || subject.split(".").slice(1).join("."),
+    type: parts?.type ?? null,
+    queue: parts?.queue ?? null,
+    priority: parts?.priority ?? null,
+    subject: workSubject,
+    ...readBody(body),
+    reason: headers?.get(HEADER_REASON) ?? "",
+    attempts: Number(headers?.get(HEADER_ATTEMPTS)) || 0,
+    history: parseHistory(headers?.get(HEADER_HISTORY)),
+    headers: kept,
+    dead_at: new Date(storedAt).toISOString(),
+    seq,
+  };
+}
+
+function readBody(body: Uint8Array): { data: unknown; raw_base64?: string } {
+  if (body.length === 0) return { data: null };
+  let text: string;
+  try {
+    text = decoder.decode(body);
+  } catch {
+    return { data: null, raw_base64: btoa(Array.from(body, (b) => String.fromCharCode(b)).join("")) };
+  }
+  try {
+    return { data: JSON.parse(text) };
+  } catch {
+    return { data: text };
+  }
+}
+
+function parseHistory(json: string | undefined): Attempt[] {
+  try {
+    const value = JSON.parse(json ?? "[]");
+    return Array.isArray(value) ? value : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Header values cannot hold line breaks. */
+function oneLine(s: string): string {
+  return s.replace(/[\r\n]+/g, " ");
+}

@@ -1,0 +1,47 @@
+/**
+ * Bounded queues: a queue with a `maxLength` refuses submissions while it holds that many tasks
+ * (stored and not yet acknowledged). The length is read from the work stream's per-subject counts,
+ * at most every REFRESH_MS per queue and process, and what this process submits in between is
+ * added to it. So the bound is exact for one submitter and may be overshot by what other
+ * submitters send within one refresh; a plain `nats pub` is not counted against it until stored.
+ */
+import type { JetStreamManager } from "@nats-io/jetstream";
+import { QueueFullError } from "./errors.ts";
+import { SUBJECT_ROOT, WORK_STREAM } from "./names.ts";
+
+const REFRESH_MS = 250;
+
+export class QueueLengths {
+  readonly #known = new Map<string, { length: number; readAt: number }>();
+
+  constructor(private readonly jsm: JetStreamManager) {}
+
+  /**
+   * Counts `count` more tasks against the queue's bound, waiting up to `waitMs` for room; throws
+   * QueueFullError if there is none by then.
+   */
+  async reserve(queue: string, count: number, maxLength: number, waitMs: number): Promise<void> {
+    if (count > maxLength) throw new QueueFullError(`queue ${queue} holds at most ${maxLength} tasks; ${count} were submitted at once`);
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const known = await this.#read(queue);
+      if (known.length + count <= maxLength) {
+        known.length += count;
+        return;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) throw new QueueFullError(`queue ${queue} is full: it holds ${known.length} of at most ${maxLength} tasks; retry later`);
+      await new Promise((r) => setTimeout(r, Math.min(REFRESH_MS, left)));
+    }
+  }
+
+  async #read(queue: string): Promise<{ length: number; readAt: number }> {
+    const cached = this.#known.get(queue);
+    if (cached && Date.now() - cached.readAt < REFRESH_MS) return cached;
+    const info = await this.jsm.streams.info(WORK_STREAM, { subjects_filter: `${SUBJECT_ROOT}.${queue}.>` });
+    const length = Object.values(info.state.subjects ?? {}).reduce((n, c) => n + c, 0);
+    const fresh = { length, readAt: Date.now() };
+    this.#known.set(queue, fresh);
+    return fresh;
+  }
+}

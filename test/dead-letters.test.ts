@@ -1,0 +1,140 @@
+/**
+ * The dead-letter stream: tasks that used up their attempts and poison messages end there with
+ * their reason and history, and the library and the API list, inspect, requeue and purge them.
+ */
+import { headers } from "@nats-io/nats-core";
+import { afterEach, describe, expect, test } from "vitest";
+import { createApi } from "../src/api.ts";
+import { consumerName, WORK_STREAM } from "../src/names.ts";
+import type { Handlers, Worker } from "../src/worker.ts";
+import { eventually } from "./helpers/processes.ts";
+import { useNats } from "./helpers/setup.ts";
+
+const env = useNats({ backoff: "fixed:10" });
+const workers: Worker[] = [];
+afterEach(async () => {
+  await Promise.all(workers.splice(0).map((w) => w.stop(0)));
+  await env.edgeq.deadLetters.purgeAll();
+});
+
+async function startWorker(queue: string, handlers: Handlers) {
+  const worker = await env.edgeq.worker(handlers, { queues: [queue], heartbeatIntervalMs: 200 });
+  workers.push(worker);
+  return worker;
+}
+
+const api = () => createApi(env.edgeq, { onError: () => {} });
+async function call(method: string, path: string, body?: unknown) {
+  const res = await api().request(path, { method, body: body === undefined ? undefined : JSON.stringify(body) });
+  return { status: res.status, body: await res.json() };
+}
+
+describe("tasks that use up their attempts", () => {
+  test("are dead-lettered with reason, data and history, and shown by the library and the API", async () => {
+    const worker = await startWorker("dl-show", { flaky: () => { throw new Error("still broken"); } });
+    const { id } = await env.edgeq.queue("dl-show").submit("flaky", { order: 7 }, { maxAttempts: 2, priority: "high" });
+    expect(await env.edgeq.tasks.waitFor(id, 5000)).toMatchObject({ status: "dead", attempts: 2 });
+
+    const letter = await env.edgeq.deadLetters.get(id);
+    expect(letter).toMatchObject({
+      id,
+      type: "flaky",
+      queue: "dl-show",
+      priority: "high",
+      subject: "edgeq.dl-show.high.flaky",
+      data: { order: 7 },
+      reason: "Error: still broken",
+      attempts: 2,
+      headers: { "Edgeq-Max-Attempts": "2", "Edgeq-Backoff": "fixed:10" },
+    });
+    expect(letter.history.map((a) => [a.attempt, a.worker_id, a.error])).toEqual([
+      [1, worker.id, "Error: still broken"],
+      [2, worker.id, "Error: still broken"],
+    ]);
+    const listed = await call("GET", "/dead-letters?queue=dl-show");
+    expect(listed.status).toBe(200);
+    expect(listed.body).toMatchObject({ count: 1, dead_letters: [{ id, reason: "Error: still broken" }] });
+    expect((await call("GET", "/dead-letters?queue=other")).body.count).toBe(0);
+    expect((await call("GET", `/dead-letters/${id}`)).body).toMatchObject({ id, data: { order: 7 } });
+    expect((await call("GET", "/health")).body.dead_tasks).toBe(1);
+  });
+
+  test("requeued with new attempts, a task runs again under its id and keeps its history; the letter is gone", async () => {
+    let broken = true;
+    await startWorker("dl-requeue", { flaky: () => { if (broken) throw new Error("down"); return "fixed"; } });
+    const { id } = await env.edgeq.queue("dl-requeue").submit("flaky", "payload", { maxAttempts: 1 });
+    expect(await env.edgeq.tasks.waitFor(id, 5000)).toMatchObject({ status: "dead" });
+
+    broken = false;
+    const requeued = await call("POST", `/dead-letters/${id}/requeue`, { max_attempts: 3 });
+    expect(requeued).toMatchObject({ status: 200, body: { success: true, task_id: id, status: "pending" } });
+    const done = await eventually(async () => {
+      const record = await env.edgeq.tasks.get(id);
+      return record?.status === "completed" ? record : null;
+    }, 5000, "the requeued task to complete");
+    expect(done).toMatchObject({ attempts: 1, max_attempts: 3, result: "fixed", data: "payload" });
+    expect(done.history.map((a) => a.error)).toEqual(["Error: down", null]);
+    expect((await call("GET", `/dead-letters/${id}`)).status).toBe(404);
+  });
+
+  test("requeue all and purge, per queue or everything", async () => {
+    await startWorker("dl-bulk", { nope: () => { throw new Error("nope"); } });
+    const queue = env.edgeq.queue("dl-bulk");
+    const tasks = await queue.submitMany(Array.from({ length: 4 }, () => ({ type: "nope", maxAttempts: 1 })));
+    await Promise.all(tasks.map((t) => env.edgeq.tasks.waitFor(t.id, 5000)));
+    expect(await env.edgeq.deadLetters.count()).toBe(4);
+
+    expect(await call("DELETE", `/dead-letters/${tasks[0].id}`)).toMatchObject({ status: 200, body: { success: true } });
+    expect((await call("DELETE", `/dead-letters/${tasks[0].id}`)).status).toBe(404);
+    expect(await call("DELETE", "/dead-letters?queue=elsewhere")).toMatchObject({ body: { purged: 0 } });
+
+    // Requeued, they fail again (one attempt each) and come back as dead letters.
+    expect(await call("POST", "/dead-letters/requeue", { queue: "dl-bulk" })).toMatchObject({ status: 200, body: { requeued: 3 } });
+    await eventually(async () => (await env.edgeq.deadLetters.count()) === 3 && (await env.edgeq.deadLetters.list({ limit: 10 })).every((l) => l.history.length === 2), 5000, "the requeued tasks to die again");
+    expect(await call("DELETE", "/dead-letters?queue=dl-bulk")).toMatchObject({ body: { purged: 3 } });
+    expect(await env.edgeq.deadLetters.count()).toBe(0);
+  });
+
+  test("bad dead-letter requests are 4xx with a JSON error", async () => {
+    expect(await call("GET", "/dead-letters/no-such-task")).toMatchObject({ status: 404, body: { code: "not_found_error" } });
+    expect((await call("GET", "/dead-letters?limit=0")).status).toBe(400);
+    expect((await call("GET", "/dead-letters/..%2Fetc")).status).toBe(400);
+    expect((await call("POST", "/dead-letters/requeue", { max_attempts: "many" })).body.error).toMatch(/max_attempts: must be a number/);
+    expect((await call("POST", "/dead-letters/x/requeue", [])).status).toBe(400);
+    expect((await call("DELETE", "/dead-letters?queue=a.b")).status).toBe(400);
+  });
+
+  test("a dead letter sent twice for the same delivery (a worker died after sending it) is stored once", async () => {
+    const burial = { id: "twice", subject: "edgeq.default.normal.x", headers: undefined, body: new Uint8Array(), reason: "r", attempts: 1, history: [], workSeq: 42 };
+    await env.edgeq.deadLetters.add(burial);
+    await env.edgeq.deadLetters.add(burial);
+    expect(await env.edgeq.deadLetters.count()).toBe(1);
+  });
+});
+
+describe("poison messages", () => {
+  test("a body that is not UTF-8 or a bad edgeq header is dead-lettered with the reason; the worker carries on", async () => {
+    await startWorker("poison", { echo: (data) => data });
+    const garbage = new Uint8Array([0xff, 0xfe, 0x00, 0xc3, 0x28]);
+    const badBody = headers();
+    badBody.set("Nats-Msg-Id", "garbage-body");
+    env.nc.publish("edgeq.poison.normal.echo", garbage, { headers: badBody });
+    const badHeader = headers();
+    badHeader.set("Nats-Msg-Id", "bad-header");
+    badHeader.set("Edgeq-Max-Attempts", "lots");
+    env.nc.publish("edgeq.poison.normal.echo", new TextEncoder().encode("{}"), { headers: badHeader });
+    const fine = await env.edgeq.queue("poison").submit("echo", "after the poison");
+
+    expect(await env.edgeq.tasks.waitFor(fine.id, 5000)).toMatchObject({ status: "completed", result: "after the poison" });
+    expect(await env.edgeq.tasks.waitFor("garbage-body", 5000)).toMatchObject({ status: "dead", attempts: 0 });
+    const body = await env.edgeq.deadLetters.get("garbage-body");
+    expect(body).toMatchObject({ reason: expect.stringMatching(/^PoisonMessageError: the body \(5 bytes\) is neither JSON nor UTF-8/), data: null });
+    expect(body.raw_base64).toBe(btoa(String.fromCharCode(...garbage)));
+    const header = await env.edgeq.deadLetters.get("bad-header");
+    expect(header.reason).toMatch(/PoisonMessageError: header Edgeq-Max-Attempts is "lots": must be a number/);
+    expect(header.headers).toEqual({ "Edgeq-Max-Attempts": "lots" });
+
+    const info = await env.edgeq.jsm.consumers.info(WORK_STREAM, consumerName("poison", "normal"));
+    expect(info.num_pending + info.num_ack_pending).toBe(0);
+  });
+});
