@@ -5,10 +5,12 @@
  *   edgeq serve                 the HTTP API
  *   edgeq worker <module>       a worker running the handlers the module exports
  *   edgeq dev                   API and demo worker in one process, with a local nats-server if needed
+ *   edgeq dead …                the dead-letter stream (cli-dead-letters.ts)
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 import { z } from "zod";
 import { createApi } from "./api.ts";
+import { DEAD_USAGE, runDeadCommand } from "./cli-dead-letters.ts";
 import { Edgeq } from "./client.ts";
 import { describeIssues } from "./config.ts";
 import { EdgeqError, UnavailableError } from "./errors.ts";
@@ -22,6 +24,7 @@ const USAGE = `usage: edgeq <command> [options]
   serve                      run the HTTP API
   worker <module>            run a worker with the handlers <module> exports
   dev                        run the API and the demo worker (starts nats-server if none is running)
+${DEAD_USAGE}
 
 options:
   --port N                   HTTP port (env PORT, default 5000, as in the tutorial)
@@ -44,8 +47,14 @@ function wholeNumber(min: number, max: number) {
 }
 
 const settingsSchema = z.object({
-  command: z.enum(["serve", "worker", "dev", "help"], { error: "must be serve, worker, dev or help" }),
+  command: z.enum(["serve", "worker", "dev", "dead", "help"], { error: "must be serve, worker, dev, dead or help" }),
   module: z.string().optional(),
+  /** dead: the action and the task id. */
+  args: z.array(z.string()),
+  all: z.boolean(),
+  queue: queueSchema.optional(),
+  limit: wholeNumber(1, 1000).optional(),
+  maxAttempts: wholeNumber(1, 1000).optional(),
   port: wholeNumber(0, 65535).default(5000),
   natsPort: wholeNumber(1, 65535).default(4222),
   natsUrl: z.string().min(1).optional(),
@@ -68,6 +77,9 @@ const SOURCES: Record<string, string> = {
   concurrency: "--concurrency / EDGEQ_CONCURRENCY",
   queues: "--queues / EDGEQ_QUEUES",
   graceMs: "--grace-ms / EDGEQ_SHUTDOWN_GRACE_MS",
+  queue: "--queue",
+  limit: "--limit",
+  maxAttempts: "--max-attempts",
   command: "the command",
 };
 
@@ -89,11 +101,17 @@ function readSettings(argv: string[], runtime: Runtime): Settings {
   for (let i = 0; i < rest.length; i++) {
     const match = /^--([a-z-]+)(?:=(.*))?$/.exec(rest[i]);
     if (!match) positional.push(rest[i]);
+    else if (match[1] === "all") flags.all = "true"; // takes no value
     else flags[match[1]] = match[2] ?? rest[++i] ?? "";
   }
   const raw = {
     command: command === "--help" || command === "-h" ? "help" : command,
     module: positional[0],
+    args: positional,
+    all: flags.all === "true",
+    queue: flags.queue,
+    limit: flags.limit,
+    maxAttempts: flags["max-attempts"],
     port: flags.port ?? runtime.env("PORT") ?? undefined,
     natsPort: flags["nats-port"],
     natsUrl: runtime.env("NATS_URL") || undefined,
@@ -130,6 +148,17 @@ const COMMANDS: Record<Exclude<Settings["command"], "help">, (s: Settings, r: Ru
     });
   },
 
+  async dead(settings, runtime) {
+    const edgeq = await Edgeq.open(await connectNats(runtime, settings.natsUrl ?? "nats://127.0.0.1:4222"));
+    try {
+      const [action, id] = settings.args;
+      console.log(await runDeadCommand(edgeq, { ...settings, action, id }));
+    } finally {
+      await disconnect(edgeq);
+    }
+    runtime.exit(0);
+  },
+
   async dev(settings, runtime) {
     const local: LocalNats = settings.natsUrl
       ? { url: settings.natsUrl }
@@ -156,7 +185,7 @@ function workerSettings({ concurrency, graceMs, queues }: Settings): WorkerOptio
 }
 
 async function connectNats(runtime: Runtime, url: string): Promise<NatsConnection> {
-  console.log(`edgeq: connecting to NATS at ${url}`);
+  console.error(`edgeq: connecting to NATS at ${url}`); // stderr: stdout carries command output
   try {
     return await runtime.connect(url);
   } catch (err) {

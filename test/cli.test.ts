@@ -5,7 +5,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect } from "@nats-io/transport-node";
 import { afterEach, expect, test } from "vitest";
+import { Edgeq } from "../src/client.ts";
 import { freePort, NatsServer, waitForPort } from "./helpers/nats-server.ts";
 import { type EdgeqProcess, eventually, ROOT, type Runtime, runEdgeq } from "./helpers/processes.ts";
 
@@ -65,7 +67,7 @@ test.each([
   [["worker", `${ROOT}src/names.ts`], {}, /exports no "handlers" object/],
   [["worker", "x.ts", "--concurrency", "0"], {}, /--concurrency \/ EDGEQ_CONCURRENCY: must be at least 1/],
   [["worker", "x.ts", "--queues", "a.b"], {}, /--queues \/ EDGEQ_QUEUES: must be 1-64/],
-  [["launch"], {}, /the command: must be serve, worker, dev or help/],
+  [["launch"], {}, /the command: must be serve, worker, dev, dead or help/],
   [["serve"], { NATS_URL: "nats://127.0.0.1:1" }, /cannot reach NATS at nats:\/\/127.0.0.1:1 .*set NATS_URL/],
 ])("edgeq %j with %j fails with a clear message", async (args, env, message) => {
   const proc = edgeq(args, env);
@@ -102,6 +104,36 @@ test("with NATS gone, serve and worker still shut down promptly on SIGTERM", asy
     expect(await Promise.all([worker.exited, api.exited])).toEqual([0, 0]);
     expect(Date.now() - started).toBeLessThan(2000);
   } finally {
+    await nats.stop();
+  }
+});
+
+test("edgeq dead lists, shows, requeues and purges dead letters", async () => {
+  const nats = await NatsServer.start();
+  const nc = await connect({ servers: nats.url });
+  try {
+    const lib = await Edgeq.open(nc, { backoff: "fixed:10" });
+    const worker = await lib.worker({ boom: () => { throw new Error("boom"); } });
+    const tasks = await lib.queue().submitMany([{ type: "boom", maxAttempts: 1 }, { type: "boom", maxAttempts: 1 }]);
+    await Promise.all(tasks.map((t) => lib.tasks.waitFor(t.id, 5000)));
+    await worker.stop();
+    const run = async (...args: string[]) => {
+      const proc = edgeq(["dead", ...args], { NATS_URL: nats.url });
+      expect(await proc.exited, proc.output).toBe(0);
+      return proc.output;
+    };
+    const listed = await run("list", "--limit", "5");
+    expect(JSON.parse(listed.slice(listed.indexOf("[")))).toHaveLength(2);
+    expect(await run("show", tasks[0].id)).toMatch(/"reason": "Error: boom"/);
+    expect(await run("purge", tasks[0].id)).toMatch(`purged ${tasks[0].id}`);
+    expect(await run("requeue", "--all", "--queue", "default", "--max-attempts", "2")).toMatch(/requeued 1 dead letters/);
+    expect(await lib.deadLetters.count()).toBe(0);
+    expect(await lib.tasks.get(tasks[1].id)).toMatchObject({ status: "pending", max_attempts: 2 });
+    const bad = edgeq(["dead", "purge"], { NATS_URL: nats.url });
+    expect(await bad.exited).toBe(1);
+    expect(bad.output).toMatch(/dead purge needs a task id or --all/);
+  } finally {
+    await nc.close();
     await nats.stop();
   }
 });
