@@ -1,0 +1,137 @@
+/**
+ * The soak test: `npm run soak -- --minutes N [--rate R] [--victims V]`.
+ *
+ * Starts its own nats-server, the API (`edgeq serve`) and worker processes: one that lives
+ * throughout, and V victims that are killed with SIGKILL at random and restarted. For N minutes it
+ * submits R tasks a second over HTTP, a mix that succeeds, fails now and then, takes its time, or
+ * always fails. Then it waits for every accepted task to finish and prints submitted, completed,
+ * failed, dead, lost (must be 0), duplicated executions, and the memory of the API and the steady
+ * worker at the start and the end. Exits 1 if a task was lost.
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect } from "@nats-io/transport-node";
+import { Edgeq } from "../src/client.ts";
+import { FINAL_STATUSES } from "../src/records.ts";
+import { freePort, NatsServer, waitForPort } from "../test/helpers/nats-server.ts";
+import { type EdgeqProcess, runEdgeq } from "../test/helpers/processes.ts";
+
+function flag(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  const value = i >= 0 ? Number(process.argv[i + 1]) : fallback;
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number`);
+  return value;
+}
+const minutes = flag("minutes", 3);
+const rate = flag("rate", 200);
+const victims = flag("victims", 2);
+
+const dir = mkdtempSync(join(tmpdir(), "edgeq-soak-"));
+const log = join(dir, "executions.log");
+const nats = await NatsServer.start();
+const nc = await connect({ servers: nats.url, maxReconnectAttempts: -1 });
+// Created here first, so the workers get a short ack wait: a killed worker's tasks return in 5 s.
+const edgeq = await Edgeq.open(nc, { ackWaitMs: 5000 });
+
+const port = await freePort();
+const env = { NATS_URL: nats.url, PORT: String(port), SOAK_LOG: log };
+const worker = () => runEdgeq("node", ["worker", "scripts/soak-worker.ts", "--concurrency", "20", "--grace-ms", "2000"], env);
+const api = runEdgeq("node", ["serve"], env);
+const steady = worker();
+const pool: EdgeqProcess[] = Array.from({ length: victims }, worker);
+await waitForPort(port);
+await Promise.all([steady, ...pool].map((w) => w.workerId()));
+
+const rss = (p: EdgeqProcess) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p.proc.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+const startMemory = { api: rss(api), worker: rss(steady) };
+
+const KINDS = [
+  { share: 0.7, type: "ok", body: () => ({ data: { at: Date.now() } }) },
+  { share: 0.1, type: "flaky", body: () => ({ max_attempts: 5, backoff: "fixed:100" }) },
+  { share: 0.1, type: "slow", body: () => ({ data: { ms: 100 + Math.floor(Math.random() * 1400) } }) },
+  { share: 0.1, type: "doomed", body: () => ({ max_attempts: 2, backoff: "fixed:100" }) },
+];
+const accepted = new Map<string, string>();
+const refused = new Map<number, number>();
+let kills = 0;
+
+async function submitOne(): Promise<void> {
+  let pick = Math.random();
+  const kind = KINDS.find((k) => (pick -= k.share) < 0) ?? KINDS[0];
+  const res = await fetch(`http://127.0.0.1:${port}/tasks`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ type: kind.type, ...kind.body() }),
+  }).catch(() => null);
+  if (res?.status === 201) accepted.set((await res.json()).task_id, kind.type);
+  else refused.set(res?.status ?? 0, (refused.get(res?.status ?? 0) ?? 0) + 1);
+}
+
+const TICK_MS = 50;
+const ticker = setInterval(() => {
+  for (let i = 0; i < (rate * TICK_MS) / 1000; i++) void submitOne();
+}, TICK_MS);
+const chaos = setInterval(() => {
+  const i = Math.floor(Math.random() * pool.length);
+  pool[i].kill("SIGKILL");
+  kills++;
+  setTimeout(() => (pool[i] = worker()), 500);
+}, 2000 + Math.random() * 2000);
+
+console.log(`soak: ${minutes} min at ${rate} tasks/s, ${victims} victim workers killed every 2-4 s, 1 steady worker`);
+await new Promise((r) => setTimeout(r, minutes * 60_000));
+clearInterval(ticker);
+clearInterval(chaos);
+const endMemory = { api: rss(api), worker: rss(steady) };
+
+// Every accepted task must finish: redeliveries after a kill take up to the 5 s ack wait.
+const counts: Record<string, number> = {};
+const byType: Record<string, number> = {};
+const unfinished = new Set(accepted.keys());
+const deadline = Date.now() + 120_000;
+while (unfinished.size > 0 && Date.now() < deadline) {
+  for (const id of [...unfinished]) {
+    const record = await edgeq.tasks.get(id);
+    if (record && FINAL_STATUSES.includes(record.status)) {
+      unfinished.delete(id);
+      counts[record.status] = (counts[record.status] ?? 0) + 1;
+      const key = `${accepted.get(id)} ${record.status}`;
+      byType[key] = (byType[key] ?? 0) + 1;
+    }
+  }
+  if (unfinished.size > 0) await new Promise((r) => setTimeout(r, 1000));
+}
+
+const executions = new Map<string, number>();
+for (const line of readFileSync(log, "utf8").split("\n").filter(Boolean)) {
+  const id = line.split(" ")[0];
+  executions.set(id, (executions.get(id) ?? 0) + 1);
+}
+// Tasks that never fail run once; any further start of one is a duplicate execution.
+const duplicated = [...accepted].filter(([id, type]) => (type === "ok" || type === "slow") && (executions.get(id) ?? 0) > 1).length;
+
+const summary = {
+  minutes,
+  rate,
+  worker_kills: kills,
+  submitted: accepted.size,
+  refused: Object.fromEntries(refused),
+  completed: counts.completed ?? 0,
+  failed: counts.failed ?? 0,
+  dead: counts.dead ?? 0,
+  lost: unfinished.size,
+  duplicated,
+  by_type: byType,
+  memory_mb: {
+    api: { start: Math.round(startMemory.api), end: Math.round(endMemory.api) },
+    steady_worker: { start: Math.round(startMemory.worker), end: Math.round(endMemory.worker) },
+  },
+};
+console.log(JSON.stringify(summary, null, 2));
+
+await Promise.all([api, steady, ...pool].map((p) => p.stop()));
+await nc.close();
+await nats.stop();
+rmSync(dir, { recursive: true, force: true });
+process.exit(summary.lost > 0 ? 1 : 0);
