@@ -64,7 +64,8 @@ export class RateLimiter {
       bucket.tokens -= 1;
       return 0;
     }
-    return Math.ceil((1 - bucket.tokens) / this.#perMs);
+    // Less a hair, so that floating-point dust does not add a whole millisecond.
+    return Math.max(1, Math.ceil((1 - bucket.tokens) / this.#perMs - 1e-6));
   }
 
   /** Drops the buckets unused for a period, oldest first, stopping at the first that is younger. */
