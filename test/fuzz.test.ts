@@ -25,7 +25,7 @@ interface Input {
   method: string;
   path: string;
   headers: Record<string, string>;
-  body?: string | Uint8Array;
+  body?: string | Uint8Array<ArrayBuffer>;
 }
 
 /** mulberry32: small, fast and good enough to pick test inputs. */
@@ -64,7 +64,7 @@ function generate(seed: number, count: number): Input[] {
     ...(r.next() < 0.2 && { queue: r.pick(["default", "images"]) }),
     ...(r.next() < 0.2 && { max_attempts: r.pick([1, 3, 1000]) }),
   });
-  const bodies: Array<() => string | Uint8Array> = [
+  const bodies: Array<() => string | Uint8Array<ArrayBuffer>> = [
     () => JSON.stringify(validBody()),
     // truncated
     () => {
