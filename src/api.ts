@@ -3,10 +3,11 @@
  * tutorial edgeq grew from, so its curl commands work unchanged. Every input is validated with zod;
  * every error is JSON from `onError`, the one place that maps errors to statuses.
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
+import { type ApiToken, authenticate, requiredScope } from "./auth.ts";
 import type { Edgeq } from "./client.ts";
 import { parseInput } from "./config.ts";
 import {
@@ -14,12 +15,15 @@ import {
   fromNatsError,
   NotFoundError,
   PayloadTooLargeError,
+  RateLimitedError,
+  UnauthorizedError,
   UnavailableError,
   ValidationError,
 } from "./errors.ts";
 import { deadLetterRoutes } from "./api-dead-letters.ts";
 import { limitSchema, parseJson } from "./http-input.ts";
 import { idempotencyKeySchema, idSchema, prioritySchema, queueSchema, typeSchema } from "./message.ts";
+import { type RateLimit, RateLimiter } from "./rate-limit.ts";
 import { TASK_STATUSES } from "./records.ts";
 import { backoffSchema, maxAttemptsSchema, timeoutSchema } from "./retry.ts";
 
@@ -30,6 +34,12 @@ export interface ApiOptions {
   bodyLimitBytes?: number;
   /** Where unexpected errors are logged; they reach clients only as "internal error". */
   onError?: (err: unknown) => void;
+  /** Bearer tokens accepted (see auth.ts); none or empty: the API is open to anyone who can reach it. */
+  tokens?: readonly ApiToken[];
+  /** Submissions allowed per caller (see rate-limit.ts); none: no limit. */
+  rateLimit?: RateLimit | null;
+  /** The client's address as the runtime's server saw it; keys the rate limit when the API is open. */
+  clientAddress?: (c: Context) => string | undefined;
 }
 
 const submitBodySchema = z.strictObject(
@@ -58,14 +68,28 @@ const listQuerySchema = z.object({
   limit: limitSchema,
 });
 
-export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono {
-  const app = new Hono();
+/** `caller` names who sent the request: a token's label, or the client's address when the API is open. */
+type ApiEnv = { Variables: { caller: string } };
+
+export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono<ApiEnv> {
+  const app = new Hono<ApiEnv>();
   const maxSize = options.bodyLimitBytes ?? 1024 * 1024;
   const logError = options.onError ?? console.error;
+  const tokens = options.tokens ?? [];
+  const limiter = options.rateLimit ? new RateLimiter(options.rateLimit) : null;
 
   app.get("/health", async (c) => {
     const health = await edgeq.health();
     return c.json({ ...health, gateway: options.gateway ?? "edgeq" }, health.status === "healthy" ? 200 : 503);
+  });
+
+  // Every route below needs a token when tokens are configured; unknown routes too, so that they cannot be probed.
+  app.use("*", async (c, next) => {
+    const caller = tokens.length
+      ? authenticate(c.req.header("Authorization"), tokens, requiredScope(c.req.method, c.req.path)).label
+      : `address ${options.clientAddress?.(c) ?? "unknown"}`;
+    c.set("caller", caller);
+    await next();
   });
 
   // Below this point every route needs NATS: refuse at once while it is down rather than time out.
@@ -76,6 +100,11 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono {
 
   app.post(
     "/tasks",
+    async (c, next) => {
+      const waitMs = limiter?.take(c.get("caller")) ?? 0;
+      if (waitMs > 0) throw new RateLimitedError("too many submissions; retry later", Math.ceil(waitMs / 1000));
+      await next();
+    },
     bodyLimit({
       maxSize,
       onError: () => {
@@ -142,7 +171,10 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono {
     const known = err instanceof EdgeqError && err.status !== 500;
     if (!known) logError(raw);
     const status = (known ? err.status : 500) as ContentfulStatusCode;
-    if (status === 503 || status === 429) c.header("Retry-After", "1");
+    if (status === 503 || status === 429) {
+      c.header("Retry-After", err instanceof RateLimitedError ? String(err.retryAfterSeconds) : "1");
+    }
+    if (err instanceof UnauthorizedError) c.header("WWW-Authenticate", 'Bearer realm="edgeq"');
     const message = known ? err.message : "internal error";
     const taskId = err instanceof UnavailableError && err.taskId ? { task_id: err.taskId } : {};
     return c.json({ success: false, error: message, code: known ? snake(err.name) : "internal_error", ...taskId }, status);

@@ -11,11 +11,13 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { z } from "zod";
 import { createApi } from "./api.ts";
 import { DEAD_USAGE, runDeadCommand } from "./cli-dead-letters.ts";
+import { parseApiTokens } from "./auth.ts";
 import { Edgeq } from "./client.ts";
 import { describeIssues } from "./config.ts";
 import { EdgeqError, UnavailableError } from "./errors.ts";
 import { ensureLocalNats, type LocalNats } from "./local-nats.ts";
 import { queueSchema } from "./message.ts";
+import { parseRateLimit } from "./rate-limit.ts";
 import type { Runtime } from "./runtime.ts";
 import type { Handlers, Worker, WorkerOptions } from "./worker.ts";
 
@@ -36,6 +38,11 @@ options:
 
 environment:
   NATS_URL                   NATS server(s), comma-separated (default nats://127.0.0.1:4222)
+  EDGEQ_API_TOKENS           bearer tokens the API accepts, "<token>:<scope>,<scope>;..." with scopes
+                             read (GET), submit (POST /tasks) and admin (changing dead letters);
+                             unset: the API is open to anyone
+  EDGEQ_RATE_LIMIT           submissions per token (or per client address when open): "<n>/s",
+                             "<n>/min" or "off" (default off)
 `;
 
 function wholeNumber(min: number, max: number) {
@@ -66,8 +73,22 @@ const settingsSchema = z.object({
     .transform((s) => s.split(",").map((q) => q.trim()))
     .pipe(z.array(queueSchema))
     .optional(),
+  apiTokens: z.string().default("").transform(parsedBy(parseApiTokens)),
+  rateLimit: z.string().default("").transform(parsedBy(parseRateLimit)),
 });
 type Settings = z.output<typeof settingsSchema>;
+
+/** A zod transform from a parser that throws, so that its message is reported with the setting's source. */
+function parsedBy<T>(parse: (text: string) => T) {
+  return (text: string, ctx: z.RefinementCtx): T => {
+    try {
+      return parse(text);
+    } catch (err) {
+      ctx.addIssue({ code: "custom", message: (err as Error).message });
+      return z.NEVER;
+    }
+  };
+}
 
 /** Where each setting comes from, for error messages that name what the user typed. */
 const SOURCES: Record<string, string> = {
@@ -80,6 +101,8 @@ const SOURCES: Record<string, string> = {
   queue: "--queue",
   limit: "--limit",
   maxAttempts: "--max-attempts",
+  apiTokens: "EDGEQ_API_TOKENS",
+  rateLimit: "EDGEQ_RATE_LIMIT",
   command: "the command",
 };
 
@@ -118,6 +141,8 @@ function readSettings(argv: string[], runtime: Runtime): Settings {
     concurrency: flags.concurrency ?? runtime.env("EDGEQ_CONCURRENCY") ?? undefined,
     queues: flags.queues ?? runtime.env("EDGEQ_QUEUES") ?? undefined,
     graceMs: flags["grace-ms"] ?? runtime.env("EDGEQ_SHUTDOWN_GRACE_MS") ?? undefined,
+    apiTokens: runtime.env("EDGEQ_API_TOKENS"),
+    rateLimit: runtime.env("EDGEQ_RATE_LIMIT"),
   };
   const parsed = settingsSchema.safeParse(raw);
   if (!parsed.success) {
@@ -201,9 +226,23 @@ function disconnect(edgeq: Edgeq): Promise<void> {
 }
 
 async function startApi(edgeq: Edgeq, settings: Settings, runtime: Runtime): Promise<() => Promise<void>> {
-  const app = createApi(edgeq, { gateway: `gateway-${runtime.hostname()}` });
+  const { apiTokens: tokens, rateLimit } = settings;
+  const app = createApi(edgeq, {
+    gateway: `gateway-${runtime.hostname()}`,
+    tokens,
+    rateLimit,
+    clientAddress: runtime.clientAddress,
+  });
   const served = await runtime.serve(app.fetch, settings.port);
   console.log(`edgeq: API listening on http://localhost:${served.port} (${runtime.name})`);
+  if (tokens.length === 0) {
+    console.warn(
+      `edgeq: WARNING: the API is OPEN: EDGEQ_API_TOKENS is not set, so anyone who can reach port ${served.port} can submit and read tasks`,
+    );
+  } else console.log(`edgeq: the API needs a bearer token (${tokens.length} configured)`);
+  console.log(
+    `edgeq: submissions ${rateLimit ? `limited to ${rateLimit.limit} per ${rateLimit.periodMs / 1000} s per caller` : "not rate limited"}`,
+  );
   return () => served.close();
 }
 

@@ -105,7 +105,8 @@ export class DeadLetters {
     const { state } = await this.edgeq.jsm.streams.info(DEAD_STREAM);
     const found: DeadLetter[] = [];
     let end = state.last_seq + 1;
-    for (let window = limit * 2; end > state.first_seq && found.length < limit; window *= 4) {
+    // An empty stream's first_seq is 0 (fresh) or past its last (purged): nothing to read either way.
+    for (let window = limit * 2; state.messages > 0 && end > state.first_seq && found.length < limit; window *= 4) {
       const start = Math.max(state.first_seq, end - window);
       const read: DeadLetter[] = [];
       await this.#scanner.scan(start, (d) => {

@@ -63,6 +63,31 @@ export class TaskTimeoutError extends EdgeqError {
   override name = "TaskTimeoutError";
 }
 
+/** A request to the API carried no bearer token, or one that is not configured. */
+export class UnauthorizedError extends EdgeqError {
+  override name = "UnauthorizedError";
+  override readonly status = 401;
+}
+
+/** The request's token is valid but lacks the scope the route needs. */
+export class ForbiddenError extends EdgeqError {
+  override name = "ForbiddenError";
+  override readonly status = 403;
+}
+
+/** The caller has used up its rate limit; it may try again after `retryAfterSeconds`. */
+export class RateLimitedError extends EdgeqError {
+  override name = "RateLimitedError";
+  override readonly status = 429;
+
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
+}
+
 /** Raised for a delivered task whose type the worker has no handler for. */
 export class NoHandlerError extends EdgeqError {
   override name = "NoHandlerError";

@@ -5,16 +5,21 @@ export { Worker, workerOptionsSchema } from "./worker.ts";
 export { DeadLetters } from "./dead-letters.ts";
 export { parseBackoff, resolvePolicy, retryDelayMs } from "./retry.ts";
 export { createApi } from "./api.ts";
+export { constantTimeEqual, parseApiTokens, SCOPES } from "./auth.ts";
+export { parseRateLimit, RateLimiter } from "./rate-limit.ts";
 export { configSchema, resolveConfig } from "./config.ts";
 export {
   EdgeqError,
+  ForbiddenError,
   NoHandlerError,
   NotFoundError,
   PayloadTooLargeError,
   PermanentError,
   PoisonMessageError,
   QueueFullError,
+  RateLimitedError,
   TaskTimeoutError,
+  UnauthorizedError,
   UnavailableError,
   ValidationError,
 } from "./errors.ts";
@@ -40,6 +45,8 @@ export { TASK_STATUSES } from "./records.ts";
 export { runCli } from "./cli.ts";
 
 export type { ApiOptions } from "./api.ts";
+export type { ApiToken, Scope } from "./auth.ts";
+export type { RateLimit } from "./rate-limit.ts";
 export type { EdgeqConfig, EdgeqConfigInput } from "./config.ts";
 export type { Health } from "./health.ts";
 export type { WorkerInfo } from "./heartbeat.ts";

@@ -3,6 +3,7 @@
  * provides one, and nothing else in src/ imports Node or Deno APIs.
  */
 import type { NatsConnection } from "@nats-io/nats-core";
+import type { Context } from "hono";
 
 export interface Served {
   port: number;
@@ -22,7 +23,10 @@ export interface Runtime {
   /** Runs `fn` on SIGINT or SIGTERM. */
   onShutdown(fn: () => void): void;
   connect(servers: string): Promise<NatsConnection>;
-  serve(fetch: (request: Request) => Response | Promise<Response>, port: number): Promise<Served>;
+  /** Serves `fetch`, passing it the server's own bindings as Hono's `env` (where `clientAddress` finds them). */
+  serve(fetch: (request: Request, env?: unknown) => Response | Promise<Response>, port: number): Promise<Served>;
+  /** The address of the client that sent the request a served `fetch` is answering. */
+  clientAddress(c: Context): string | undefined;
   /** Imports a module named relative to the working directory. */
   importModule(path: string): Promise<Record<string, unknown>>;
   spawn(command: string, args: string[]): Child;

@@ -32,26 +32,38 @@ export async function waitForPort(port: number, timeoutMs = 10_000): Promise<voi
   throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
 }
 
+export interface ServerOptions {
+  /** A configuration file; the command line still sets the address, port and store. */
+  config?: string;
+  /** Environment of the server, for variables the configuration refers to. */
+  env?: Record<string, string>;
+}
+
 export class NatsServer {
   #proc: ChildProcess | undefined;
   readonly storeDir = mkdtempSync(join(tmpdir(), "edgeq-test-"));
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly options: ServerOptions,
+  ) {}
 
   get url(): string {
     return `nats://127.0.0.1:${this.port}`;
   }
 
-  static async start(): Promise<NatsServer> {
-    const server = new NatsServer(await freePort());
+  static async start(options: ServerOptions = {}): Promise<NatsServer> {
+    const server = new NatsServer(await freePort(), options);
     await server.restart();
     return server;
   }
 
   /** Starts (again) on the same port and store. */
   async restart(): Promise<void> {
-    this.#proc = spawn("nats-server", ["-a", "127.0.0.1", "-p", String(this.port), "-js", "-sd", this.storeDir], {
+    const config = this.options.config ? ["-c", this.options.config] : [];
+    this.#proc = spawn("nats-server", [...config, "-a", "127.0.0.1", "-p", String(this.port), "-js", "-sd", this.storeDir], {
       stdio: "ignore",
+      env: { ...process.env, ...this.options.env },
     });
     await waitForPort(this.port);
   }

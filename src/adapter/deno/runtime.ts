@@ -5,6 +5,7 @@
  * @nats-io/nats-core instead where only WebSockets are available.
  */
 import { connect } from "@nats-io/transport-node";
+import { getConnInfo } from "hono/deno";
 import type { Runtime } from "../../runtime.ts";
 
 export const denoRuntime: Runtime = {
@@ -21,6 +22,7 @@ export const denoRuntime: Runtime = {
       const server = Deno.serve({ port, hostname: "0.0.0.0", onListen: () => {} }, fetch);
       ready({ port: server.addr.port, close: () => server.shutdown() });
     }),
+  clientAddress: (c) => getConnInfo(c).remote.address,
   importModule: (path) => import(new URL(path, `file://${Deno.cwd()}/`).href),
   spawn(command, args) {
     try {

@@ -1,5 +1,6 @@
 /** The Node.js side of edgeq: TCP transport, @hono/node-server, process signals. */
 import { serve } from "@hono/node-server";
+import { getConnInfo } from "@hono/node-server/conninfo";
 import { connect } from "@nats-io/transport-node";
 import { spawn } from "node:child_process";
 import { mkdir } from "node:fs/promises";
@@ -27,6 +28,7 @@ export const nodeRuntime: Runtime = {
         })
       );
     }),
+  clientAddress: (c) => getConnInfo(c).remote.address,
   importModule: (path) => import(pathToFileURL(resolve(path)).href),
   spawn(command, args) {
     const child = spawn(command, args, { stdio: "ignore" });

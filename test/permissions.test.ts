@@ -1,0 +1,142 @@
+/**
+ * The least-privilege users of deploy/nats-server.conf on a real nats-server: an admin creates the
+ * topology, the API submits and reads with its own user, a worker works with its own, nothing they
+ * do is refused, and what they must not do is.
+ */
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { connect } from "@nats-io/transport-node";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { createApi } from "../src/api.ts";
+import { Edgeq } from "../src/client.ts";
+import { consumerName, WORK_STREAM } from "../src/names.ts";
+import type { Worker } from "../src/worker.ts";
+import { handlers } from "../workers/demo.ts";
+import { NatsServer } from "./helpers/nats-server.ts";
+import { eventually, ROOT } from "./helpers/processes.ts";
+
+const PASSWORDS = { admin: "admin-pw-1", api: "api-pw-2", worker: "worker-pw-3" };
+let server: NatsServer;
+const connections: NatsConnection[] = [];
+/** Asynchronous errors the server sent each user (a refused publish or subscription arrives so). */
+const refused: Record<string, string[]> = { api: [], worker: [] };
+
+async function login(user: keyof typeof PASSWORDS): Promise<NatsConnection> {
+  const nc = await connect({ servers: server.url, user, pass: PASSWORDS[user], name: user });
+  connections.push(nc);
+  (async () => {
+    for await (const s of nc.status()) if (s.type === "error") refused[user]?.push(String(s.error));
+  })();
+  return nc;
+}
+
+let api: ReturnType<typeof createApi>;
+let apiNc: NatsConnection;
+let workerNc: NatsConnection;
+let workerEdgeq: Edgeq;
+let worker: Worker;
+const workerErrors: unknown[] = [];
+
+beforeAll(async () => {
+  server = await NatsServer.start({
+    config: `${ROOT}deploy/nats-server.conf`,
+    env: {
+      EDGEQ_ADMIN_PASSWORD: PASSWORDS.admin,
+      EDGEQ_API_PASSWORD: PASSWORDS.api,
+      EDGEQ_WORKER_PASSWORD: PASSWORDS.worker,
+    },
+  });
+  // Only the admin may create the topology.
+  const admin = await login("admin");
+  await Edgeq.open(admin);
+  await admin.close();
+
+  apiNc = await login("api");
+  // Bounded, so that submissions also read the queue's length.
+  api = createApi(await Edgeq.open(apiNc, { queues: { default: { maxLength: 1000 } } }));
+  workerNc = await login("worker");
+  workerEdgeq = await Edgeq.open(workerNc);
+  worker = await workerEdgeq.worker(handlers, { heartbeatIntervalMs: 200, onError: (err) => workerErrors.push(err) });
+});
+
+afterAll(async () => {
+  await worker?.stop();
+  await Promise.all(connections.map((nc) => nc.close()));
+  await server?.stop();
+});
+
+test("a user without the admin's rights cannot create the topology", async () => {
+  const server2 = await NatsServer.start({
+    config: `${ROOT}deploy/nats-server.conf`,
+    env: { EDGEQ_ADMIN_PASSWORD: "a", EDGEQ_API_PASSWORD: "b", EDGEQ_WORKER_PASSWORD: "c" },
+  });
+  try {
+    const nc = await connect({ servers: server2.url, user: "api", pass: "b" });
+    await expect(Edgeq.open(nc)).rejects.toThrow(/permission/i);
+    await nc.close();
+  } finally {
+    await server2.stop();
+  }
+});
+
+test("the API submits over HTTP, the worker runs the task, the outcome is readable; nothing is refused", async () => {
+  const res = await api.request("/tasks", { method: "POST", body: '{"type": "process", "data": "least privilege"}' });
+  expect(res.status).toBe(201);
+  const { task_id } = await res.json();
+  const task = await eventually(async () => {
+    const body = await (await api.request(`/tasks/${task_id}`)).json();
+    return body.status === "completed" ? body : null;
+  }, 10_000, "the task to complete");
+  expect(task).toMatchObject({ result: { processed: "LEAST PRIVILEGE" }, worker_id: worker.id });
+
+  const failing = await (await api.request("/tasks", { method: "POST", body: '{"type": "fail", "max_attempts": 1}' })).json();
+  await eventually(async () => (await (await api.request(`/tasks/${failing.task_id}`)).json()).status === "dead", 10_000, "the failure");
+
+  // Dead letters: the worker sent one; the API lists, shows, requeues and purges.
+  const dead = await (await api.request("/dead-letters")).json();
+  expect(dead.dead_letters.map((l: { id: string }) => l.id)).toEqual([failing.task_id]);
+  expect((await api.request(`/dead-letters/${failing.task_id}`)).status).toBe(200);
+  expect((await api.request(`/dead-letters/${failing.task_id}/requeue`, { method: "POST" })).status).toBe(200);
+  await eventually(async () => (await (await api.request(`/dead-letters/${failing.task_id}`)).json()).attempts === 1, 10_000, "the second death");
+  expect(await (await api.request("/dead-letters", { method: "DELETE" })).json()).toMatchObject({ purged: 1 });
+
+  const listed = await (await api.request("/tasks?status=completed")).json();
+  expect(listed.tasks.map((t: { id: string }) => t.id)).toContain(task_id);
+  const workers = await (await api.request("/workers")).json();
+  expect(workers.workers.map((w: { id: string }) => w.id)).toEqual([worker.id]);
+  const health = await api.request("/health");
+  expect(health.status).toBe(200);
+  expect(await health.json()).toMatchObject({ status: "healthy", workers: 1 });
+
+  // The worker's sweep of finished records: read the records' stream, delete by sequence.
+  expect(await workerEdgeq.tasks.sweep(0)).toBeGreaterThanOrEqual(2);
+  expect(await workerEdgeq.tasks.get(task_id)).toBeNull();
+
+  expect(refused).toEqual({ api: [], worker: [] });
+  expect(workerErrors).toEqual([]);
+});
+
+test("the worker cannot delete the stream, submit tasks, read the work subjects or make consumers", async () => {
+  const jsm = await jetstreamManager(workerNc, { timeout: 2000 });
+  const js = jetstream(workerNc, { timeout: 2000 });
+  await expect(jsm.streams.delete(WORK_STREAM)).rejects.toThrow(/permission/i);
+  await expect(jsm.streams.purge(WORK_STREAM)).rejects.toThrow(/permission/i);
+  await expect(js.publish("edgeq.default.high.process", '"injected"')).rejects.toThrow(/permission/i);
+  await expect(jsm.consumers.add(WORK_STREAM, { durable_name: "thief", ack_policy: "explicit" as never })).rejects.toThrow(/permission/i);
+  await expect(workerEdgeq.buckets.tasks.destroy()).rejects.toThrow(/permission/i);
+  workerNc.subscribe("edgeq.>");
+  await eventually(async () => refused.worker.some((e) => /permission/i.test(e) && e.includes("edgeq.>")), 5000, "the refused subscription");
+  // Still there, with its consumers.
+  const info = await (await jetstreamManager(apiNc)).streams.info(WORK_STREAM);
+  expect(info.state.consumer_count).toBe(3);
+});
+
+test("the API cannot take tasks, answer them or delete anything", async () => {
+  const jsm = await jetstreamManager(apiNc, { timeout: 2000 });
+  await expect(
+    apiNc.request(`$JS.API.CONSUMER.MSG.NEXT.${WORK_STREAM}.${consumerName("default", "normal")}`, '{"batch": 1}', { timeout: 2000 }),
+  ).rejects.toThrow(/permission/i);
+  await expect(jsm.streams.delete(WORK_STREAM)).rejects.toThrow(/permission/i);
+  await expect(jsm.consumers.delete(WORK_STREAM, consumerName("default", "high"))).rejects.toThrow(/permission/i);
+  await expect(jsm.streams.deleteMessage(`KV_edgeq_tasks`, 1)).rejects.toThrow(/permission/i);
+});
