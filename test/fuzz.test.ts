@@ -18,7 +18,7 @@ let app: ReturnType<typeof createApi>;
 const unexpected: unknown[] = [];
 
 beforeAll(() => {
-  app = createApi(env.edgeq, { tokens: parseApiTokens(`${TOKEN}:submit,read`), onError: (err) => unexpected.push(err) });
+  app = createApi(env.edgeq, { tokens: parseApiTokens(`${TOKEN}:submit,read,admin`), onError: (err) => unexpected.push(err) });
 });
 
 interface Input {
@@ -50,7 +50,8 @@ const WEIRD_STRINGS = [
 const WEIRD_VALUES: unknown[] = [
   null, true, false, 0, -1, 1.5, 1e308, -0, 2 ** 53 + 1, [], {}, [1, "a"], { a: { b: { c: 1 } } }, ...WEIRD_STRINGS,
 ];
-const FIELDS = ["type", "data", "priority", "queue", "max_attempts", "id"];
+const FIELDS = ["type", "data", "priority", "queue", "max_attempts", "id", "backoff", "timeout_ms", "idempotency_key"];
+const BACKOFFS = ["exponential", "exponential:10:100", "fixed:0", "list:1,2,3", "fixed", "list:", "exponential:5:1", "fixed:-1", "list:a", "x:1"];
 const PROTO_KEYS = ["__proto__", "constructor", "prototype"];
 
 function generate(seed: number, count: number): Input[] {
@@ -63,6 +64,9 @@ function generate(seed: number, count: number): Input[] {
     ...(r.next() < 0.3 && { priority: r.pick(["high", "normal", "low"]) }),
     ...(r.next() < 0.2 && { queue: r.pick(["default", "images"]) }),
     ...(r.next() < 0.2 && { max_attempts: r.pick([1, 3, 1000]) }),
+    ...(r.next() < 0.2 && { backoff: r.pick(BACKOFFS) }),
+    ...(r.next() < 0.2 && { timeout_ms: r.pick([1, 1000, 0, -5, 1e12, 1.5]) }),
+    ...(r.next() < 0.1 && { idempotency_key: r.pick(WEIRD_STRINGS) }),
   });
   const bodies: Array<() => string | Uint8Array<ArrayBuffer>> = [
     () => JSON.stringify(validBody()),
@@ -117,7 +121,7 @@ function generate(seed: number, count: number): Input[] {
     "completed", "failed", "pending", "running", "constructor", "a".repeat(10_000)];
   const query = () =>
     Array.from({ length: 1 + r.int(4) }, () =>
-      `${r.pick(["limit", "status", "status[]", "limit[]", "__proto__", "constructor", "x", "", "%"])}${r.next() < 0.9 ? `=${r.pick(queryValues)}` : ""}`
+      `${r.pick(["limit", "status", "queue", "status[]", "limit[]", "__proto__", "constructor", "x", "", "%"])}${r.next() < 0.9 ? `=${r.pick(queryValues)}` : ""}`
     ).join(r.pick(["&", "&&", ";"]));
   const contentTypes = [
     "application/json", "application/json; charset=utf-8", "application/json; charset=utf-16", "text/plain",
@@ -131,8 +135,17 @@ function generate(seed: number, count: number): Input[] {
   const kinds: Array<() => Input> = [
     () => {
       const ct = r.pick(contentTypes);
-      return { method: "POST", path: "/tasks", headers: { ...auth(), ...(ct && { "Content-Type": ct }) }, body: r.pick(bodies)() };
+      const key = r.next() < 0.1 ? { "Idempotency-Key": r.pick(["k", "", "a".repeat(300), "é", "key with spaces"]) } : {};
+      return { method: "POST", path: "/tasks", headers: { ...auth(), ...key, ...(ct && { "Content-Type": ct }) }, body: r.pick(bodies)() };
     },
+    // the dead-letter routes: odd ids, queries and bodies
+    () => ({ method: "GET", path: r.pick([`/dead-letters/${r.pick(ids)}`, `/dead-letters?${query()}`]), headers: auth() }),
+    () => ({
+      method: r.pick(["POST", "DELETE"]),
+      path: r.pick([`/dead-letters/${r.pick(ids)}/requeue`, "/dead-letters/requeue", `/dead-letters/${r.pick(ids)}`, `/dead-letters?${query()}`]),
+      headers: auth(),
+      body: r.next() < 0.7 ? r.pick([JSON.stringify({ [r.pick(["max_attempts", "queue", "x"])]: r.pick(WEIRD_VALUES) }), ...bodies.map((b) => b())]) : undefined,
+    }),
     () => ({ method: "GET", path: `/tasks/${r.pick(ids)}`, headers: auth() }),
     () => ({ method: "GET", path: `/tasks?${query()}`, headers: auth() }),
     () => {
