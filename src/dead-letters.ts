@@ -144,14 +144,17 @@ export class DeadLetters {
       if (value) headers.set(name, value);
     }
     if (options.maxAttempts !== undefined) headers.set(HEADER_MAX_ATTEMPTS, String(options.maxAttempts));
+    const { revision } = await this.edgeq.tasks.read(id);
     await this.edgeq.js.publish(letter.subject, stored.data, { headers }).catch((err) => {
       throw fromNatsError(err, id);
     });
     const maxAttempts = Number(headers.get(HEADER_MAX_ATTEMPTS)) || this.edgeq.config.maxAttempts;
     const now = new Date().toISOString();
     const task = { id, ...parts, data: letter.data };
-    await this.edgeq.tasks.put(
+    // Only over the dead record: a worker quick enough to have started the task already owns it.
+    await this.edgeq.tasks.putIfUnchanged(
       newRecord(task, { status: "pending", attempts: 0, max_attempts: maxAttempts, created_at: now, history: letter.history }),
+      revision,
     );
     await this.edgeq.jsm.streams.deleteMessage(DEAD_STREAM, stored.seq, false).catch(() => false);
     return letter;
