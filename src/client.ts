@@ -14,6 +14,7 @@ import { DEFAULT_QUEUE, TASKS_BUCKET } from "./names.ts";
 import { DeadLetters } from "./dead-letters.ts";
 import { Queue } from "./queue.ts";
 import { QueueLengths } from "./queue-length.ts";
+import { Requests } from "./requests.ts";
 import { TaskRecords } from "./records.ts";
 import { type Buckets, ensureQueueConsumers, ensureTopology } from "./topology.ts";
 import { type Handlers, Worker, type WorkerOptions } from "./worker.ts";
@@ -22,6 +23,8 @@ import { type Handlers, Worker, type WorkerOptions } from "./worker.ts";
 const RECORD_OVERHEAD = 4096;
 
 export class Edgeq {
+  /** The hot path's requests: task publishes, record reads and writes. */
+  readonly requests: Requests;
   readonly tasks: TaskRecords;
   readonly deadLetters: DeadLetters;
   readonly queueLengths: QueueLengths;
@@ -39,7 +42,8 @@ export class Edgeq {
   ) {
     this.connection = new ConnectionState(nc);
     this.maxPayload = nc.info?.max_payload ?? 1024 * 1024;
-    this.tasks = new TaskRecords(nc, buckets.tasks, jsm, TASKS_BUCKET, this.maxPayload);
+    this.requests = new Requests(nc, js.apiPrefix);
+    this.tasks = new TaskRecords(nc, this.requests, jsm, TASKS_BUCKET, this.maxPayload);
     this.deadLetters = new DeadLetters(this);
     this.queueLengths = new QueueLengths(jsm);
   }

@@ -121,7 +121,7 @@ const UNAVAILABLE = new Set([
   "ClosedConnectionError",
   "DrainingConnectionError",
   "ConnectionError",
-  "NoResponders",
+  "NoResponders", // nats.js's NoRespondersError
   "RequestError",
   "JetStreamNotEnabled",
 ]);

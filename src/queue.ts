@@ -27,8 +27,8 @@ export interface TaskSpec extends Omit<SubmitOptions, "waitMs"> {
   data?: unknown;
 }
 
-/** Submissions kept in flight at once by `submitMany`, bounding memory and timers on huge batches. */
-const WINDOW = 1000;
+/** Submissions kept in flight at once by `submitMany`: enough to keep the server busy, bounding memory. */
+const WINDOW = 2000;
 
 export class Queue {
   constructor(
@@ -55,10 +55,20 @@ export class Queue {
     ));
     this.edgeq.assertConnected();
     await this.#reserve(tasks.length, options.waitMs);
-    const submitted: Submitted[] = [];
-    for (let i = 0; i < tasks.length; i += WINDOW) {
-      submitted.push(...await Promise.all(tasks.slice(i, i + WINDOW).map((task) => this.#publish(task))));
-    }
+    // WINDOW lanes, each taking the next task when its last is stored: the pipeline never drains.
+    const submitted = new Array<Submitted>(tasks.length);
+    let next = 0;
+    let failed = false;
+    const lane = async () => {
+      while (!failed && next < tasks.length) {
+        const i = next++;
+        submitted[i] = await this.#publish(tasks[i]).catch((err) => {
+          failed = true;
+          throw err;
+        });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(WINDOW, tasks.length) }, lane));
     return submitted;
   }
 
@@ -101,7 +111,7 @@ export class Queue {
   async #store(task: OutgoingTask): Promise<boolean> {
     for (let tries = 1; ; tries++) {
       try {
-        const ack = await this.edgeq.js.publish(task.subject, task.body, { headers: task.headers });
+        const ack = await this.edgeq.requests.publish(task.subject, task.body, task.headers);
         return ack.duplicate && tries === 1;
       } catch (err) {
         if ((err as Error)?.name === "TimeoutError" && tries < PUBLISH_TRIES) continue;

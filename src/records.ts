@@ -4,12 +4,15 @@
  */
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
-import type { KV } from "@nats-io/kv";
-import type { NatsConnection } from "@nats-io/nats-core";
+import { headers as natsHeaders, type NatsConnection } from "@nats-io/nats-core";
 import type { Delivery } from "./delivery.ts";
 import { PayloadTooLargeError, ValidationError } from "./errors.ts";
 import type { Priority } from "./names.ts";
+import type { Requests } from "./requests.ts";
 import { SCAN_BATCH, StreamScanner } from "./scan.ts";
+
+/** Header of a KV delete or purge marker. */
+const KV_OPERATION = "KV-Operation";
 
 export const TASK_STATUSES = ["pending", "running", "completed", "failed", "dead"] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
@@ -107,19 +110,25 @@ interface Stored {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/**
+ * Reads and writes go to the bucket's subjects directly (`$KV.<bucket>.<id>`, Direct Get of its
+ * stream) through Requests, the hot path's matched replies, rather than through nats.js's KV client.
+ */
 export class TaskRecords {
   readonly #stream: string;
+  readonly #subjectPrefix: string;
   readonly #scanner: StreamScanner;
 
   constructor(
     nc: NatsConnection,
-    private readonly kv: KV,
+    private readonly requests: Requests,
     private readonly jsm: JetStreamManager,
     bucket: string,
     /** The server's max payload: a larger record cannot be stored. */
     private readonly maxBytes: number,
   ) {
     this.#stream = `KV_${bucket}`;
+    this.#subjectPrefix = `$KV.${bucket}.`;
     this.#scanner = new StreamScanner(nc, jsm, this.#stream, maxBytes, "task records");
   }
 
@@ -129,14 +138,15 @@ export class TaskRecords {
 
   /** The record and its revision; revision 0 when the id has never had an entry. */
   async read(id: string): Promise<{ record: TaskRecord | null; revision: number }> {
-    const entry = await this.kv.get(id);
+    const entry = await this.requests.lastOf(this.#stream, this.#subjectPrefix + id);
     if (!entry) return { record: null, revision: 0 };
-    return { record: entry.operation === "PUT" ? parseRecord(entry.value) : null, revision: entry.revision };
+    const deleted = entry.headers?.get(KV_OPERATION);
+    return { record: deleted ? null : parseRecord(entry.data), revision: Number(entry.headers?.get("Nats-Sequence")) };
   }
 
   /** Writes the record; resolves with its revision. */
-  put(record: TaskRecord): Promise<number> {
-    return this.kv.put(record.id, this.#encode(record));
+  async put(record: TaskRecord): Promise<number> {
+    return (await this.requests.publish(this.#subjectPrefix + record.id, this.#encode(record))).seq;
   }
 
   /**
@@ -145,8 +155,10 @@ export class TaskRecords {
    * or null when someone else wrote first.
    */
   async putIfUnchanged(record: TaskRecord, revision: number): Promise<number | null> {
+    const expect = natsHeaders();
+    expect.set("Nats-Expected-Last-Subject-Sequence", String(revision));
     try {
-      return await this.kv.put(record.id, this.#encode(record), { previousSeq: revision });
+      return (await this.requests.publish(this.#subjectPrefix + record.id, this.#encode(record), expect)).seq;
     } catch (err) {
       if (isConflict(err)) return null;
       throw err;
@@ -158,13 +170,8 @@ export class TaskRecords {
    * worker write without coordinating; if the worker's write lands first, the submitter's
    * `pending` must not overwrite it.
    */
-  async create(record: TaskRecord): Promise<number | null> {
-    try {
-      return await this.kv.create(record.id, this.#encode(record));
-    } catch (err) {
-      if (isConflict(err)) return null;
-      throw err;
-    }
+  create(record: TaskRecord): Promise<number | null> {
+    return this.putIfUnchanged(record, 0);
   }
 
   /** Polls until the task reaches a final status; null if it does not within `timeoutMs`. */
@@ -245,7 +252,7 @@ export class TaskRecords {
 
   #scan(start: number, visit: (stored: Stored) => boolean): Promise<void> {
     return this.#scanner.scan(start, (d: Delivery) => {
-      const deleted = d.msg.headers?.get("KV-Operation");
+      const deleted = d.msg.headers?.get(KV_OPERATION);
       return visit({ seq: d.streamSeq, storedAt: d.storedAt, record: deleted ? null : parseRecord(d.msg.data) });
     });
   }

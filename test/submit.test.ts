@@ -64,12 +64,12 @@ describe("the library", () => {
 
   test("lost acknowledgements: republished under the same id, stored once; if they persist, the caller gets the id", async () => {
     await startWorker(echo);
-    const js = env.edgeq.js;
-    const publish = js.publish;
+    const requests = env.edgeq.requests;
+    const publish = requests.publish;
     let lose = 0;
     // The work message is stored but its acknowledgement is lost (record writes go through as usual).
-    js.publish = async (...args: Parameters<typeof publish>) => {
-      const ack = await publish.apply(js, args);
+    requests.publish = async (...args: Parameters<typeof publish>) => {
+      const ack = await publish.apply(requests, args);
       if (!args[0].startsWith("edgeq.") || lose-- <= 0) return ack;
       throw Object.assign(new Error("timeout"), { name: "TimeoutError" });
     };
@@ -87,7 +87,7 @@ describe("the library", () => {
         expect(await env.edgeq.tasks.waitFor(id, 5000), id).toMatchObject({ status: "completed", attempts: 1 });
       }
     } finally {
-      js.publish = publish;
+      requests.publish = publish;
     }
     // Three publishes of each, one message each: nothing is left over.
     const info = await env.edgeq.jsm.consumers.info(WORK_STREAM, consumerName("default", "normal"));
