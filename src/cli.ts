@@ -11,10 +11,11 @@ import { z } from "zod";
 import { createApi } from "./api.ts";
 import { Edgeq } from "./client.ts";
 import { describeIssues } from "./config.ts";
-import { EdgeqError, UnavailableError } from "./errors.ts";
+import { EdgeqError, UnavailableError, ValidationError } from "./errors.ts";
 import { ensureLocalNats, type LocalNats } from "./local-nats.ts";
-import { queueSchema } from "./message.ts";
+import { natsConnectOptions } from "./nats-options.ts";
 import type { Runtime } from "./runtime.ts";
+import { type EnvName, readSettings, type Settings } from "./settings.ts";
 import type { Handlers, Worker, WorkerOptions } from "./worker.ts";
 
 const USAGE = `usage: edgeq <command> [options]
@@ -31,59 +32,47 @@ options:
                              given back (env EDGEQ_SHUTDOWN_GRACE_MS, default 10000)
   --nats-port N              dev: port of the local nats-server (default 4222)
 
-environment:
+environment (all of them: docs/deploy.md):
   NATS_URL                   NATS server(s), comma-separated (default nats://127.0.0.1:4222)
+  NATS_USER / NATS_PASSWORD, NATS_TOKEN, NATS_NKEY_SEED(_FILE), NATS_CREDS, NATS_TLS_CA / _CERT / _KEY
+  NATS_JS_DOMAIN             JetStream domain of the hub, when connected to a leaf node
+  EDGEQ_REPLICAS             replicas of what edgeq creates (1; 3 on a cluster)
+  EDGEQ_ACK_WAIT_MS, EDGEQ_RETENTION_MS, EDGEQ_HEARTBEAT_MS, EDGEQ_MAX_ATTEMPTS
 `;
 
-function wholeNumber(min: number, max: number) {
-  return z.coerce
-    .number({ error: "must be a number" })
-    .int("must be a whole number")
-    .min(min, `must be at least ${min}`)
-    .max(max, `must be at most ${max}`);
-}
-
-const settingsSchema = z.object({
-  command: z.enum(["serve", "worker", "dev", "help"], { error: "must be serve, worker, dev or help" }),
-  module: z.string().optional(),
-  port: wholeNumber(0, 65535).default(5000),
-  natsPort: wholeNumber(1, 65535).default(4222),
-  natsUrl: z.string().min(1).optional(),
-  // No defaults: a worker module's own options apply unless a flag or variable says otherwise.
-  concurrency: wholeNumber(1, 10_000).optional(),
-  graceMs: wholeNumber(0, 24 * 3600_000).optional(),
-  queues: z
-    .string()
-    .transform((s) => s.split(",").map((q) => q.trim()))
-    .pipe(z.array(queueSchema))
-    .optional(),
-});
-type Settings = z.output<typeof settingsSchema>;
-
-/** Where each setting comes from, for error messages that name what the user typed. */
-const SOURCES: Record<string, string> = {
-  port: "--port / PORT",
-  natsPort: "--nats-port",
-  natsUrl: "NATS_URL",
-  concurrency: "--concurrency / EDGEQ_CONCURRENCY",
-  queues: "--queues / EDGEQ_QUEUES",
-  graceMs: "--grace-ms / EDGEQ_SHUTDOWN_GRACE_MS",
-  command: "the command",
+/** Command-line flags, each a higher-priority source of one environment variable. */
+const FLAGS: Record<string, EnvName> = {
+  port: "PORT",
+  concurrency: "EDGEQ_CONCURRENCY",
+  queues: "EDGEQ_QUEUES",
+  "grace-ms": "EDGEQ_SHUTDOWN_GRACE_MS",
 };
+const LABELS = Object.fromEntries(Object.entries(FLAGS).map(([flag, name]) => [name, `--${flag} / ${name}`]));
+
+const COMMAND_NAMES = ["serve", "worker", "dev", "help"] as const;
+
+interface Invocation extends Settings {
+  command: (typeof COMMAND_NAMES)[number];
+  module?: string;
+  /** dev: port of the local nats-server, when NATS_URL is not set. */
+  natsPort: number;
+  /** Whether NATS_URL was set (dev starts a server otherwise). */
+  natsUrlGiven: boolean;
+}
 
 export async function runCli(argv: string[], runtime: Runtime): Promise<void> {
   try {
-    const settings = readSettings(argv, runtime);
-    if (settings.command === "help") return console.log(USAGE);
-    await COMMANDS[settings.command](settings, runtime);
+    const invocation = readInvocation(argv, runtime);
+    if (invocation.command === "help") return console.log(USAGE);
+    await COMMANDS[invocation.command](invocation, runtime);
   } catch (err) {
     console.error(err instanceof EdgeqError ? `edgeq: ${err.message}` : err);
     runtime.exit(1);
   }
 }
 
-function readSettings(argv: string[], runtime: Runtime): Settings {
-  const [command = "help", ...rest] = argv;
+function readInvocation(argv: string[], runtime: Runtime): Invocation {
+  const [given = "help", ...rest] = argv;
   const flags: Record<string, string> = {};
   const positional: string[] = [];
   for (let i = 0; i < rest.length; i++) {
@@ -91,28 +80,36 @@ function readSettings(argv: string[], runtime: Runtime): Settings {
     if (!match) positional.push(rest[i]);
     else flags[match[1]] = match[2] ?? rest[++i] ?? "";
   }
-  const raw = {
-    command: command === "--help" || command === "-h" ? "help" : command,
-    module: positional[0],
-    port: flags.port ?? runtime.env("PORT") ?? undefined,
-    natsPort: flags["nats-port"],
-    natsUrl: runtime.env("NATS_URL") || undefined,
-    concurrency: flags.concurrency ?? runtime.env("EDGEQ_CONCURRENCY") ?? undefined,
-    queues: flags.queues ?? runtime.env("EDGEQ_QUEUES") ?? undefined,
-    graceMs: flags["grace-ms"] ?? runtime.env("EDGEQ_SHUTDOWN_GRACE_MS") ?? undefined,
-  };
-  const parsed = settingsSchema.safeParse(raw);
-  if (!parsed.success) {
-    const where = parsed.error.issues.map((i) => `${SOURCES[String(i.path[0])] ?? i.path.join(".")}: ${i.message}`);
-    throw new EdgeqError(`${where.join("; ")}\n\n${USAGE}`);
+  const command = given === "--help" || given === "-h" ? "help" : given;
+  if (!(COMMAND_NAMES as readonly string[]).includes(command)) {
+    throw new EdgeqError(`the command: must be serve, worker, dev or help\n\n${USAGE}`);
   }
-  if (parsed.data.command === "worker" && !parsed.data.module) throw new EdgeqError(`worker needs a module\n\n${USAGE}`);
-  return parsed.data;
+  const overrides = Object.fromEntries(Object.entries(FLAGS).map(([flag, name]) => [name, flags[flag]]));
+  let settings: Settings;
+  try {
+    settings = readSettings((name) => runtime.env(name), overrides, LABELS);
+  } catch (err) {
+    throw err instanceof ValidationError ? new EdgeqError(`${err.message}\n\n${USAGE}`) : err;
+  }
+  const natsPort = Number(flags["nats-port"] ?? 4222);
+  if (!Number.isInteger(natsPort) || natsPort < 1 || natsPort > 65535) {
+    throw new EdgeqError(`--nats-port: must be a whole number from 1 to 65535\n\n${USAGE}`);
+  }
+  if (command === "worker" && !positional[0]) throw new EdgeqError(`worker needs a module\n\n${USAGE}`);
+  return {
+    ...settings,
+    command: command as Invocation["command"],
+    module: positional[0],
+    natsPort,
+    natsUrlGiven: Boolean(runtime.env("NATS_URL")),
+  };
 }
 
-const COMMANDS: Record<Exclude<Settings["command"], "help">, (s: Settings, r: Runtime) => Promise<void>> = {
+type Command = (s: Invocation, r: Runtime) => Promise<void>;
+
+const COMMANDS: Record<Exclude<Invocation["command"], "help">, Command> = {
   async serve(settings, runtime) {
-    const edgeq = await Edgeq.open(await connectNats(runtime, settings.natsUrl ?? "nats://127.0.0.1:4222"));
+    const edgeq = await open(runtime, settings);
     const stopApi = await startApi(edgeq, settings, runtime);
     onceShutdown(runtime, async () => {
       await stopApi();
@@ -122,8 +119,8 @@ const COMMANDS: Record<Exclude<Settings["command"], "help">, (s: Settings, r: Ru
 
   async worker(settings, runtime) {
     const { handlers, options } = await loadWorkerModule(runtime, settings.module!);
-    const edgeq = await Edgeq.open(await connectNats(runtime, settings.natsUrl ?? "nats://127.0.0.1:4222"));
-    const worker = await startWorker(edgeq, handlers, { ...options, ...workerSettings(settings) }, runtime);
+    const edgeq = await open(runtime, settings);
+    const worker = await startWorker(edgeq, handlers, { ...options, ...settings.worker }, runtime);
     onceShutdown(runtime, async () => {
       await worker.stop();
       await disconnect(edgeq);
@@ -131,14 +128,14 @@ const COMMANDS: Record<Exclude<Settings["command"], "help">, (s: Settings, r: Ru
   },
 
   async dev(settings, runtime) {
-    const local: LocalNats = settings.natsUrl
-      ? { url: settings.natsUrl }
+    const local: LocalNats = settings.natsUrlGiven
+      ? { url: settings.nats.servers.join(",") }
       : await ensureLocalNats(runtime, settings.natsPort, ".edgeq/nats");
     if (local.child) console.log(`edgeq: started nats-server at ${local.url} (store in .edgeq/nats)`);
-    const edgeq = await Edgeq.open(await connectNats(runtime, local.url));
+    const edgeq = await open(runtime, { ...settings, nats: { ...settings.nats, servers: [local.url] } });
     const { handlers } = await import("../workers/demo.ts");
     const stopApi = await startApi(edgeq, settings, runtime);
-    const worker = await startWorker(edgeq, handlers, workerSettings(settings), runtime);
+    const worker = await startWorker(edgeq, handlers, settings.worker, runtime);
     onceShutdown(runtime, async () => {
       await worker.stop();
       await stopApi();
@@ -149,21 +146,20 @@ const COMMANDS: Record<Exclude<Settings["command"], "help">, (s: Settings, r: Ru
   },
 };
 
-/** The worker options given on the command line or in the environment, and only those. */
-function workerSettings({ concurrency, graceMs, queues }: Settings): WorkerOptions {
-  const given = { concurrency, shutdownGraceMs: graceMs, queues };
-  return Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined));
-}
-
-async function connectNats(runtime: Runtime, url: string): Promise<NatsConnection> {
-  console.log(`edgeq: connecting to NATS at ${url}`);
+/** Connects with the settings' servers, credentials and TLS, and opens edgeq with its settings. */
+async function open(runtime: Runtime, settings: Settings): Promise<Edgeq> {
+  const options = await natsConnectOptions(settings.nats, runtime.readTextFile);
+  const where = settings.nats.servers.join(",");
+  console.log(`edgeq: connecting to NATS at ${where}`);
+  let nc: NatsConnection;
   try {
-    return await runtime.connect(url);
+    nc = await runtime.connect(options);
   } catch (err) {
     throw new UnavailableError(
-      `cannot reach NATS at ${url} (${(err as Error).message}); start nats-server -js, or set NATS_URL`,
+      `cannot reach NATS at ${where} (${(err as Error).message}); start nats-server -js, or set NATS_URL`,
     );
   }
+  return Edgeq.open(nc, settings.config);
 }
 
 /** Drains the connection, or just closes it when NATS is down and draining could only time out. */

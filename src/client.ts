@@ -36,15 +36,16 @@ export class Edgeq {
   ) {
     this.connection = new ConnectionState(nc);
     this.maxPayload = nc.info?.max_payload ?? 1024 * 1024;
-    const puller = new Puller(nc, `KV_${TASKS_BUCKET}`, console.error);
+    const puller = new Puller(nc, js.apiPrefix, `KV_${TASKS_BUCKET}`, console.error);
     this.tasks = new TaskRecords(buckets.tasks, jsm, puller, TASKS_BUCKET, this.maxPayload);
   }
 
   /** Makes sure the streams and buckets exist (creating them on first use) and returns the handle. */
   static async open(nc: NatsConnection, config?: EdgeqConfigInput): Promise<Edgeq> {
     const resolved = resolveConfig(config);
-    const js = jetstream(nc);
-    const jsm = await jetstreamManager(nc);
+    const domain = { domain: resolved.jsDomain };
+    const js = jetstream(nc, domain);
+    const jsm = await jetstreamManager(nc, domain);
     const buckets = await ensureTopology(js, jsm, resolved);
     const edgeq = new Edgeq(nc, js, jsm, buckets, resolved);
     await edgeq.ensureQueue(DEFAULT_QUEUE);

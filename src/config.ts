@@ -17,6 +17,11 @@ export const configSchema = z.strictObject({
   workerTtlMs: z.number().int().min(3000).default(15_000),
   /** Attempts per task unless a submission says otherwise. */
   maxAttempts: z.number().int().min(1).max(1000).default(3),
+  /**
+   * JetStream domain of the servers that hold edgeq's streams. Needed only by processes connected to a
+   * leaf node without JetStream of its own: they reach the hub's JetStream as `$JS.<domain>.API`.
+   */
+  jsDomain: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 of A-Z a-z 0-9 _ -").optional(),
 });
 
 export type EdgeqConfig = z.output<typeof configSchema>;

@@ -2,7 +2,7 @@
  * What the portable core needs from the runtime it runs on. Each adapter under src/adapter/
  * provides one, and nothing else in src/ imports Node or Deno APIs.
  */
-import type { NatsConnection } from "@nats-io/nats-core";
+import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
 
 export interface Served {
   port: number;
@@ -16,12 +16,15 @@ export interface Child {
 }
 
 export interface Runtime {
-  name: "node" | "deno";
+  /** Reported in worker heartbeats: node, deno, bun, or deno-websocket for a Deno worker on WebSocket. */
+  name: string;
   hostname(): string;
   env(name: string): string | undefined;
   /** Runs `fn` on SIGINT or SIGTERM. */
   onShutdown(fn: () => void): void;
-  connect(servers: string): Promise<NatsConnection>;
+  connect(options: ConnectionOptions): Promise<NatsConnection>;
+  /** Reads credentials and TLS files named in the settings. */
+  readTextFile(path: string): Promise<string>;
   serve(fetch: (request: Request) => Response | Promise<Response>, port: number): Promise<Served>;
   /** Imports a module named relative to the working directory. */
   importModule(path: string): Promise<Record<string, unknown>>;

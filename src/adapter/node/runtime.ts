@@ -2,7 +2,7 @@
 import { serve } from "@hono/node-server";
 import { connect } from "@nats-io/transport-node";
 import { spawn } from "node:child_process";
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { connect as tcpConnect } from "node:net";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
@@ -17,7 +17,8 @@ export const nodeRuntime: Runtime = {
     process.once("SIGINT", fn);
     process.once("SIGTERM", fn);
   },
-  connect: (servers) => connect({ servers, maxReconnectAttempts: -1, name: "edgeq" }),
+  connect,
+  readTextFile: (path) => readFile(path, "utf8"),
   serve: (fetch, port) =>
     new Promise((ready) => {
       const server = serve({ fetch, port }, (info) =>

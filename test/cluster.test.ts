@@ -1,0 +1,60 @@
+/**
+ * The three-node cluster `npm run cluster` and docker-compose.yml boot, from the deploy/ files:
+ * edgeq creates its stream and buckets with 3 replicas on it, tasks go through, and they keep
+ * going through while one node is down.
+ */
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { LocalCluster } from "../deploy/cluster.ts";
+import { Edgeq } from "../src/client.ts";
+import { STATS_BUCKET, TASKS_BUCKET, WORK_STREAM, WORKERS_BUCKET } from "../src/names.ts";
+
+let cluster: LocalCluster;
+let nc: NatsConnection;
+let edgeq: Edgeq;
+
+beforeAll(async () => {
+  cluster = await LocalCluster.start();
+  nc = await connect({ servers: cluster.urls, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  edgeq = await Edgeq.open(nc, { replicas: 3 });
+});
+afterAll(async () => {
+  await nc?.close();
+  await cluster?.stop();
+});
+
+test("the three nodes form one cluster named in deploy/nats/cluster.conf", async () => {
+  const routez = await Promise.all(cluster.monitorPorts.map(async (p) => (await fetch(`http://127.0.0.1:${p}/routez`)).json()));
+  expect(routez.map((r) => r.num_routes)).toEqual([2, 2, 2]);
+  const varz = await (await fetch(`http://127.0.0.1:${cluster.monitorPorts[0]}/varz`)).json();
+  expect(varz).toMatchObject({ server_name: "nats-1", cluster: { name: "edgeq" }, websocket: { port: cluster.wsPort } });
+});
+
+test("the work stream and every bucket have 3 replicas, on three different servers", async () => {
+  for (const stream of [WORK_STREAM, `KV_${TASKS_BUCKET}`, `KV_${WORKERS_BUCKET}`, `KV_${STATS_BUCKET}`]) {
+    const info = await edgeq.jsm.streams.info(stream);
+    expect(info.config.num_replicas, stream).toBe(3);
+    const servers = [info.cluster?.leader, ...(info.cluster?.replicas ?? []).map((r) => r.name)];
+    expect(new Set(servers).size, stream).toBe(3);
+  }
+});
+
+test("a task goes through, and another one while a node is down", async () => {
+  const worker = await edgeq.worker({ double: (n: number) => n * 2 }, { heartbeatIntervalMs: 200 });
+  try {
+    const first = await edgeq.queue().submit("double", 21);
+    expect(await edgeq.tasks.waitFor(first.id, 10_000)).toMatchObject({ status: "completed", result: 42 });
+
+    // Kill a node the client is not connected to, so that only the replication is put to the test.
+    const down = cluster.urls.findIndex((u) => !u.endsWith(`:${nc.info!.port}`));
+    await cluster.kill(down);
+    const second = await edgeq.queue().submit("double", 50);
+    expect(await edgeq.tasks.waitFor(second.id, 20_000)).toMatchObject({ status: "completed", result: 100 });
+
+    await cluster.restart(down);
+    const third = await edgeq.queue().submit("double", 1);
+    expect(await edgeq.tasks.waitFor(third.id, 10_000)).toMatchObject({ status: "completed", result: 2 });
+  } finally {
+    await worker.stop();
+  }
+});
