@@ -159,7 +159,15 @@ async function open(runtime: Runtime, settings: Settings): Promise<Edgeq> {
       `cannot reach NATS at ${where} (${(err as Error).message}); start nats-server -js, or set NATS_URL`,
     );
   }
-  return Edgeq.open(nc, settings.config);
+  try {
+    return await Edgeq.open(nc, settings.config);
+  } catch (err) {
+    if ((err as Error).name !== "JetStreamNotEnabled") throw err;
+    await nc.close();
+    throw new UnavailableError(
+      `no JetStream answers at ${where}: start nats-server with -js, or, connected to a leaf node, set NATS_JS_DOMAIN to the hub's JetStream domain`,
+    );
+  }
 }
 
 /** Drains the connection, or just closes it when NATS is down and draining could only time out. */

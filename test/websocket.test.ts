@@ -6,48 +6,31 @@
  */
 import { build } from "esbuild";
 import { builtinModules } from "node:module";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { NatsNode } from "../deploy/nats-node.ts";
-import { freePort } from "../deploy/ports.ts";
+import { type Hub, startHub } from "../deploy/edge-site.ts";
 import { Edgeq } from "../src/client.ts";
 import { type EdgeqProcess, ROOT, runEdgeq } from "./helpers/processes.ts";
 
-let server: NatsNode;
-let wsPort: number;
-let store: string;
+let hub: Hub;
 let nc: NatsConnection;
 let edgeq: Edgeq;
 const procs: EdgeqProcess[] = [];
 
 beforeAll(async () => {
-  const [port, monitor, leaf] = [await freePort(), await freePort(), await freePort()];
-  wsPort = await freePort();
-  store = mkdtempSync(join(tmpdir(), "edgeq-ws-"));
-  server = new NatsNode("ws-hub", "server-websocket.conf", {
-    NATS_NAME: "ws-hub",
-    NATS_LISTEN: `127.0.0.1:${port}`,
-    NATS_MONITOR: `127.0.0.1:${monitor}`,
-    NATS_STORE: store,
-    NATS_LEAF_LISTEN: `127.0.0.1:${leaf}`,
-    NATS_WS_LISTEN: `127.0.0.1:${wsPort}`,
-  }, port);
-  await server.start();
-  nc = await connect({ servers: server.url });
+  hub = await startHub({ websocket: true });
+  nc = await connect({ servers: hub.node.url });
   edgeq = await Edgeq.open(nc);
 });
 afterAll(async () => {
   await Promise.all(procs.map((p) => p.stop()));
   await nc?.close();
-  await server?.kill("SIGTERM");
-  rmSync(store, { recursive: true, force: true });
+  await hub?.stop();
 });
 
 test("a Deno worker connected over WebSocket only processes tasks and reports itself", async () => {
-  const worker = runEdgeq("deno-websocket", ["worker", "workers/demo.ts"], { NATS_URL: `ws://127.0.0.1:${wsPort}` });
+  const worker = runEdgeq("deno-websocket", ["worker", "workers/demo.ts"], { NATS_URL: hub.wsUrl });
   procs.push(worker);
   const id = await worker.workerId();
   const submitted = await edgeq.queue().submitMany(
