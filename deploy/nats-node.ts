@@ -34,6 +34,8 @@ export class NatsNode {
     const proc = spawn("nats-server", ["-c", `${NATS_CONFIG_DIR}${this.config}`], {
       env: { ...process.env, ...this.env },
       stdio: ["ignore", "ignore", "pipe"],
+      // Its own process group: a Ctrl-C meant for `npm run cluster` must not stop it before the workers.
+      detached: true,
     });
     this.#proc = proc;
     this.#log = "";
