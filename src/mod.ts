@@ -4,6 +4,8 @@ export { Queue } from "./queue.ts";
 export { retryDelayMs, Worker, workerOptionsSchema } from "./worker.ts";
 export { createApi } from "./api.ts";
 export { configSchema, resolveConfig } from "./config.ts";
+export { DEFAULT_NATS_URL, ENV_NAMES, readSettings } from "./settings.ts";
+export { natsConnectOptions } from "./nats-options.ts";
 export {
   EdgeqError,
   NoHandlerError,
@@ -34,6 +36,8 @@ export type { Health } from "./health.ts";
 export type { WorkerInfo } from "./heartbeat.ts";
 export type { SubmitOptions } from "./message.ts";
 export type { Priority } from "./names.ts";
+export type { ReadTextFile } from "./nats-options.ts";
+export type { Env, EnvName, NatsSettings, Settings } from "./settings.ts";
 export type { Submitted, TaskSpec } from "./queue.ts";
 export type { ListOptions, TaskRecord, TaskRecords, TaskStatus } from "./records.ts";
 export type { Runtime } from "./runtime.ts";
