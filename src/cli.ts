@@ -128,11 +128,11 @@ const COMMANDS: Record<Exclude<Invocation["command"], "help">, Command> = {
   },
 
   async dev(settings, runtime) {
-    const local: LocalNats = settings.natsUrlGiven
-      ? { url: settings.nats.servers.join(",") }
+    const local: LocalNats | undefined = settings.natsUrlGiven
+      ? undefined
       : await ensureLocalNats(runtime, settings.natsPort, ".edgeq/nats");
-    if (local.child) console.log(`edgeq: started nats-server at ${local.url} (store in .edgeq/nats)`);
-    const edgeq = await open(runtime, { ...settings, nats: { ...settings.nats, servers: [local.url] } });
+    if (local?.child) console.log(`edgeq: started nats-server at ${local.url} (store in .edgeq/nats)`);
+    const edgeq = await open(runtime, local ? { ...settings, nats: { ...settings.nats, servers: [local.url] } } : settings);
     const { handlers } = await import("../workers/demo.ts");
     const stopApi = await startApi(edgeq, settings, runtime);
     const worker = await startWorker(edgeq, handlers, settings.worker, runtime);
@@ -140,8 +140,8 @@ const COMMANDS: Record<Exclude<Invocation["command"], "help">, Command> = {
       await worker.stop();
       await stopApi();
       await disconnect(edgeq);
-      local.child?.kill();
-      await local.child?.exited;
+      local?.child?.kill();
+      await local?.child?.exited;
     });
   },
 };
