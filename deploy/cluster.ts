@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { NatsNode } from "./nats-node.ts";
-import { freePort } from "./ports.ts";
+import { freePorts } from "./ports.ts";
 
 export interface ClusterOptions {
   /** Where the nodes keep their JetStream stores (one folder each); a temporary folder, removed on stop, if absent. */
@@ -26,9 +26,9 @@ export class LocalCluster {
   static async start(options: ClusterOptions = {}): Promise<LocalCluster> {
     const tempDir = options.storeDir ? undefined : mkdtempSync(join(tmpdir(), "edgeq-cluster-"));
     const storeDir = options.storeDir ?? tempDir!;
-    const ports = async () => Promise.all([1, 2, 3].map(() => freePort()));
-    const [client, monitor, route, leaf] = [await ports(), await ports(), await ports(), await ports()];
-    const wsPort = await freePort();
+    const ports = await freePorts(13);
+    const [client, monitor, route, leaf] = [0, 3, 6, 9].map((i) => ports.slice(i, i + 3));
+    const wsPort = ports[12];
     const routes = `[${route.map((p) => `nats://127.0.0.1:${p}`).join(", ")}]`;
     const nodes = [0, 1, 2].map((i) => {
       const name = `nats-${i + 1}`;

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { NatsNode } from "./nats-node.ts";
-import { freePort } from "./ports.ts";
+import { freePort, freePorts } from "./ports.ts";
 
 export interface Hub {
   node: NatsNode;
@@ -16,7 +16,7 @@ export interface Hub {
 }
 
 export async function startHub(options: { websocket?: boolean } = {}): Promise<Hub> {
-  const [port, monitor, leaf, ws] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const [port, monitor, leaf, ws] = await freePorts(4);
   const store = mkdtempSync(join(tmpdir(), "edgeq-hub-"));
   const node = new NatsNode("hub", options.websocket ? "server-websocket.conf" : "server.conf", {
     NATS_NAME: "hub",

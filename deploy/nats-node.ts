@@ -4,7 +4,6 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { waitForPort } from "./ports.ts";
 
 export const NATS_CONFIG_DIR = fileURLToPath(new URL("./nats/", import.meta.url));
 
@@ -29,8 +28,11 @@ export class NatsNode {
     return this.#proc !== undefined && this.#proc.exitCode === null && this.#proc.signalCode === null;
   }
 
-  /** Starts the server (again, on the same ports and store) and waits for its client port. */
-  async start(): Promise<void> {
+  /**
+   * Starts the server (again, on the same ports and store) and waits until it says it is ready: its
+   * own word, not a port that answers, which on a shared machine could be someone else's.
+   */
+  async start(timeoutMs = 15_000): Promise<void> {
     const proc = spawn("nats-server", ["-c", `${NATS_CONFIG_DIR}${this.config}`], {
       env: { ...process.env, ...this.env },
       stdio: ["ignore", "ignore", "pipe"],
@@ -39,13 +41,15 @@ export class NatsNode {
     });
     this.#proc = proc;
     this.#log = "";
-    proc.stderr!.on("data", (d) => (this.#log = (this.#log + d).slice(-4000)));
-    const failed = new Promise<never>((_, reject) => {
-      proc.once("error", (err) => reject(new Error(`cannot run nats-server (${err.message}); install it: apt-get install nats-server`)));
-      proc.once("exit", (code) => reject(new Error(`nats-server ${this.name} exited with ${code}:\n${this.#log}`)));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`nats-server ${this.name} not ready after ${timeoutMs} ms:\n${this.#log}`)), timeoutMs);
+      proc.stderr!.on("data", (d) => {
+        this.#log = (this.#log + d).slice(-4000);
+        if (/Server is ready/.test(this.#log)) (clearTimeout(timer), resolve());
+      });
+      proc.once("error", (err) => (clearTimeout(timer), reject(new Error(`cannot run nats-server (${err.message}); install it: apt-get install nats-server`))));
+      proc.once("exit", (code) => (clearTimeout(timer), reject(new Error(`nats-server ${this.name} exited with ${code}:\n${this.#log}`))));
     });
-    failed.catch(() => {});
-    await Promise.race([waitForPort(this.port), failed]);
   }
 
   /** Stops the server with the signal and waits for it to exit. */

@@ -2,14 +2,20 @@
 import { createServer, connect as tcpConnect } from "node:net";
 
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
+  return (await freePorts(1))[0];
+}
+
+/** `n` distinct free ports: all are held open together before any is released. */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = Array.from({ length: n }, () => createServer());
+  const ports = await Promise.all(servers.map((srv) =>
+    new Promise<number>((resolve, reject) => {
+      srv.once("error", reject);
+      srv.listen(0, "127.0.0.1", () => resolve((srv.address() as { port: number }).port));
+    })
+  ));
+  await Promise.all(servers.map((srv) => new Promise((done) => srv.close(done))));
+  return ports;
 }
 
 export async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
