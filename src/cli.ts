@@ -10,15 +10,15 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { z } from "zod";
 import { createApi } from "./api.ts";
-import { DEAD_USAGE, runDeadCommand } from "./cli-dead-letters.ts";
-import { parseApiTokens } from "./auth.ts";
+import { DEAD_USAGE, type DeadCommand, runDeadCommand } from "./cli-dead-letters.ts";
 import { Edgeq } from "./client.ts";
 import { describeIssues } from "./config.ts";
-import { EdgeqError, UnavailableError } from "./errors.ts";
+import { EdgeqError, UnavailableError, ValidationError } from "./errors.ts";
 import { ensureLocalNats, type LocalNats } from "./local-nats.ts";
 import { queueSchema } from "./message.ts";
-import { parseRateLimit } from "./rate-limit.ts";
+import { natsConnectOptions } from "./nats-options.ts";
 import type { Runtime } from "./runtime.ts";
+import { type EnvName, readSettings, type Settings } from "./settings.ts";
 import type { Handlers, Worker, WorkerOptions } from "./worker.ts";
 
 const USAGE = `usage: edgeq <command> [options]
@@ -36,8 +36,12 @@ options:
                              given back (env EDGEQ_SHUTDOWN_GRACE_MS, default 10000)
   --nats-port N              dev: port of the local nats-server (default 4222)
 
-environment:
+environment (all of them: docs/deploy.md):
   NATS_URL                   NATS server(s), comma-separated (default nats://127.0.0.1:4222)
+  NATS_USER / NATS_PASSWORD, NATS_TOKEN, NATS_NKEY_SEED(_FILE), NATS_CREDS, NATS_TLS_CA / _CERT / _KEY
+  NATS_JS_DOMAIN             JetStream domain of the hub, when connected to a leaf node
+  EDGEQ_REPLICAS             replicas of what edgeq creates (1; 3 on a cluster)
+  EDGEQ_ACK_WAIT_MS, EDGEQ_RETENTION_MS, EDGEQ_HEARTBEAT_MS, EDGEQ_MAX_ATTEMPTS
   EDGEQ_API_TOKENS           bearer tokens the API accepts, "<token>:<scope>,<scope>;..." with scopes
                              read (GET), submit (POST /tasks) and admin (changing dead letters);
                              unset: the API is open to anyone
@@ -45,80 +49,49 @@ environment:
                              "<n>/min" or "off" (default off)
 `;
 
-function wholeNumber(min: number, max: number) {
-  return z.coerce
-    .number({ error: "must be a number" })
-    .int("must be a whole number")
-    .min(min, `must be at least ${min}`)
-    .max(max, `must be at most ${max}`);
-}
-
-const settingsSchema = z.object({
-  command: z.enum(["serve", "worker", "dev", "dead", "help"], { error: "must be serve, worker, dev, dead or help" }),
-  module: z.string().optional(),
-  /** dead: the action and the task id. */
-  args: z.array(z.string()),
-  all: z.boolean(),
-  queue: queueSchema.optional(),
-  limit: wholeNumber(1, 1000).optional(),
-  maxAttempts: wholeNumber(1, 1000).optional(),
-  port: wholeNumber(0, 65535).default(5000),
-  natsPort: wholeNumber(1, 65535).default(4222),
-  natsUrl: z.string().min(1).optional(),
-  // No defaults: a worker module's own options apply unless a flag or variable says otherwise.
-  concurrency: wholeNumber(1, 10_000).optional(),
-  graceMs: wholeNumber(0, 24 * 3600_000).optional(),
-  queues: z
-    .string()
-    .transform((s) => s.split(",").map((q) => q.trim()))
-    .pipe(z.array(queueSchema))
-    .optional(),
-  apiTokens: z.string().default("").transform(parsedBy(parseApiTokens)),
-  rateLimit: z.string().default("").transform(parsedBy(parseRateLimit)),
-});
-type Settings = z.output<typeof settingsSchema>;
-
-/** A zod transform from a parser that throws, so that its message is reported with the setting's source. */
-function parsedBy<T>(parse: (text: string) => T) {
-  return (text: string, ctx: z.RefinementCtx): T => {
-    try {
-      return parse(text);
-    } catch (err) {
-      ctx.addIssue({ code: "custom", message: (err as Error).message });
-      return z.NEVER;
-    }
-  };
-}
-
-/** Where each setting comes from, for error messages that name what the user typed. */
-const SOURCES: Record<string, string> = {
-  port: "--port / PORT",
-  natsPort: "--nats-port",
-  natsUrl: "NATS_URL",
-  concurrency: "--concurrency / EDGEQ_CONCURRENCY",
-  queues: "--queues / EDGEQ_QUEUES",
-  graceMs: "--grace-ms / EDGEQ_SHUTDOWN_GRACE_MS",
-  queue: "--queue",
-  limit: "--limit",
-  maxAttempts: "--max-attempts",
-  apiTokens: "EDGEQ_API_TOKENS",
-  rateLimit: "EDGEQ_RATE_LIMIT",
-  command: "the command",
+/** Command-line flags, each a higher-priority source of one environment variable. */
+const FLAGS: Record<string, EnvName> = {
+  port: "PORT",
+  concurrency: "EDGEQ_CONCURRENCY",
+  queues: "EDGEQ_QUEUES",
+  "grace-ms": "EDGEQ_SHUTDOWN_GRACE_MS",
 };
+const LABELS = Object.fromEntries(Object.entries(FLAGS).map(([flag, name]) => [name, `--${flag} / ${name}`]));
+
+const COMMAND_NAMES = ["serve", "worker", "dev", "dead", "help"] as const;
+
+const count = (max: number) => z.coerce.number({ error: "must be a number" }).int("must be a whole number").min(1, "must be at least 1").max(max, `must be at most ${max}`);
+/** `edgeq dead`'s flags. */
+const deadFlagsSchema = z.object({
+  queue: queueSchema.optional(),
+  limit: count(1000).optional(),
+  "max-attempts": count(1000).optional(),
+});
+
+interface Invocation extends Settings {
+  command: (typeof COMMAND_NAMES)[number];
+  module?: string;
+  /** `edgeq dead`: the action, the task id and the flags. */
+  dead: DeadCommand;
+  /** dev: port of the local nats-server, when NATS_URL is not set. */
+  natsPort: number;
+  /** Whether NATS_URL was set (dev starts a server otherwise). */
+  natsUrlGiven: boolean;
+}
 
 export async function runCli(argv: string[], runtime: Runtime): Promise<void> {
   try {
-    const settings = readSettings(argv, runtime);
-    if (settings.command === "help") return console.log(USAGE);
-    await COMMANDS[settings.command](settings, runtime);
+    const invocation = readInvocation(argv, runtime);
+    if (invocation.command === "help") return console.log(USAGE);
+    await COMMANDS[invocation.command](invocation, runtime);
   } catch (err) {
     console.error(err instanceof EdgeqError ? `edgeq: ${err.message}` : err);
     runtime.exit(1);
   }
 }
 
-function readSettings(argv: string[], runtime: Runtime): Settings {
-  const [command = "help", ...rest] = argv;
+function readInvocation(argv: string[], runtime: Runtime): Invocation {
+  const [given = "help", ...rest] = argv;
   const flags: Record<string, string> = {};
   const positional: string[] = [];
   for (let i = 0; i < rest.length; i++) {
@@ -127,35 +100,46 @@ function readSettings(argv: string[], runtime: Runtime): Settings {
     else if (match[1] === "all") flags.all = "true"; // takes no value
     else flags[match[1]] = match[2] ?? rest[++i] ?? "";
   }
-  const raw = {
-    command: command === "--help" || command === "-h" ? "help" : command,
-    module: positional[0],
-    args: positional,
-    all: flags.all === "true",
-    queue: flags.queue,
-    limit: flags.limit,
-    maxAttempts: flags["max-attempts"],
-    port: flags.port ?? runtime.env("PORT") ?? undefined,
-    natsPort: flags["nats-port"],
-    natsUrl: runtime.env("NATS_URL") || undefined,
-    concurrency: flags.concurrency ?? runtime.env("EDGEQ_CONCURRENCY") ?? undefined,
-    queues: flags.queues ?? runtime.env("EDGEQ_QUEUES") ?? undefined,
-    graceMs: flags["grace-ms"] ?? runtime.env("EDGEQ_SHUTDOWN_GRACE_MS") ?? undefined,
-    apiTokens: runtime.env("EDGEQ_API_TOKENS"),
-    rateLimit: runtime.env("EDGEQ_RATE_LIMIT"),
-  };
-  const parsed = settingsSchema.safeParse(raw);
-  if (!parsed.success) {
-    const where = parsed.error.issues.map((i) => `${SOURCES[String(i.path[0])] ?? i.path.join(".")}: ${i.message}`);
-    throw new EdgeqError(`${where.join("; ")}\n\n${USAGE}`);
+  const command = given === "--help" || given === "-h" ? "help" : given;
+  if (!(COMMAND_NAMES as readonly string[]).includes(command)) {
+    throw new EdgeqError(`the command: must be serve, worker, dev, dead or help\n\n${USAGE}`);
   }
-  if (parsed.data.command === "worker" && !parsed.data.module) throw new EdgeqError(`worker needs a module\n\n${USAGE}`);
-  return parsed.data;
+  const overrides = Object.fromEntries(Object.entries(FLAGS).map(([flag, name]) => [name, flags[flag]]));
+  let settings: Settings;
+  try {
+    settings = readSettings((name) => runtime.env(name), overrides, LABELS);
+  } catch (err) {
+    throw err instanceof ValidationError ? new EdgeqError(`${err.message}\n\n${USAGE}`) : err;
+  }
+  const natsPort = Number(flags["nats-port"] ?? 4222);
+  if (!Number.isInteger(natsPort) || natsPort < 1 || natsPort > 65535) {
+    throw new EdgeqError(`--nats-port: must be a whole number from 1 to 65535\n\n${USAGE}`);
+  }
+  if (command === "worker" && !positional[0]) throw new EdgeqError(`worker needs a module\n\n${USAGE}`);
+  const dead = deadFlagsSchema.safeParse(flags);
+  if (!dead.success) throw new EdgeqError(`${describeIssues(dead.error).replace(/^/, "--")}\n\n${USAGE}`);
+  return {
+    ...settings,
+    command: command as Invocation["command"],
+    module: positional[0],
+    dead: {
+      action: positional[0],
+      id: positional[1],
+      all: flags.all === "true",
+      queue: dead.data.queue,
+      limit: dead.data.limit,
+      maxAttempts: dead.data["max-attempts"],
+    },
+    natsPort,
+    natsUrlGiven: Boolean(runtime.env("NATS_URL")),
+  };
 }
 
-const COMMANDS: Record<Exclude<Settings["command"], "help">, (s: Settings, r: Runtime) => Promise<void>> = {
+type Command = (s: Invocation, r: Runtime) => Promise<void>;
+
+const COMMANDS: Record<Exclude<Invocation["command"], "help">, Command> = {
   async serve(settings, runtime) {
-    const edgeq = await Edgeq.open(await connectNats(runtime, settings.natsUrl ?? "nats://127.0.0.1:4222"));
+    const edgeq = await open(runtime, settings);
     const stopApi = await startApi(edgeq, settings, runtime);
     onceShutdown(runtime, async () => {
       await stopApi();
@@ -165,8 +149,8 @@ const COMMANDS: Record<Exclude<Settings["command"], "help">, (s: Settings, r: Ru
 
   async worker(settings, runtime) {
     const { handlers, options } = await loadWorkerModule(runtime, settings.module!);
-    const edgeq = await Edgeq.open(await connectNats(runtime, settings.natsUrl ?? "nats://127.0.0.1:4222"));
-    const worker = await startWorker(edgeq, handlers, { ...options, ...workerSettings(settings) }, runtime);
+    const edgeq = await open(runtime, settings);
+    const worker = await startWorker(edgeq, handlers, { ...options, ...settings.worker }, runtime);
     onceShutdown(runtime, async () => {
       await worker.stop();
       await disconnect(edgeq);
@@ -174,10 +158,9 @@ const COMMANDS: Record<Exclude<Settings["command"], "help">, (s: Settings, r: Ru
   },
 
   async dead(settings, runtime) {
-    const edgeq = await Edgeq.open(await connectNats(runtime, settings.natsUrl ?? "nats://127.0.0.1:4222"));
+    const edgeq = await open(runtime, settings);
     try {
-      const [action, id] = settings.args;
-      console.log(await runDeadCommand(edgeq, { ...settings, action, id }));
+      console.log(await runDeadCommand(edgeq, settings.dead));
     } finally {
       await disconnect(edgeq);
     }
@@ -185,37 +168,44 @@ const COMMANDS: Record<Exclude<Settings["command"], "help">, (s: Settings, r: Ru
   },
 
   async dev(settings, runtime) {
-    const local: LocalNats = settings.natsUrl
-      ? { url: settings.natsUrl }
+    const local: LocalNats | undefined = settings.natsUrlGiven
+      ? undefined
       : await ensureLocalNats(runtime, settings.natsPort, ".edgeq/nats");
-    if (local.child) console.log(`edgeq: started nats-server at ${local.url} (store in .edgeq/nats)`);
-    const edgeq = await Edgeq.open(await connectNats(runtime, local.url));
+    if (local?.child) console.log(`edgeq: started nats-server at ${local.url} (store in .edgeq/nats)`);
+    const edgeq = await open(runtime, local ? { ...settings, nats: { ...settings.nats, servers: [local.url] } } : settings);
     const { handlers } = await import("../workers/demo.ts");
     const stopApi = await startApi(edgeq, settings, runtime);
-    const worker = await startWorker(edgeq, handlers, workerSettings(settings), runtime);
+    const worker = await startWorker(edgeq, handlers, settings.worker, runtime);
     onceShutdown(runtime, async () => {
       await worker.stop();
       await stopApi();
       await disconnect(edgeq);
-      local.child?.kill();
-      await local.child?.exited;
+      local?.child?.kill();
+      await local?.child?.exited;
     });
   },
 };
 
-/** The worker options given on the command line or in the environment, and only those. */
-function workerSettings({ concurrency, graceMs, queues }: Settings): WorkerOptions {
-  const given = { concurrency, shutdownGraceMs: graceMs, queues };
-  return Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined));
-}
-
-async function connectNats(runtime: Runtime, url: string): Promise<NatsConnection> {
-  console.error(`edgeq: connecting to NATS at ${url}`); // stderr: stdout carries command output
+/** Connects with the settings' servers, credentials and TLS, and opens edgeq with its settings. */
+async function open(runtime: Runtime, settings: Settings): Promise<Edgeq> {
+  const options = await natsConnectOptions(settings.nats, runtime.readTextFile);
+  const where = settings.nats.servers.join(",");
+  console.error(`edgeq: connecting to NATS at ${where}`); // stderr: stdout carries command output
+  let nc: NatsConnection;
   try {
-    return await runtime.connect(url);
+    nc = await runtime.connect(options);
   } catch (err) {
     throw new UnavailableError(
-      `cannot reach NATS at ${url} (${(err as Error).message}); start nats-server -js, or set NATS_URL`,
+      `cannot reach NATS at ${where} (${(err as Error).message}); start nats-server -js, or set NATS_URL`,
+    );
+  }
+  try {
+    return await Edgeq.open(nc, settings.config);
+  } catch (err) {
+    if ((err as Error).name !== "JetStreamNotEnabled") throw err;
+    await nc.close();
+    throw new UnavailableError(
+      `no JetStream answers at ${where}: start nats-server with -js, or, connected to a leaf node, set NATS_JS_DOMAIN to the hub's JetStream domain`,
     );
   }
 }
@@ -226,7 +216,7 @@ function disconnect(edgeq: Edgeq): Promise<void> {
 }
 
 async function startApi(edgeq: Edgeq, settings: Settings, runtime: Runtime): Promise<() => Promise<void>> {
-  const { apiTokens: tokens, rateLimit } = settings;
+  const { tokens, rateLimit } = settings.api;
   const app = createApi(edgeq, {
     gateway: `gateway-${runtime.hostname()}`,
     tokens,

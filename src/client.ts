@@ -51,8 +51,9 @@ export class Edgeq {
   /** Makes sure the streams and buckets exist (creating them on first use) and returns the handle. */
   static async open(nc: NatsConnection, config?: EdgeqConfigInput): Promise<Edgeq> {
     const resolved = resolveConfig(config);
-    const js = jetstream(nc);
-    const jsm = await jetstreamManager(nc);
+    const domain = { domain: resolved.jsDomain };
+    const js = jetstream(nc, domain);
+    const jsm = await jetstreamManager(nc, domain);
     const buckets = await ensureTopology(js, jsm, resolved);
     const edgeq = new Edgeq(nc, js, jsm, buckets, resolved);
     await edgeq.ensureQueue(DEFAULT_QUEUE);

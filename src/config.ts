@@ -33,6 +33,11 @@ export const configSchema = z.strictObject({
   queues: z.record(z.string().regex(QUEUE_PATTERN, "must be a queue name"), queueSettingsSchema).default({}),
   /** Per-task-type retry defaults; they take precedence over the queue's. */
   types: z.record(z.string().regex(TYPE_PATTERN, "must be a task type"), policyDefaultsSchema).default({}),
+  /**
+   * JetStream domain of the servers that hold edgeq's streams. Needed only by processes connected to a
+   * leaf node without JetStream of its own: they reach the hub's JetStream as `$JS.<domain>.API`.
+   */
+  jsDomain: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 of A-Z a-z 0-9 _ -").optional(),
 });
 
 export type EdgeqConfig = z.output<typeof configSchema>;

@@ -77,7 +77,7 @@ export class DeadLetters {
   readonly #scanner: StreamScanner;
 
   constructor(private readonly edgeq: Edgeq) {
-    this.#scanner = new StreamScanner(edgeq.nc, edgeq.jsm, DEAD_STREAM, edgeq.maxPayload, "dead letters");
+    this.#scanner = new StreamScanner(edgeq.nc, edgeq.jsm, edgeq.js.apiPrefix, DEAD_STREAM, edgeq.maxPayload, "dead letters");
   }
 
   /** Stores a dead letter. Sent again after a crash, it is stored once (the duplicate window). */

@@ -8,6 +8,8 @@ export { createApi } from "./api.ts";
 export { constantTimeEqual, parseApiTokens, SCOPES } from "./auth.ts";
 export { parseRateLimit, RateLimiter } from "./rate-limit.ts";
 export { configSchema, resolveConfig } from "./config.ts";
+export { DEFAULT_NATS_URL, ENV_NAMES, readSettings } from "./settings.ts";
+export { natsConnectOptions } from "./nats-options.ts";
 export {
   EdgeqError,
   ForbiddenError,
@@ -52,6 +54,8 @@ export type { Health } from "./health.ts";
 export type { WorkerInfo } from "./heartbeat.ts";
 export type { SubmitOptions } from "./message.ts";
 export type { Priority } from "./names.ts";
+export type { ReadTextFile } from "./nats-options.ts";
+export type { Env, EnvName, NatsSettings, Settings } from "./settings.ts";
 export type { Submitted, TaskSpec } from "./queue.ts";
 export type { Attempt, ListOptions, TaskRecord, TaskRecords, TaskStatus } from "./records.ts";
 export type { DeadLetter } from "./dead-letters.ts";

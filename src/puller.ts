@@ -34,8 +34,10 @@ export class Puller {
   readonly #open = new Set<() => void>();
 
   /** `onError` receives what `onMsg` throws: an exception must not reach the client's read loop, which would close the connection. */
+  /** `apiPrefix` is the JetStream client's (`$JS.API`, or `$JS.<domain>.API` across a leaf node). */
   constructor(
     private readonly nc: NatsConnection,
+    private readonly apiPrefix: string,
     private readonly stream: string,
     private readonly onError: (err: unknown) => void,
   ) {}
@@ -80,7 +82,7 @@ export class Puller {
             if (received >= opts.batch) finish(true);
           },
         });
-        this.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${this.stream}.${consumer}`, JSON.stringify(request), {
+        this.nc.publish(`${this.apiPrefix}.CONSUMER.MSG.NEXT.${this.stream}.${consumer}`, JSON.stringify(request), {
           reply: inbox,
         });
       } catch {

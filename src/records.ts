@@ -129,7 +129,7 @@ export class TaskRecords {
   ) {
     this.#stream = `KV_${bucket}`;
     this.#subjectPrefix = `$KV.${bucket}.`;
-    this.#scanner = new StreamScanner(nc, jsm, this.#stream, maxBytes, "task records");
+    this.#scanner = new StreamScanner(nc, jsm, requests.apiPrefix, this.#stream, maxBytes, "task records");
   }
 
   async get(id: string): Promise<TaskRecord | null> {

@@ -2,7 +2,7 @@
  * What the portable core needs from the runtime it runs on. Each adapter under src/adapter/
  * provides one, and nothing else in src/ imports Node or Deno APIs.
  */
-import type { NatsConnection } from "@nats-io/nats-core";
+import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
 import type { Context } from "hono";
 
 export interface Served {
@@ -17,12 +17,15 @@ export interface Child {
 }
 
 export interface Runtime {
-  name: "node" | "deno";
+  /** Reported in worker heartbeats: node, deno, bun, or deno-websocket for a Deno worker on WebSocket. */
+  name: string;
   hostname(): string;
   env(name: string): string | undefined;
   /** Runs `fn` on SIGINT or SIGTERM. */
   onShutdown(fn: () => void): void;
-  connect(servers: string): Promise<NatsConnection>;
+  connect(options: ConnectionOptions): Promise<NatsConnection>;
+  /** Reads credentials and TLS files named in the settings. */
+  readTextFile(path: string): Promise<string>;
   /** Serves `fetch`, passing it the server's own bindings as Hono's `env` (where `clientAddress` finds them). */
   serve(fetch: (request: Request, env?: unknown) => Response | Promise<Response>, port: number): Promise<Served>;
   /** The address of the client that sent the request a served `fetch` is answering. */

@@ -18,13 +18,15 @@ export class StreamScanner {
   constructor(
     nc: NatsConnection,
     private readonly jsm: JetStreamManager,
+    /** `$JS.API`, or `$JS.<domain>.API` across a leaf node. */
+    apiPrefix: string,
     private readonly stream: string,
     /** The server's max payload: a batch has room for the largest message, so one cannot stall a scan. */
     private readonly maxPayload: number,
     /** Names what is read, in errors. */
     private readonly what: string,
   ) {
-    this.#puller = new Puller(nc, stream, console.error);
+    this.#puller = new Puller(nc, apiPrefix, stream, console.error);
   }
 
   /** Hands the stream's messages from `start` on to `visit` until it returns false or the stream ends. */

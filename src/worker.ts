@@ -128,7 +128,7 @@ export class Worker {
     private readonly handlers: Handlers,
     private readonly opts: ResolvedOptions,
   ) {
-    this.#puller = new Puller(edgeq.nc, WORK_STREAM, this.#report);
+    this.#puller = new Puller(edgeq.nc, edgeq.js.apiPrefix, WORK_STREAM, this.#report);
     this.id = opts.id ?? `${opts.host.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 64)}-${crypto.randomUUID().slice(0, 8)}`;
     this.#consumers = PRIORITIES.flatMap((priority) => opts.queues.map((queue) => consumerName(queue, priority)));
     this.#heartbeat = new Heartbeat(

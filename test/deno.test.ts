@@ -45,7 +45,7 @@ async function waitDone(ids: string[]) {
 }
 
 test("the Deno side type-checks", async () => {
-  const { stderr } = await promisify(execFile)(`${ROOT}node_modules/.bin/deno`, ["check", "src/adapter/deno/main.ts"], {
+  const { stderr } = await promisify(execFile)(`${ROOT}node_modules/.bin/deno`, ["check", "src/adapter/deno/main.ts", "src/adapter/deno/websocket.ts"], {
     cwd: ROOT,
   });
   expect(stderr).not.toMatch(/error/i);

@@ -222,7 +222,7 @@ describe("workers", () => {
     await env.edgeq.ensureQueue("lost_ack");
     const { id } = await env.edgeq.queue("lost_ack").submit("count");
     let first: Delivery | undefined;
-    await new Puller(env.nc, WORK_STREAM, () => {}).pull(consumerName("lost_ack", "normal"), { batch: 1, noWait: true }, (m) => {
+    await new Puller(env.nc, env.edgeq.js.apiPrefix, WORK_STREAM, () => {}).pull(consumerName("lost_ack", "normal"), { batch: 1, noWait: true }, (m) => {
       first = new Delivery(m);
     });
     const createdAt = new Date(first!.storedAt).toISOString();

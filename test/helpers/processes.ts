@@ -1,11 +1,11 @@
 /**
- * Runs the `edgeq` command as a child process, on Node or on Deno (the npm `deno` package), and
+ * Runs the `edgeq` command as a child process, on Node, Deno or Bun (their npm packages), and
  * waits on what it prints.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
+import { edgeqCommand, ROOT, type RuntimeName } from "../../deploy/commands.ts";
 
-export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+export { ROOT };
 const DENO = `${ROOT}node_modules/.bin/deno`;
 
 export class EdgeqProcess {
@@ -51,14 +51,12 @@ export class EdgeqProcess {
   }
 }
 
-export type Runtime = "node" | "deno";
+export type Runtime = RuntimeName;
 
 export function runEdgeq(runtime: Runtime, args: string[], env: Record<string, string>, cwd = ROOT): EdgeqProcess {
-  const [command, prefix] = runtime === "node"
-    ? [process.execPath, [`${ROOT}bin/edgeq.js`]]
-    : [DENO, ["run", "-A", `--config=${ROOT}deno.json`, `${ROOT}src/adapter/deno/main.ts`]];
+  const run = edgeqCommand(runtime, args);
   return new EdgeqProcess(
-    spawn(command, [...prefix, ...args], { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], detached: true }),
+    spawn(run.command, run.args, { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], detached: true }),
   );
 }
 

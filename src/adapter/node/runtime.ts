@@ -3,7 +3,7 @@ import { serve } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import { connect } from "@nats-io/transport-node";
 import { spawn } from "node:child_process";
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { connect as tcpConnect } from "node:net";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
@@ -18,7 +18,8 @@ export const nodeRuntime: Runtime = {
     process.once("SIGINT", fn);
     process.once("SIGTERM", fn);
   },
-  connect: (servers) => connect({ servers, maxReconnectAttempts: -1, name: "edgeq" }),
+  connect,
+  readTextFile: (path) => readFile(path, "utf8"),
   serve: (fetch, port) =>
     new Promise((ready) => {
       const server = serve({ fetch, port }, (info) =>

@@ -1,0 +1,200 @@
+/**
+ * Every setting edgeq's commands take from the environment, in one place. The runtime hands in
+ * the variables (`Runtime.env`); nothing here reads them itself. Values are checked at start-up
+ * and a bad one is reported under the name of its variable, with what is expected.
+ *
+ *   NATS_URL                  servers, comma-separated: nats://host:4222 (TCP) or ws://host:8080 (WebSocket)
+ *   NATS_USER, NATS_PASSWORD  user and password
+ *   NATS_TOKEN                token
+ *   NATS_NKEY_SEED            NKey seed (SU…), or NATS_NKEY_SEED_FILE: a file holding it
+ *   NATS_CREDS                credentials file (JWT and seed, as `nsc` writes them)
+ *   NATS_TLS_CA, NATS_TLS_CERT, NATS_TLS_KEY   TLS files (TCP connections)
+ *   NATS_JS_DOMAIN            JetStream domain of the hub, for processes connected to a leaf node
+ *   EDGEQ_REPLICAS            replicas of the stream and buckets edgeq creates: 1, or 3 on a cluster
+ *   EDGEQ_ACK_WAIT_MS         how long a task may go silent before it is redelivered
+ *   EDGEQ_RETENTION_MS        how long records of finished tasks are kept
+ *   EDGEQ_DUPLICATE_WINDOW_MS, EDGEQ_MAX_ACK_PENDING, EDGEQ_WORKER_TTL_MS, EDGEQ_MAX_ATTEMPTS
+ *   EDGEQ_CONCURRENCY, EDGEQ_QUEUES, EDGEQ_HEARTBEAT_MS, EDGEQ_SHUTDOWN_GRACE_MS   worker options
+ *   PORT                      HTTP port of the API
+ *   EDGEQ_API_TOKENS          bearer tokens of the API and their scopes (auth.ts); unset: the API is open
+ *   EDGEQ_RATE_LIMIT          submissions per caller: "<n>/s", "<n>/min" or "off" (rate-limit.ts)
+ */
+import { z } from "zod";
+import { type ApiToken, parseApiTokens } from "./auth.ts";
+import { configSchema, type EdgeqConfigInput } from "./config.ts";
+import { ValidationError } from "./errors.ts";
+import { queueSchema } from "./message.ts";
+import { parseRateLimit, type RateLimit } from "./rate-limit.ts";
+import { type WorkerOptions, workerOptionsSchema } from "./worker.ts";
+
+/** Reads one environment variable; `Runtime.env` is one. */
+export type Env = (name: string) => string | undefined;
+
+export interface NatsSettings {
+  servers: string[];
+  user?: string;
+  password?: string;
+  token?: string;
+  nkeySeed?: string;
+  nkeySeedFile?: string;
+  credsFile?: string;
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
+}
+
+export interface Settings {
+  nats: NatsSettings;
+  /** Only what the environment sets; the rest keeps the defaults of `configSchema`. */
+  config: EdgeqConfigInput;
+  /** Only what the environment sets, so a worker module's own options apply otherwise. */
+  worker: WorkerOptions;
+  port: number;
+  api: { tokens: ApiToken[]; rateLimit: RateLimit | null };
+}
+
+export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
+
+/** A whole number within the bounds of the schema it feeds, with messages a person can act on. */
+function wholeNumber(target: z.ZodNumber) {
+  const [min, max] = [target.minValue ?? 0, target.maxValue ?? Number.MAX_SAFE_INTEGER];
+  return z
+    .string()
+    .optional()
+    .transform((s) => (s === undefined || s.trim() === "" ? undefined : Number(s)))
+    .pipe(
+      z
+        .number({ error: "must be a number" })
+        .int("must be a whole number")
+        .min(min, `must be at least ${min}`)
+        .max(max, `must be at most ${max}`)
+        .optional(),
+    );
+}
+
+const text = z.string().optional().transform((s) => (s?.trim() ? s.trim() : undefined));
+
+/** A variable read by a parser that throws, its message reported under the variable's name. */
+function parsedBy<T>(parse: (text: string) => T) {
+  return z
+    .string()
+    .optional()
+    .transform((text, ctx): T => {
+      try {
+        return parse(text ?? "");
+      } catch (err) {
+        ctx.addIssue({ code: "custom", message: (err as Error).message });
+        return z.NEVER;
+      }
+    });
+}
+const config = configSchema.shape;
+const worker = workerOptionsSchema.shape;
+
+const envSchema = z
+  .object({
+    NATS_URL: z
+      .string()
+      .optional()
+      .transform((s) => (s?.trim() ? s : DEFAULT_NATS_URL).split(",").map((u) => u.trim()))
+      .pipe(
+        z.array(
+          z.string().regex(/^((nats|tls|ws|wss):\/\/)?[^\s/,]+$/, "must be host:port or nats://, tls://, ws://, wss:// URLs, comma-separated"),
+        ),
+      ),
+    NATS_USER: text,
+    NATS_PASSWORD: text,
+    NATS_TOKEN: text,
+    NATS_NKEY_SEED: text.pipe(z.string().regex(/^SU[A-Z2-7]+$/, "must be a user NKey seed (starts with SU)").optional()),
+    NATS_NKEY_SEED_FILE: text,
+    NATS_CREDS: text,
+    NATS_TLS_CA: text,
+    NATS_TLS_CERT: text,
+    NATS_TLS_KEY: text,
+    NATS_JS_DOMAIN: text.pipe(config.jsDomain),
+    EDGEQ_REPLICAS: wholeNumber(config.replicas.unwrap()),
+    EDGEQ_DUPLICATE_WINDOW_MS: wholeNumber(config.duplicateWindowMs.unwrap()),
+    EDGEQ_ACK_WAIT_MS: wholeNumber(config.ackWaitMs.unwrap()),
+    EDGEQ_MAX_ACK_PENDING: wholeNumber(config.maxAckPending.unwrap()),
+    EDGEQ_RETENTION_MS: wholeNumber(config.retentionMs.unwrap()),
+    EDGEQ_WORKER_TTL_MS: wholeNumber(config.workerTtlMs.unwrap()),
+    EDGEQ_MAX_ATTEMPTS: wholeNumber(config.maxAttempts.unwrap()),
+    EDGEQ_CONCURRENCY: wholeNumber(worker.concurrency.unwrap()),
+    EDGEQ_HEARTBEAT_MS: wholeNumber(worker.heartbeatIntervalMs.unwrap()),
+    EDGEQ_SHUTDOWN_GRACE_MS: wholeNumber(worker.shutdownGraceMs.unwrap().max(24 * 3600_000)),
+    EDGEQ_QUEUES: text.pipe(
+      z
+        .string()
+        .transform((s) => s.split(",").map((q) => q.trim()))
+        .pipe(z.array(queueSchema))
+        .optional(),
+    ),
+    PORT: wholeNumber(z.number().min(0).max(65535)).transform((p) => p ?? 5000),
+    EDGEQ_API_TOKENS: parsedBy(parseApiTokens),
+    EDGEQ_RATE_LIMIT: parsedBy(parseRateLimit),
+  })
+  .superRefine((env, ctx) => {
+    const needs = (name: keyof typeof env, other: keyof typeof env) => {
+      if (env[name] !== undefined && env[other] === undefined) ctx.addIssue({ code: "custom", path: [other], message: `must be set with ${name}` });
+    };
+    needs("NATS_USER", "NATS_PASSWORD");
+    needs("NATS_PASSWORD", "NATS_USER");
+    needs("NATS_TLS_CERT", "NATS_TLS_KEY");
+    needs("NATS_TLS_KEY", "NATS_TLS_CERT");
+    const auth = (["NATS_USER", "NATS_TOKEN", "NATS_NKEY_SEED", "NATS_NKEY_SEED_FILE", "NATS_CREDS"] as const).filter((n) => env[n]);
+    if (auth.length > 1) ctx.addIssue({ code: "custom", path: [auth[1]], message: `set one way to authenticate, not ${auth.join(" and ")}` });
+  });
+
+export type EnvName = keyof z.input<typeof envSchema>;
+export const ENV_NAMES = Object.keys(envSchema.shape) as EnvName[];
+
+/**
+ * Reads and checks the settings. `overrides` take precedence over the environment (command-line
+ * flags); `labels` names a variable in messages (e.g. "--port / PORT").
+ */
+export function readSettings(env: Env, overrides: Partial<Record<EnvName, string>> = {}, labels: Partial<Record<EnvName, string>> = {}): Settings {
+  const raw = Object.fromEntries(ENV_NAMES.map((name) => [name, overrides[name] ?? env(name)]));
+  const parsed = envSchema.safeParse(raw);
+  if (!parsed.success) {
+    const where = parsed.error.issues.map((i) => {
+      const name = String(i.path[0]) as EnvName;
+      return `${labels[name] ?? name}: ${i.message}`;
+    });
+    throw new ValidationError(where.join("; "));
+  }
+  const e = parsed.data;
+  const tls = e.NATS_TLS_CA || e.NATS_TLS_CERT ? { caFile: e.NATS_TLS_CA, certFile: e.NATS_TLS_CERT, keyFile: e.NATS_TLS_KEY } : undefined;
+  return {
+    nats: defined({
+      servers: e.NATS_URL,
+      user: e.NATS_USER,
+      password: e.NATS_PASSWORD,
+      token: e.NATS_TOKEN,
+      nkeySeed: e.NATS_NKEY_SEED,
+      nkeySeedFile: e.NATS_NKEY_SEED_FILE,
+      credsFile: e.NATS_CREDS,
+      tls: tls && defined(tls),
+    }),
+    config: defined({
+      replicas: e.EDGEQ_REPLICAS,
+      duplicateWindowMs: e.EDGEQ_DUPLICATE_WINDOW_MS,
+      ackWaitMs: e.EDGEQ_ACK_WAIT_MS,
+      maxAckPending: e.EDGEQ_MAX_ACK_PENDING,
+      retentionMs: e.EDGEQ_RETENTION_MS,
+      workerTtlMs: e.EDGEQ_WORKER_TTL_MS,
+      maxAttempts: e.EDGEQ_MAX_ATTEMPTS,
+      jsDomain: e.NATS_JS_DOMAIN,
+    }),
+    worker: defined({
+      concurrency: e.EDGEQ_CONCURRENCY,
+      heartbeatIntervalMs: e.EDGEQ_HEARTBEAT_MS,
+      shutdownGraceMs: e.EDGEQ_SHUTDOWN_GRACE_MS,
+      queues: e.EDGEQ_QUEUES,
+    }),
+    port: e.PORT,
+    api: { tokens: e.EDGEQ_API_TOKENS, rateLimit: e.EDGEQ_RATE_LIMIT },
+  };
+}
+
+/** Drops the keys whose value is undefined. */
+function defined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}

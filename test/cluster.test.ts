@@ -1,0 +1,91 @@
+/**
+ * The three-node cluster `npm run cluster` and docker-compose.yml boot, from the deploy/ files:
+ * edgeq creates its stream and buckets with 3 replicas on it, tasks go through, and they keep
+ * going through while one node is down.
+ */
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { LocalCluster } from "../deploy/cluster.ts";
+import { Edgeq } from "../src/client.ts";
+import { UnavailableError } from "../src/errors.ts";
+import { STATS_BUCKET, TASKS_BUCKET, WORK_STREAM, WORKERS_BUCKET } from "../src/names.ts";
+import { eventually } from "./helpers/processes.ts";
+
+const STREAMS = [WORK_STREAM, `KV_${TASKS_BUCKET}`, `KV_${WORKERS_BUCKET}`, `KV_${STATS_BUCKET}`];
+let cluster: LocalCluster;
+let nc: NatsConnection;
+let edgeq: Edgeq;
+
+beforeAll(async () => {
+  cluster = await LocalCluster.start();
+  nc = await connect({ servers: cluster.urls, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  edgeq = await Edgeq.open(nc, { replicas: 3 });
+  // A replicated stream answers publishes once its replicas have elected a leader, which on a busy
+  // machine can take a moment after it is created.
+  await eventually(async () => {
+    const infos = await Promise.all(STREAMS.map((name) => edgeq.jsm.streams.info(name)));
+    return infos.every((i) => i.cluster?.leader && i.cluster.replicas?.length === 2 && i.cluster.replicas.every((r) => r.current));
+  }, 30_000, "every stream to have a leader and two current replicas");
+});
+afterAll(async () => {
+  await nc?.close();
+  await cluster?.stop();
+});
+
+test("the three nodes form one cluster named in deploy/nats/cluster.conf", async () => {
+  const routez = await Promise.all(cluster.monitorPorts.map(async (p) => (await fetch(`http://127.0.0.1:${p}/routez`)).json()));
+  expect(routez.map((r) => r.num_routes)).toEqual([2, 2, 2]);
+  const varz = await (await fetch(`http://127.0.0.1:${cluster.monitorPorts[0]}/varz`)).json();
+  expect(varz).toMatchObject({ server_name: "nats-1", cluster: { name: "edgeq" }, websocket: { port: cluster.wsPort } });
+});
+
+test("the work stream and every bucket have 3 replicas, on three different servers", async () => {
+  for (const stream of STREAMS) {
+    const info = await edgeq.jsm.streams.info(stream);
+    expect(info.config.num_replicas, stream).toBe(3);
+    const servers = [info.cluster!.leader, ...info.cluster!.replicas!.map((r) => r.name)];
+    expect(servers.sort(), stream).toEqual(["nats-1", "nats-2", "nats-3"]);
+  }
+});
+
+/**
+ * Submits as a client should: UnavailableError means nothing was accepted, so it resubmits under
+ * the same id. A replicated stream can refuse for a moment while its replicas elect a leader (after
+ * creation, or when a busy machine delays their heartbeats); failover itself is the reliability tests' subject.
+ */
+async function submit(data: number) {
+  const id = crypto.randomUUID();
+  let refused = 0;
+  const task = await eventually(
+    () =>
+      edgeq.queue().submit("double", data, { id }).catch((err) => {
+        if (!(err instanceof UnavailableError)) throw err;
+        refused++;
+        return null;
+      }),
+    15_000,
+    "the submission to be accepted",
+  );
+  if (refused) console.log(`submission ${id} refused ${refused} time(s) before it was accepted`);
+  return task;
+}
+
+test("a task goes through, and another one while a node is down", async () => {
+  const worker = await edgeq.worker({ double: (n: number) => n * 2 }, { heartbeatIntervalMs: 200 });
+  try {
+    const first = await submit(21);
+    expect(await edgeq.tasks.waitFor(first.id, 10_000)).toMatchObject({ status: "completed", result: 42 });
+
+    // Kill a node the client is not connected to, so that only the replication is put to the test.
+    const down = cluster.urls.findIndex((u) => !u.endsWith(`:${nc.info!.port}`));
+    await cluster.kill(down);
+    const second = await submit(50);
+    expect(await edgeq.tasks.waitFor(second.id, 20_000)).toMatchObject({ status: "completed", result: 100 });
+
+    await cluster.restart(down);
+    const third = await submit(1);
+    expect(await edgeq.tasks.waitFor(third.id, 10_000)).toMatchObject({ status: "completed", result: 2 });
+  } finally {
+    await worker.stop();
+  }
+});
