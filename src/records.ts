@@ -116,7 +116,10 @@ const decoder = new TextDecoder();
  */
 export class TaskRecords {
   readonly #stream: string;
+  /** Where a record is written: its key's subject, reached through the JetStream domain if any. */
   readonly #subjectPrefix: string;
+  /** The key's subject in the bucket's stream. */
+  readonly #keyPrefix: string;
   readonly #scanner: StreamScanner;
 
   constructor(
@@ -128,7 +131,10 @@ export class TaskRecords {
     private readonly maxBytes: number,
   ) {
     this.#stream = `KV_${bucket}`;
-    this.#subjectPrefix = `$KV.${bucket}.`;
+    this.#keyPrefix = `$KV.${bucket}.`;
+    // Across a leaf node, writes go through the hub's JetStream domain, as nats.js's KV client sends them.
+    const viaDomain = requests.apiPrefix === "$JS.API" ? "" : `${requests.apiPrefix}.`;
+    this.#subjectPrefix = `${viaDomain}$KV.${bucket}.`;
     this.#scanner = new StreamScanner(nc, jsm, requests.apiPrefix, this.#stream, maxBytes, "task records");
   }
 
@@ -138,7 +144,7 @@ export class TaskRecords {
 
   /** The record and its revision; revision 0 when the id has never had an entry. */
   async read(id: string): Promise<{ record: TaskRecord | null; revision: number }> {
-    const entry = await this.requests.lastOf(this.#stream, this.#subjectPrefix + id);
+    const entry = await this.requests.lastOf(this.#stream, `${this.#keyPrefix}${id}`);
     if (!entry) return { record: null, revision: 0 };
     const deleted = entry.headers?.get(KV_OPERATION);
     return { record: deleted ? null : parseRecord(entry.data), revision: Number(entry.headers?.get("Nats-Sequence")) };

@@ -41,7 +41,8 @@ test("a worker on the leaf node processes the tasks submitted to the hub", async
     worker_id: id,
     result: { processed: "FROM THE HUB" },
   });
-  expect(await edgeq.tasks.waitFor(tasks[1].id, 10_000)).toMatchObject({ status: "failed", worker_id: id, attempts: 1 });
+  expect(await edgeq.tasks.waitFor(tasks[1].id, 10_000)).toMatchObject({ status: "dead", worker_id: id, attempts: 1 });
+  expect((await edgeq.deadLetters.get(tasks[1].id)).reason).toMatch(/^Error: /);
   await eventually(async () => (await edgeq.workers()).some((w) => w.id === id), 5000, "the leaf worker's heartbeat on the hub");
   const info = await edgeq.jsm.streams.info("EDGEQ_TASKS");
   expect(info.state.messages).toBe(0);

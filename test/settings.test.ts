@@ -24,6 +24,7 @@ describe("readSettings", () => {
       config: {},
       worker: {},
       port: 5000,
+      api: { tokens: [], rateLimit: null },
     });
   });
 
@@ -45,6 +46,8 @@ describe("readSettings", () => {
       EDGEQ_SHUTDOWN_GRACE_MS: "0",
       EDGEQ_QUEUES: "images, email",
       PORT: "8080",
+      EDGEQ_API_TOKENS: "reader-token-0123456789:read",
+      EDGEQ_RATE_LIMIT: "20/s",
     }));
     expect(settings).toEqual({
       nats: { servers: ["nats://a:4222", "nats://b:4222"], token: "s3cret", tls: { caFile: "/ca.pem" } },
@@ -60,11 +63,14 @@ describe("readSettings", () => {
       },
       worker: { concurrency: 4, heartbeatIntervalMs: 2000, shutdownGraceMs: 0, queues: ["images", "email"] },
       port: 8080,
+      api: { tokens: [expect.objectContaining({ label: "token 1", scopes: new Set(["read"]) })], rateLimit: expect.objectContaining({ limit: 20 }) },
     });
   });
 
   test.each([
     [{ EDGEQ_REPLICAS: "0" }, "EDGEQ_REPLICAS: must be at least 1"],
+    [{ EDGEQ_API_TOKENS: "short:read" }, "EDGEQ_API_TOKENS: entry 1"],
+    [{ EDGEQ_RATE_LIMIT: "fast" }, "EDGEQ_RATE_LIMIT:"],
     [{ EDGEQ_REPLICAS: "7" }, "EDGEQ_REPLICAS: must be at most 5"],
     [{ EDGEQ_ACK_WAIT_MS: "30s" }, "EDGEQ_ACK_WAIT_MS: must be a number"],
     [{ EDGEQ_RETENTION_MS: "1.5" }, "EDGEQ_RETENTION_MS: must be a whole number"],

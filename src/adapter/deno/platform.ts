@@ -4,7 +4,6 @@
  * runtime.ts adds TCP (the npm transport, through Deno's Node compatibility) and websocket.ts adds
  * WebSocket, which imports nothing from Node.
  */
-import { getConnInfo } from "hono/deno";
 import type { Runtime } from "../../runtime.ts";
 
 export const denoPlatform: Omit<Runtime, "name" | "connect"> = {
@@ -20,7 +19,9 @@ export const denoPlatform: Omit<Runtime, "name" | "connect"> = {
       const server = Deno.serve({ port, hostname: "0.0.0.0", onListen: () => {} }, fetch);
       ready({ port: server.addr.port, close: () => server.shutdown() });
     }),
-  clientAddress: (c) => getConnInfo(c).remote.address,
+  // Deno.serve hands its ServeHandlerInfo to the app as `env` (hono/deno's getConnInfo reads the same,
+  // but importing it pulls Node built-ins into the WebSocket bundle).
+  clientAddress: (c) => ((c.env as Deno.ServeHandlerInfo | undefined)?.remoteAddr as Deno.NetAddr | undefined)?.hostname,
   importModule: (path) => import(new URL(path, `file://${Deno.cwd()}/`).href),
   spawn(command, args) {
     try {
