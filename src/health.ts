@@ -3,7 +3,6 @@
  * consumers' unacknowledged counts, worker heartbeats and the workers' reported totals.
  */
 import type { Edgeq } from "./client.ts";
-import { totalStats } from "./heartbeat.ts";
 import { WORK_STREAM } from "./names.ts";
 
 export interface Health {
@@ -33,7 +32,7 @@ export async function readHealth(edgeq: Edgeq): Promise<Health> {
       edgeq.jsm.streams.info(WORK_STREAM),
       edgeq.jsm.consumers.list(WORK_STREAM).next(),
       edgeq.workers(),
-      totalStats(edgeq.buckets.stats),
+      edgeq.workerTotals(),
       edgeq.deadLetters.count(),
     ]);
     const running = consumers.reduce((n, c) => n + c.num_ack_pending, 0);

@@ -5,6 +5,7 @@
  * completions costs nothing per task.
  */
 import type { KV } from "@nats-io/kv";
+import type { StreamScanner } from "./scan.ts";
 
 /** What a worker publishes about itself; `GET /workers` returns these. */
 export interface WorkerInfo {
@@ -71,13 +72,13 @@ export class Heartbeat {
   }
 }
 
-/** Every live worker's last heartbeat. */
-export async function listWorkers(workers: KV): Promise<WorkerInfo[]> {
+/** Every live worker's last heartbeat, from a scanner of the workers bucket. */
+export async function listWorkers(workers: StreamScanner): Promise<WorkerInfo[]> {
   return (await readAll<WorkerInfo>(workers)).sort((a, b) => a.id.localeCompare(b.id));
 }
 
 /** Completions and failures reported by every worker within the retention window. */
-export async function totalStats(stats: KV): Promise<WorkerStats> {
+export async function totalStats(stats: StreamScanner): Promise<WorkerStats> {
   const all = await readAll<WorkerStats>(stats);
   return all.reduce((sum, s) => ({ completed: sum.completed + s.completed, failed: sum.failed + s.failed }), {
     completed: 0,
@@ -85,9 +86,15 @@ export async function totalStats(stats: KV): Promise<WorkerStats> {
   });
 }
 
-async function readAll<T>(kv: KV): Promise<T[]> {
-  const keys: string[] = [];
-  for await (const key of await kv.keys()) keys.push(key);
-  const entries = await Promise.all(keys.map((key) => kv.get(key)));
-  return entries.filter((e) => e?.operation === "PUT").map((e) => e!.json<T>());
+const decoder = new TextDecoder();
+
+async function readAll<T>(bucket: StreamScanner): Promise<T[]> {
+  const values = await bucket.values();
+  return values.flatMap((bytes) => {
+    try {
+      return [JSON.parse(decoder.decode(bytes)) as T];
+    } catch {
+      return []; // not written by edgeq
+    }
+  });
 }
