@@ -16,6 +16,7 @@ import { waitForPort } from "./ports.ts";
 const port = Number(process.env.PORT || 5000);
 const cluster = await LocalCluster.start({ storeDir: resolve(process.env.EDGEQ_CLUSTER_STORE || ".edgeq/cluster") });
 const children: ChildProcess[] = [];
+const labels = new Map<ChildProcess, string>();
 let stopping = false;
 
 /** Runs `edgeq <args>` on a runtime, its output prefixed with `label`. */
@@ -36,19 +37,27 @@ function run(label: string, runtime: RuntimeName, args: string[], natsUrl: strin
     if (!stopping) console.log(`[${label}] exited (${signal ?? code})`);
   });
   children.push(child);
+  labels.set(child, label);
   return child;
 }
 
 async function stop(code: number): Promise<never> {
   stopping = true;
+  const running = children.filter((c) => c.exitCode === null && c.signalCode === null);
+  // A process slower than this to stop is named, so that a stop that hangs says where.
+  const slow = setTimeout(() => {
+    const left = running.filter((c) => c.exitCode === null && c.signalCode === null).map((c) => labels.get(c));
+    console.log(`edgeq cluster: still stopping after 15 s: ${left.join(", ")}`);
+  }, 15_000);
   await Promise.all(
-    children.filter((c) => c.exitCode === null && c.signalCode === null).map((c) =>
+    running.map((c) =>
       new Promise((done) => {
         c.once("exit", done);
         c.kill("SIGTERM");
       })
     ),
   );
+  clearTimeout(slow);
   await cluster.stop();
   console.log("edgeq cluster: stopped");
   process.exit(code);

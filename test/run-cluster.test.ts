@@ -73,8 +73,9 @@ test("npm run cluster serves tasks on a three-node cluster with a worker per run
 
   process.kill(-cluster.proc.pid!, "SIGINT");
   // npm itself ends by the signal; the script it runs reports when everything is stopped.
-  await cluster.waitFor(/edgeq cluster: stopped/, 30_000);
+  await cluster.waitFor(/edgeq cluster: stopped/, 60_000);
   expect(cluster.output).not.toMatch(/exited \(/);
   await expect(waitForPort(port, 300)).rejects.toThrow(/nothing listens/);
   for (const url of natsUrls) await expect(waitForPort(Number(url.split(":").pop()), 300)).rejects.toThrow(/nothing listens/);
-});
+}, 120_000); // starting and stopping eleven processes on a loaded machine
+
