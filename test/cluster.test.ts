@@ -3,29 +3,21 @@
  * edgeq creates its stream and buckets with 3 replicas on it, tasks go through, and they keep
  * going through while one node is down.
  */
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { LocalCluster } from "../deploy/cluster.ts";
-import { Edgeq } from "../src/client.ts";
 import { UnavailableError } from "../src/errors.ts";
-import { STATS_BUCKET, TASKS_BUCKET, WORK_STREAM, WORKERS_BUCKET } from "../src/names.ts";
+import type { Edgeq } from "../src/client.ts";
+import { openOnCluster, STREAMS } from "./helpers/cluster.ts";
 import { eventually } from "./helpers/processes.ts";
 
-const STREAMS = [WORK_STREAM, `KV_${TASKS_BUCKET}`, `KV_${WORKERS_BUCKET}`, `KV_${STATS_BUCKET}`];
 let cluster: LocalCluster;
 let nc: NatsConnection;
 let edgeq: Edgeq;
 
 beforeAll(async () => {
   cluster = await LocalCluster.start();
-  nc = await connect({ servers: cluster.urls, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
-  edgeq = await Edgeq.open(nc, { replicas: 3 });
-  // A replicated stream answers publishes once its replicas have elected a leader, which on a busy
-  // machine can take a moment after it is created.
-  await eventually(async () => {
-    const infos = await Promise.all(STREAMS.map((name) => edgeq.jsm.streams.info(name)));
-    return infos.every((i) => i.cluster?.leader && i.cluster.replicas?.length === 2 && i.cluster.replicas.every((r) => r.current));
-  }, 30_000, "every stream to have a leader and two current replicas");
+  ({ nc, edgeq } = await openOnCluster(cluster));
 });
 afterAll(async () => {
   await nc?.close();
