@@ -6,6 +6,9 @@
  *   PORT                  API port (default 5000)
  *   EDGEQ_CLUSTER_STORE   where the nodes keep their JetStream data (default .edgeq/cluster)
  * Every other edgeq variable (docs/deploy.md) is passed on to the API and the workers.
+ *
+ * Run by `node --import tsx`, not the tsx command: on Ctrl-C, tsx SIGKILLs a child that does not
+ * acknowledge the signal within 30 ms, which a loaded machine misses, leaving the cluster running.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { resolve } from "node:path";
