@@ -149,18 +149,28 @@ export function taskId(msg: Msg, streamSeq: number): string {
 }
 
 function readPolicy(headers: MsgHdrs | undefined): Partial<RetryPolicy> {
-  const read = <T>(name: string, schema: z.ZodType<T>, from: (raw: string) => unknown): T | undefined => {
-    const raw = headers?.get(name);
-    if (!raw) return undefined;
-    const parsed = schema.safeParse(from(raw));
-    if (!parsed.success) throw new PoisonMessageError(`header ${name} is "${raw.slice(0, 100)}": ${parsed.error.issues[0].message}`);
-    return parsed.data;
-  };
-  return {
-    maxAttempts: read(HEADER_MAX_ATTEMPTS, maxAttemptsSchema, Number),
-    backoff: read(HEADER_BACKOFF, backoffSchema, String),
-    timeoutMs: read(HEADER_TIMEOUT, timeoutSchema, Number),
-  };
+  const raw = [HEADER_MAX_ATTEMPTS, HEADER_BACKOFF, HEADER_TIMEOUT].map((name) => headers?.get(name) ?? "");
+  // Tasks from one submitter carry the same few policies: each is validated once, not per message.
+  const key = raw.join("\n");
+  let policy = knownPolicies.get(key);
+  if (!policy) {
+    policy = {
+      maxAttempts: readHeader(HEADER_MAX_ATTEMPTS, raw[0], maxAttemptsSchema, Number),
+      backoff: readHeader(HEADER_BACKOFF, raw[1], backoffSchema, String),
+      timeoutMs: readHeader(HEADER_TIMEOUT, raw[2], timeoutSchema, Number),
+    };
+    if (knownPolicies.size >= 1000) knownPolicies.clear();
+    knownPolicies.set(key, policy);
+  }
+  return policy;
+}
+const knownPolicies = new Map<string, Partial<RetryPolicy>>();
+
+function readHeader<T>(name: string, raw: string, schema: z.ZodType<T>, from: (raw: string) => unknown): T | undefined {
+  if (!raw) return undefined;
+  const parsed = schema.safeParse(from(raw));
+  if (!parsed.success) throw new PoisonMessageError(`header ${name} is "${raw.slice(0, 100)}": ${parsed.error.issues[0].message}`);
+  return parsed.data;
 }
 
 const strictDecoder = new TextDecoder("utf-8", { fatal: true });
