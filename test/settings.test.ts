@@ -11,6 +11,7 @@ import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { freePort, waitForPort } from "../deploy/ports.ts";
+import { NatsServer } from "./helpers/nats-server.ts";
 import { consumerName, STATS_BUCKET, WORK_STREAM } from "../src/names.ts";
 import { readSettings } from "../src/settings.ts";
 import { type EdgeqProcess, runEdgeq } from "./helpers/processes.ts";
@@ -146,6 +147,26 @@ describe("against a nats-server that requires credentials and TLS", () => {
       expect((await jsm.streams.info(`KV_${STATS_BUCKET}`)).config.max_age).toBe(3_600_000 * 1e6);
     } finally {
       await nc.close();
+    }
+  });
+
+  test("a token: the right one connects, a wrong one stops the worker with a clear message", async () => {
+    const conf = join(dir, "token.conf");
+    writeFileSync(conf, 'authorization { token: "t0ken-for-edgeq" }\n');
+    const tokenServer = await NatsServer.start({ config: conf });
+    try {
+      const run = (token: string) => {
+        const proc = runEdgeq("node", ["worker", "workers/demo.ts"], { NATS_URL: tokenServer.url, NATS_TOKEN: token });
+        procs.push(proc);
+        return proc;
+      };
+      await run("t0ken-for-edgeq").workerId();
+      const wrong = run("not-the-token");
+      expect(await wrong.exited).toBe(1);
+      expect(wrong.output).toMatch(/cannot reach NATS at .*[Aa]uthorization/);
+    } finally {
+      await Promise.all(procs.splice(0).map((p) => p.stop()));
+      await tokenServer.stop();
     }
   });
 
