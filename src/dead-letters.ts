@@ -2,21 +2,25 @@
  * The dead-letter stream: tasks that used up their attempts, and work messages no worker can read.
  *
  * One message per dead task on `edgeq_dead.<task id>` (the stream keeps the newest per subject). Its
- * body is the work message's body, byte for byte, so a requeue sends exactly what was submitted; its
- * headers say what happened:
+ * body is the work message's body, byte for byte, so a requeue sends exactly what was submitted (if
+ * body and headers together would exceed the server's max payload, the body is left out and
+ * `Edgeq-Body-Omitted` gives its size); its headers say what happened:
  *
  *   Edgeq-Task-Id       the task id
  *   Edgeq-Subject       the work subject it was published on
  *   Edgeq-Reason        why it died
  *   Edgeq-Attempts      attempts it had
  *   Edgeq-History       the record's attempt history, JSON (oldest entries dropped to fit)
+ *   Edgeq-Body-Omitted  the body's size in bytes, when it was left out
  *   Edgeq-Max-Attempts, Edgeq-Backoff, Edgeq-Timeout-Ms   as the work message carried them
  */
 import { headers as natsHeaders, type MsgHdrs } from "@nats-io/nats-core";
-import type { StoredMsg } from "@nats-io/jetstream";
+import { JetStreamApiError, type StoredMsg } from "@nats-io/jetstream";
 import type { Edgeq } from "./client.ts";
 import { Delivery } from "./delivery.ts";
-import { fromNatsError, NotFoundError, ValidationError } from "./errors.ts";
+import { parseInput } from "./config.ts";
+import { fromNatsError, NotFoundError, PoisonMessageError, ValidationError } from "./errors.ts";
+import { idSchema, parseBody } from "./message.ts";
 import {
   DEAD_STREAM,
   deadSubject,
@@ -24,8 +28,8 @@ import {
   HEADER_ID,
   HEADER_MAX_ATTEMPTS,
   HEADER_TASK_ID,
-  HEADER_TIMEOUT,
   parseTaskSubject,
+  POLICY_HEADERS,
   type Priority,
 } from "./names.ts";
 import { type Attempt, newRecord } from "./records.ts";
@@ -35,8 +39,11 @@ const HEADER_SUBJECT = "Edgeq-Subject";
 const HEADER_REASON = "Edgeq-Reason";
 const HEADER_ATTEMPTS = "Edgeq-Attempts";
 const HEADER_HISTORY = "Edgeq-History";
-/** Work-message headers a dead letter keeps, and a requeue sends again. */
-const POLICY_HEADERS = [HEADER_MAX_ATTEMPTS, HEADER_BACKOFF, HEADER_TIMEOUT];
+const HEADER_BODY_OMITTED = "Edgeq-Body-Omitted";
+/** Longest policy header a dead letter keeps (a valid one is shorter); a longer one is dropped, never cut. */
+const MAX_POLICY_HEADER = 2000;
+/** Room kept for the protocol line and the headers' framing, in bytes. */
+const FRAMING = 512;
 
 /** A dead letter as the API and the library show it. */
 export interface DeadLetter {
@@ -46,9 +53,11 @@ export interface DeadLetter {
   queue: string | null;
   priority: Priority | null;
   subject: string;
-  /** The task's data; null when the body is not UTF-8 text (then `raw_base64` has it). */
+  /** The task's data; null when the body is not UTF-8 text (then `raw_base64` has it) or was left out. */
   data: unknown;
   raw_base64?: string;
+  /** The body's size, when it was too large to keep with the letter's headers. */
+  body_omitted_bytes?: number;
   reason: string;
   attempts: number;
   history: Attempt[];
@@ -71,7 +80,8 @@ export interface Burial {
   workSeq: number;
 }
 
-const decoder = new TextDecoder("utf-8", { fatal: true });
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 export class DeadLetters {
   readonly #scanner: StreamScanner;
@@ -90,14 +100,24 @@ export class DeadLetters {
     headers.set(HEADER_ATTEMPTS, String(burial.attempts));
     for (const name of POLICY_HEADERS) {
       const value = burial.headers?.get(name);
-      if (value) headers.set(name, oneLine(value).slice(0, 200));
+      if (value && value.length <= MAX_POLICY_HEADER) headers.set(name, oneLine(value));
     }
-    // The body is kept whole; the history gives way, oldest first, to stay under the server's limit.
-    const room = this.edgeq.maxPayload - burial.body.length - 1024;
-    let history = burial.history;
-    while (history.length > 0 && JSON.stringify(history).length > room) history = history.slice(1);
-    headers.set(HEADER_HISTORY, JSON.stringify(history));
-    await this.edgeq.js.publish(deadSubject(burial.id), burial.body, { headers });
+    // Bytes, not characters: the server's limit is on the whole message ("NATS/1.0\r\n", "k: v\r\n" each, "\r\n").
+    const size = (h: MsgHdrs) => [...h].reduce((n, [k, vs]) => n + vs.reduce((m, v) => m + k.length + encoder.encode(v).length + 4, 0), 12);
+    let body = burial.body;
+    if (body.length + size(headers) + FRAMING > this.edgeq.maxPayload) {
+      headers.set(HEADER_BODY_OMITTED, String(body.length));
+      body = new Uint8Array();
+    }
+    // The history gives way, oldest first, to what room is left.
+    const room = this.edgeq.maxPayload - body.length - size(headers) - FRAMING;
+    let history = encoder.encode(JSON.stringify(burial.history));
+    for (let kept = burial.history; history.length + HEADER_HISTORY.length + 4 > room && kept.length > 0;) {
+      kept = kept.slice(1);
+      history = encoder.encode(JSON.stringify(kept));
+    }
+    headers.set(HEADER_HISTORY, decoder.decode(history));
+    await this.edgeq.js.publish(deadSubject(burial.id), body, { headers });
   }
 
   /** Newest first, optionally of one queue. */
@@ -135,6 +155,9 @@ export class DeadLetters {
     const letter = readLetter(stored.subject, stored.header, stored.data, stored.seq, stored.time.getTime());
     const parts = parseTaskSubject(letter.subject);
     if (!parts) throw new ValidationError(`dead letter ${id} has no work subject to requeue to (${letter.subject})`);
+    if (letter.body_omitted_bytes !== undefined) {
+      throw new ValidationError(`dead letter ${id} could not keep its ${letter.body_omitted_bytes}-byte body: resubmit the task instead`);
+    }
     const headers = natsHeaders();
     // A new message id: the duplicate window still holds the task id's first publish.
     headers.set(HEADER_ID, `${id}:requeue:${stored.seq}`);
@@ -156,29 +179,41 @@ export class DeadLetters {
       newRecord(task, { status: "pending", attempts: 0, max_attempts: maxAttempts, created_at: now, history: letter.history }),
       revision,
     );
-    await this.edgeq.jsm.streams.deleteMessage(DEAD_STREAM, stored.seq, false).catch(() => false);
+    await this.#delete(stored.seq);
     return letter;
   }
 
   /** Requeues every dead letter (of one queue, if given); resolves with how many. */
   async requeueAll(options: { queue?: string; maxAttempts?: number } = {}): Promise<number> {
-    const ids = (await this.#all(options.queue)).map((l) => l.id);
-    for (const id of ids) await this.requeue(id, options);
-    return ids.length;
+    let requeued = 0;
+    for (const { id } of await this.#all(options.queue)) {
+      // Gone since the listing (requeued or purged by someone else): not ours to count.
+      const done = await this.requeue(id, options).catch((err) => (err instanceof NotFoundError ? null : Promise.reject(err)));
+      if (done) requeued++;
+    }
+    return requeued;
   }
 
   /** Deletes one dead letter for good. */
   async purge(id: string): Promise<void> {
     const stored = await this.#find(id);
-    await this.edgeq.jsm.streams.deleteMessage(DEAD_STREAM, stored.seq, false);
+    if (!(await this.#delete(stored.seq))) throw new NotFoundError(`no dead letter for task ${id}`);
   }
 
   /** Deletes every dead letter (of one queue, if given); resolves with how many. */
   async purgeAll(options: { queue?: string } = {}): Promise<number> {
     if (!options.queue) return (await this.edgeq.jsm.streams.purge(DEAD_STREAM)).purged;
-    const letters = await this.#all(options.queue);
-    for (const { seq } of letters) await this.edgeq.jsm.streams.deleteMessage(DEAD_STREAM, seq, false);
-    return letters.length;
+    let purged = 0;
+    for (const { seq } of await this.#all(options.queue)) if (await this.#delete(seq)) purged++;
+    return purged;
+  }
+
+  /** Deletes one message; false if it was already gone (requeued, purged or replaced meanwhile). */
+  #delete(seq: number): Promise<boolean> {
+    return this.edgeq.jsm.streams.deleteMessage(DEAD_STREAM, seq, false).catch((err) => {
+      if (err instanceof JetStreamApiError) return false;
+      throw err;
+    });
   }
 
   async count(): Promise<number> {
@@ -198,6 +233,8 @@ export class DeadLetters {
   }
 
   async #find(id: string): Promise<StoredMsg> {
+    // Checked here, not only by the API: the id becomes a subject, where `>` would match another task's letter.
+    parseInput(idSchema, id, "task id");
     const stored = await this.edgeq.jsm.streams.getMessage(DEAD_STREAM, { last_by_subj: deadSubject(id) });
     if (!stored) throw new NotFoundError(`no dead letter for task ${id}`);
     return stored;
@@ -219,6 +256,7 @@ function readLetter(subject: string, headers: MsgHdrs | undefined, body: Uint8Ar
     priority: parts?.priority ?? null,
     subject: workSubject,
     ...readBody(body),
+    ...(headers?.has(HEADER_BODY_OMITTED) && { body_omitted_bytes: Number(headers.get(HEADER_BODY_OMITTED)) }),
     reason: headers?.get(HEADER_REASON) ?? "",
     attempts: Number(headers?.get(HEADER_ATTEMPTS)) || 0,
     history: parseHistory(headers?.get(HEADER_HISTORY)),
@@ -229,17 +267,11 @@ function readLetter(subject: string, headers: MsgHdrs | undefined, body: Uint8Ar
 }
 
 function readBody(body: Uint8Array): { data: unknown; raw_base64?: string } {
-  if (body.length === 0) return { data: null };
-  let text: string;
   try {
-    text = decoder.decode(body);
-  } catch {
+    return { data: parseBody(body) };
+  } catch (err) {
+    if (!(err instanceof PoisonMessageError)) throw err;
     return { data: null, raw_base64: btoa(Array.from(body, (b) => String.fromCharCode(b)).join("")) };
-  }
-  try {
-    return { data: JSON.parse(text) };
-  } catch {
-    return { data: text };
   }
 }
 

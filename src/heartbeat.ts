@@ -5,6 +5,7 @@
  * completions costs nothing per task.
  */
 import type { KV } from "@nats-io/kv";
+import { KV_OPERATION_HEADER } from "./names.ts";
 import type { StreamScanner } from "./scan.ts";
 
 /** What a worker publishes about itself; `GET /workers` returns these. */
@@ -88,13 +89,23 @@ export async function totalStats(stats: StreamScanner): Promise<WorkerStats> {
 
 const decoder = new TextDecoder();
 
+/**
+ * Every live entry of a bucket (history 1: one message per key), read to the end by the scanner.
+ * Not nats.js's `kv.keys()`, whose ordered consumer stalled /health and /workers under load.
+ */
 async function readAll<T>(bucket: StreamScanner): Promise<T[]> {
-  const values = await bucket.values();
-  return values.flatMap((bytes) => {
-    try {
-      return [JSON.parse(decoder.decode(bytes)) as T];
-    } catch {
-      return []; // not written by edgeq
-    }
+  const latest = new Map<string, T | null>();
+  await bucket.scan(1, (d) => {
+    latest.set(d.msg.subject, d.msg.headers?.get(KV_OPERATION_HEADER) ? null : parseEntry<T>(d.msg.data));
+    return true;
   });
+  return [...latest.values()].filter((v): v is T => v !== null);
+}
+
+function parseEntry<T>(bytes: Uint8Array): T | null {
+  try {
+    return JSON.parse(decoder.decode(bytes)) as T;
+  } catch {
+    return null; // not written by edgeq
+  }
 }

@@ -27,6 +27,7 @@ import {
   HEADER_TIMEOUT,
   ID_PATTERN,
   parseTaskSubject,
+  POLICY_HEADERS,
   PRIORITIES,
   type Priority,
   QUEUE_PATTERN,
@@ -139,17 +140,36 @@ export interface IncomingTask {
 export function decodeTask(msg: Msg, streamSeq: number): IncomingTask {
   const parts = parseTaskSubject(msg.subject);
   if (!parts) throw new PoisonMessageError(`not a work subject: ${msg.subject}`);
-  return { ...parts, id: taskId(msg, streamSeq), data: parseBody(msg.data), policy: readPolicy(msg.headers) };
+  let headers: MsgHdrs | undefined;
+  try {
+    headers = msg.headers;
+  } catch (err) {
+    throw new PoisonMessageError(`its headers cannot be read: ${(err as Error).message}`);
+  }
+  return { ...parts, id: taskId(msg, streamSeq), data: parseBody(msg.data), policy: readPolicy(headers) };
+}
+
+/**
+ * The message's headers; undefined when there are none, or when nats.js cannot read them (a name
+ * with a space, which other clients let through).
+ */
+export function headersOf(msg: Msg): MsgHdrs | undefined {
+  try {
+    return msg.headers;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The task id of a work message, whether or not the rest of it can be read. */
 export function taskId(msg: Msg, streamSeq: number): string {
-  const id = [msg.headers?.get(HEADER_TASK_ID), msg.headers?.get(HEADER_ID)].find((v) => v && ID_PATTERN.test(v));
+  const headers = headersOf(msg);
+  const id = [headers?.get(HEADER_TASK_ID), headers?.get(HEADER_ID)].find((v) => v && ID_PATTERN.test(v));
   return id ?? `seq-${streamSeq}`;
 }
 
 function readPolicy(headers: MsgHdrs | undefined): Partial<RetryPolicy> {
-  const raw = [HEADER_MAX_ATTEMPTS, HEADER_BACKOFF, HEADER_TIMEOUT].map((name) => headers?.get(name) ?? "");
+  const raw = POLICY_HEADERS.map((name) => headers?.get(name) ?? "");
   // Tasks from one submitter carry the same few policies: each is validated once, not per message.
   const key = raw.join("\n");
   let policy = knownPolicies.get(key);
@@ -175,7 +195,8 @@ function readHeader<T>(name: string, raw: string, schema: z.ZodType<T>, from: (r
 
 const strictDecoder = new TextDecoder("utf-8", { fatal: true });
 
-function parseBody(body: Uint8Array): unknown {
+/** A body's data: JSON, else UTF-8 text, else PoisonMessageError. */
+export function parseBody(body: Uint8Array): unknown {
   if (body.length === 0) return null;
   let text: string;
   try {

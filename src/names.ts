@@ -35,6 +35,10 @@ export const HEADER_MAX_ATTEMPTS = "Edgeq-Max-Attempts";
 /** Retry delays, as `exponential:<base ms>:<max ms>`, `fixed:<ms>` or `list:<ms>,<ms>,…`. */
 export const HEADER_BACKOFF = "Edgeq-Backoff";
 export const HEADER_TIMEOUT = "Edgeq-Timeout-Ms";
+/** The retry policy's headers, which a dead letter keeps and a requeue sends again. */
+export const POLICY_HEADERS = [HEADER_MAX_ATTEMPTS, HEADER_BACKOFF, HEADER_TIMEOUT];
+/** Header of a KV delete or purge marker. */
+export const KV_OPERATION_HEADER = "KV-Operation";
 
 /** Queue names become a subject token and part of a consumer name: no dots, no wildcards. */
 export const QUEUE_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;

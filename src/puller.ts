@@ -33,8 +33,11 @@ const SAFETY_MARGIN_MS = 5000;
 export class Puller {
   readonly #open = new Set<() => void>();
 
-  /** `onError` receives what `onMsg` throws: an exception must not reach the client's read loop, which would close the connection. */
-  /** `apiPrefix` is the JetStream client's (`$JS.API`, or `$JS.<domain>.API` across a leaf node). */
+  /**
+   * `apiPrefix` is the JetStream client's (`$JS.API`, or `$JS.<domain>.API` across a leaf node).
+   * `onError` receives what `onMsg` throws: an exception must not reach the client's read loop,
+   * which would close the connection.
+   */
   constructor(
     private readonly nc: NatsConnection,
     private readonly apiPrefix: string,

@@ -11,8 +11,15 @@ import { SUBJECT_ROOT, WORK_STREAM } from "./names.ts";
 
 const REFRESH_MS = 250;
 
+interface Known {
+  length: number;
+  readAt: number;
+}
+
 export class QueueLengths {
-  readonly #known = new Map<string, { length: number; readAt: number }>();
+  readonly #known = new Map<string, Known>();
+  /** Reads under way: concurrent submissions share one, so that neither replaces the other's count. */
+  readonly #reading = new Map<string, Promise<Known>>();
 
   constructor(private readonly jsm: JetStreamManager) {}
 
@@ -35,9 +42,24 @@ export class QueueLengths {
     }
   }
 
-  async #read(queue: string): Promise<{ length: number; readAt: number }> {
+  /** Gives back reservations that stored nothing (a refused publish, a duplicate). */
+  release(queue: string, count: number): void {
+    const known = this.#known.get(queue);
+    if (known) known.length = Math.max(0, known.length - count);
+  }
+
+  #read(queue: string): Promise<Known> {
     const cached = this.#known.get(queue);
-    if (cached && Date.now() - cached.readAt < REFRESH_MS) return cached;
+    if (cached && Date.now() - cached.readAt < REFRESH_MS) return Promise.resolve(cached);
+    let reading = this.#reading.get(queue);
+    if (!reading) {
+      reading = this.#fetch(queue).finally(() => this.#reading.delete(queue));
+      this.#reading.set(queue, reading);
+    }
+    return reading;
+  }
+
+  async #fetch(queue: string): Promise<Known> {
     const info = await this.jsm.streams.info(WORK_STREAM, { subjects_filter: `${SUBJECT_ROOT}.${queue}.>` });
     const length = Object.values(info.state.subjects ?? {}).reduce((n, c) => n + c, 0);
     const fresh = { length, readAt: Date.now() };

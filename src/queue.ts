@@ -9,7 +9,7 @@ import { encodeTask, idForKey, type OutgoingTask, type SubmitOptions, submitOpti
 import { parseInput } from "./config.ts";
 import type { Priority } from "./names.ts";
 import { DEFAULT_PRIORITY } from "./names.ts";
-import { newRecord } from "./records.ts";
+import { FINAL_STATUSES, newRecord, type TaskRecord } from "./records.ts";
 import { resolvePolicy } from "./retry.ts";
 
 export interface Submitted {
@@ -41,7 +41,12 @@ export class Queue {
     const task = await this.#encode(type, data, options);
     this.edgeq.assertConnected();
     await this.#reserve(1, options?.waitMs);
-    return await this.#publish(task);
+    const submitted = await this.#publish(task).catch((err) => {
+      this.#release(1);
+      throw err;
+    });
+    if (submitted.duplicate) this.#release(1);
+    return submitted;
   }
 
   /** Submits many tasks, validating all before publishing any; resolves in input order. */
@@ -68,7 +73,11 @@ export class Queue {
         });
       }
     };
-    await Promise.all(Array.from({ length: Math.min(WINDOW, tasks.length) }, lane));
+    try {
+      await Promise.all(Array.from({ length: Math.min(WINDOW, tasks.length) }, lane));
+    } finally {
+      this.#release(tasks.length - submitted.filter((s) => s && !s.duplicate).length);
+    }
     return submitted;
   }
 
@@ -80,6 +89,11 @@ export class Queue {
     const policy = resolvePolicy(this.edgeq.config, this.name, validType, opts);
     const address = { id, queue: this.name, priority: opts.priority ?? DEFAULT_PRIORITY, policy };
     return encodeTask(validType, data, address, this.edgeq.maxDataBytes);
+  }
+
+  /** Gives back the bound's count for submissions that stored nothing new. */
+  #release(count: number): void {
+    if (count > 0 && this.edgeq.config.queues[this.name]?.maxLength !== undefined) this.edgeq.queueLengths.release(this.name, count);
   }
 
   #reserve(count: number, waitMs = 0): Promise<void> {
@@ -98,8 +112,18 @@ export class Queue {
       created_at: new Date().toISOString(),
     });
     // Accepted now. A lost record write is not a lost task: the worker writes the record when it starts.
-    await this.edgeq.tasks.create(record).catch(() => null);
+    await this.#record(record).catch(() => null);
     return summary;
+  }
+
+  /**
+   * Creates the `pending` record. An id reused after the duplicate window may still have the old
+   * task's finished record: that one is replaced, so that the new task does not show the old result.
+   */
+  async #record(record: TaskRecord): Promise<void> {
+    if ((await this.edgeq.tasks.create(record)) !== null) return;
+    const { record: old, revision } = await this.edgeq.tasks.read(record.id);
+    if (old && FINAL_STATUSES.includes(old.status)) await this.edgeq.tasks.putIfUnchanged(record, revision);
   }
 
   /**

@@ -7,12 +7,9 @@ import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import { headers as natsHeaders, type NatsConnection } from "@nats-io/nats-core";
 import type { Delivery } from "./delivery.ts";
 import { PayloadTooLargeError, ValidationError } from "./errors.ts";
-import type { Priority } from "./names.ts";
+import { KV_OPERATION_HEADER, type Priority } from "./names.ts";
 import type { Requests } from "./requests.ts";
 import { SCAN_BATCH, StreamScanner } from "./scan.ts";
-
-/** Header of a KV delete or purge marker. */
-const KV_OPERATION = "KV-Operation";
 
 export const TASK_STATUSES = ["pending", "running", "completed", "failed", "dead"] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
@@ -146,13 +143,8 @@ export class TaskRecords {
   async read(id: string): Promise<{ record: TaskRecord | null; revision: number }> {
     const entry = await this.requests.lastOf(this.#stream, `${this.#keyPrefix}${id}`);
     if (!entry) return { record: null, revision: 0 };
-    const deleted = entry.headers?.get(KV_OPERATION);
+    const deleted = entry.headers?.get(KV_OPERATION_HEADER);
     return { record: deleted ? null : parseRecord(entry.data), revision: Number(entry.headers?.get("Nats-Sequence")) };
-  }
-
-  /** Writes the record; resolves with its revision. */
-  async put(record: TaskRecord): Promise<number> {
-    return (await this.requests.publish(this.#subjectPrefix + record.id, this.#encode(record))).seq;
   }
 
   /**
@@ -258,7 +250,7 @@ export class TaskRecords {
 
   #scan(start: number, visit: (stored: Stored) => boolean): Promise<void> {
     return this.#scanner.scan(start, (d: Delivery) => {
-      const deleted = d.msg.headers?.get(KV_OPERATION);
+      const deleted = d.msg.headers?.get(KV_OPERATION_HEADER);
       return visit({ seq: d.streamSeq, storedAt: d.storedAt, record: deleted ? null : parseRecord(d.msg.data) });
     });
   }

@@ -47,7 +47,12 @@ export class Requests {
 
   /** Sends a request; resolves with its reply, or rejects with TimeoutError or NoRespondersError. */
   request(subject: string, data: Uint8Array | string, headers?: MsgHdrs): Promise<Msg> {
-    this.#sub ??= this.nc.subscribe(`${this.#inbox}.*`, { callback: (_err, msg) => this.#answer(msg) });
+    // On a subscription error there is no message; what is pending then times out.
+    this.#sub ??= this.nc.subscribe(`${this.#inbox}.*`, {
+      callback: (err, msg) => {
+        if (!err) this.#answer(msg);
+      },
+    });
     const id = this.#next++;
     return new Promise<Msg>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, sentAt: Date.now() });

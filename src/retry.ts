@@ -25,8 +25,11 @@ const BACKOFF_FORMS = "exponential[:<base ms>[:<max ms>]], fixed:<ms> or list:<m
 /** Reads `exponential:1000:60000`, `fixed:5000` or `list:1000,5000,30000`; null if it is none of them. */
 export function parseBackoff(spec: string): Backoff | null {
   const [kind, ...args] = spec.split(":");
-  const numbers = (args[0] ?? "").split(",").filter((s) => s !== "").map(Number);
-  if (args.length > 2 || !numbers.every((n) => Number.isInteger(n) && n >= 0 && n <= MAX_MS)) return null;
+  // Digits only: Number() would also take " ", "0x10", "1e3", and line breaks that cannot go in a header.
+  const texts = (args[0] ?? "").split(",").filter((s) => s !== "");
+  if (args.length > 2 || !texts.every((t) => /^\d{1,9}$/.test(t)) || (args[1] !== undefined && !/^\d{1,9}$/.test(args[1]))) return null;
+  const numbers = texts.map(Number);
+  if (!numbers.every((n) => n <= MAX_MS)) return null;
   switch (kind) {
     case "exponential": {
       const baseMs = numbers[0] ?? 1000;

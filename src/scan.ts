@@ -57,20 +57,4 @@ export class StreamScanner {
       this.jsm.consumers.delete(this.stream, name).catch(() => {});
     }
   }
-
-  /**
-   * The value of every live key of a KV bucket (this scanner's stream), read to its end. Used
-   * instead of nats.js's `kv.keys()`, whose ordered consumer can stall under load.
-   */
-  async values(): Promise<Uint8Array[]> {
-    const { state } = await this.jsm.streams.info(this.stream);
-    const latest = new Map<string, Uint8Array | null>();
-    if (state.messages > 0) {
-      await this.scan(state.first_seq, (d) => {
-        latest.set(d.msg.subject, d.msg.headers?.get("KV-Operation") ? null : d.msg.data);
-        return true;
-      });
-    }
-    return [...latest.values()].filter((v): v is Uint8Array => v !== null);
-  }
 }

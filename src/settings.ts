@@ -97,7 +97,8 @@ const envSchema = z
       .transform((s) => (s?.trim() ? s : DEFAULT_NATS_URL).split(",").map((u) => u.trim()))
       .pipe(
         z.array(
-          z.string().regex(/^((nats|tls|ws|wss):\/\/)?[^\s/,]+$/, "must be host:port or nats://, tls://, ws://, wss:// URLs, comma-separated"),
+          // WebSocket URLs may have a path (a reverse proxy's /nats); TCP ones are host:port.
+          z.string().regex(/^((nats|tls):\/\/)?[^\s/,]+$|^wss?:\/\/[^\s/,]+(\/[^\s,]*)?$/, "must be host:port or nats://, tls://, ws://, wss:// URLs, comma-separated"),
         ),
       ),
     NATS_USER: text,

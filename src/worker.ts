@@ -33,7 +33,7 @@ import { parseInput } from "./config.ts";
 import { Delivery } from "./delivery.ts";
 import { EdgeqError, NoHandlerError, PermanentError, TaskTimeoutError, ValidationError } from "./errors.ts";
 import { Heartbeat, type WorkerInfo } from "./heartbeat.ts";
-import { decodeTask, idSchema, type IncomingTask, queueSchema, taskId } from "./message.ts";
+import { decodeTask, headersOf, idSchema, type IncomingTask, queueSchema, taskId } from "./message.ts";
 import { consumerName, DEFAULT_PRIORITY, DEFAULT_QUEUE, parseTaskSubject, PRIORITIES, type Priority, TYPE_PATTERN, WORK_STREAM } from "./names.ts";
 import { Puller } from "./puller.ts";
 import { type Attempt, FINAL_STATUSES, newRecord, type TaskRecord, withAttempt } from "./records.ts";
@@ -480,7 +480,7 @@ export class Worker {
     return this.edgeq.deadLetters.add({
       id: dead.id,
       subject: msg.subject,
-      headers: msg.headers,
+      headers: headersOf(msg),
       body: msg.data,
       reason: dead.error ?? "dead",
       attempts: dead.attempts,

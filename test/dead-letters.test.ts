@@ -3,6 +3,7 @@
  * their reason and history, and the library and the API list, inspect, requeue and purge them.
  */
 import { headers } from "@nats-io/nats-core";
+import { connect as connectTcp } from "node:net";
 import { afterEach, describe, expect, test } from "vitest";
 import { createApi } from "../src/api.ts";
 import { consumerName, WORK_STREAM } from "../src/names.ts";
@@ -102,6 +103,8 @@ describe("tasks that use up their attempts", () => {
     expect((await call("POST", "/dead-letters/requeue", { max_attempts: "many" })).body.error).toMatch(/max_attempts: must be a number/);
     expect((await call("POST", "/dead-letters/x/requeue", [])).status).toBe(400);
     expect((await call("DELETE", "/dead-letters?queue=a.b")).status).toBe(400);
+    // The library checks ids too: an id becomes a subject, where ">" would match another task's letter.
+    await expect(env.edgeq.deadLetters.purge(">")).rejects.toThrow(/invalid task id/);
   });
 
   test("a dead letter sent twice for the same delivery (a worker died after sending it) is stored once", async () => {
@@ -109,6 +112,28 @@ describe("tasks that use up their attempts", () => {
     await env.edgeq.deadLetters.add(burial);
     await env.edgeq.deadLetters.add(burial);
     expect(await env.edgeq.deadLetters.count()).toBe(1);
+  });
+});
+
+describe("large dead letters", () => {
+  test("too large with its history, a letter keeps the body and drops the history; too large with its headers, it drops the body", async () => {
+    await startWorker("dl-big", { big: () => { throw new Error("x".repeat(1900)); } });
+    const data = "d".repeat(env.edgeq.maxDataBytes - 10);
+    const { id } = await env.edgeq.queue("dl-big").submit("big", data, { maxAttempts: 1 });
+    expect(await env.edgeq.tasks.waitFor(id, 5000)).toMatchObject({ status: "dead" });
+    const letter = await env.edgeq.deadLetters.get(id);
+    expect((letter.data as string).length).toBe(data.length);
+    expect(letter.history).toEqual([]);
+
+    // A raw message that fills the max payload by itself: its letter cannot keep the body.
+    const h = headers();
+    h.set("Nats-Msg-Id", "huge-raw");
+    const body = new TextEncoder().encode(JSON.stringify("r".repeat(env.edgeq.maxPayload - 200)));
+    env.nc.publish("edgeq.dl-big.normal.big", body, { headers: h });
+    expect(await env.edgeq.tasks.waitFor("huge-raw", 5000)).toMatchObject({ status: "dead" });
+    expect(await env.edgeq.deadLetters.get("huge-raw")).toMatchObject({ data: null, body_omitted_bytes: body.length });
+    const refused = await call("POST", "/dead-letters/huge-raw/requeue");
+    expect(refused).toMatchObject({ status: 400, body: { error: expect.stringMatching(/could not keep its \d+-byte body/) } });
   });
 });
 
@@ -135,6 +160,26 @@ describe("poison messages", () => {
     expect(header.headers).toEqual({ "Edgeq-Max-Attempts": "lots" });
 
     const info = await env.edgeq.jsm.consumers.info(WORK_STREAM, consumerName("poison", "normal"));
+    expect(info.num_pending + info.num_ack_pending).toBe(0);
+  });
+
+  test("a header name other clients let through but nats.js cannot read is dead-lettered, not redelivered forever", async () => {
+    await startWorker("poison-header", { echo: (data) => data });
+    // Published over a raw connection: nats.js itself would refuse the name.
+    const sock = connectTcp(env.server.port, "127.0.0.1");
+    let received = "";
+    sock.on("data", (chunk) => (received += chunk));
+    const head = "NATS/1.0\r\nTrace Id: 1\r\n\r\n";
+    const body = "{}";
+    sock.write(`CONNECT {"verbose":false,"headers":true}\r\nHPUB edgeq.poison-header.normal.echo ${head.length} ${head.length + body.length}\r\n${head}${body}\r\nPING\r\n`);
+    await eventually(async () => received.includes("PONG"), 5000, "the server's PONG");
+    sock.destroy();
+    const [letter] = await eventually(async () => {
+      const letters = await env.edgeq.deadLetters.list({ queue: "poison-header", limit: 5 });
+      return letters.length ? letters : null;
+    }, 5000, "the dead letter");
+    expect(letter).toMatchObject({ id: expect.stringMatching(/^seq-\d+$/), reason: expect.stringMatching(/^PoisonMessageError: its headers cannot be read/) });
+    const info = await env.edgeq.jsm.consumers.info(WORK_STREAM, consumerName("poison-header", "normal"));
     expect(info.num_pending + info.num_ack_pending).toBe(0);
   });
 });

@@ -8,7 +8,7 @@ import { TASKS_BUCKET } from "../src/names.ts";
 import { newRecord, type TaskRecord } from "../src/records.ts";
 import type { Worker } from "../src/worker.ts";
 import { eventually } from "./helpers/processes.ts";
-import { useNats } from "./helpers/setup.ts";
+import { putRecord, useNats } from "./helpers/setup.ts";
 
 const env = useNats({ retentionMs: 1000 });
 const workers: Worker[] = [];
@@ -26,7 +26,7 @@ function record(i: number, fields: Partial<TaskRecord> = {}): TaskRecord {
 test("listing 80 records of 900 KB each (72 MB) neither drops the connection nor returns part of them", async () => {
   const data = "x".repeat(900_000);
   for (let i = 0; i < 80; i += 10) {
-    await Promise.all(Array.from({ length: 10 }, (_, j) => env.edgeq.tasks.put(record(i + j, { data }))));
+    await Promise.all(Array.from({ length: 10 }, (_, j) => putRecord(env.edgeq, record(i + j, { data }))));
   }
   let disconnects = 0;
   (async () => {
@@ -40,9 +40,9 @@ test("listing 80 records of 900 KB each (72 MB) neither drops the connection nor
 });
 
 test("an entry that is not a record is skipped, and the API keeps answering", async () => {
-  await env.edgeq.tasks.put(record(1));
+  await putRecord(env.edgeq, record(1));
   await env.edgeq.buckets.tasks.put("garbage", new TextEncoder().encode("not json"));
-  await env.edgeq.tasks.put(record(2));
+  await putRecord(env.edgeq, record(2));
   const app = createApi(env.edgeq, { onError: () => {} });
   const res = await app.request("/tasks");
   expect(res.status).toBe(200);
@@ -52,10 +52,10 @@ test("an entry that is not a record is skipped, and the API keeps answering", as
 });
 
 test("the sweep deletes finished records past the retention and keeps pending and running ones", async () => {
-  await env.edgeq.tasks.put(record(1, { status: "completed" }));
-  await env.edgeq.tasks.put(record(2, { status: "failed", error: "Error: no" }));
-  await env.edgeq.tasks.put(record(3, { status: "pending", attempts: 0 }));
-  await env.edgeq.tasks.put(record(4, { status: "running" }));
+  await putRecord(env.edgeq, record(1, { status: "completed" }));
+  await putRecord(env.edgeq, record(2, { status: "failed", error: "Error: no" }));
+  await putRecord(env.edgeq, record(3, { status: "pending", attempts: 0 }));
+  await putRecord(env.edgeq, record(4, { status: "running" }));
   expect(await env.edgeq.tasks.sweep(60_000)).toBe(0);
   await new Promise((r) => setTimeout(r, 50));
   expect(await env.edgeq.tasks.sweep(10)).toBe(2);

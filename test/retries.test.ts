@@ -14,7 +14,7 @@ import { useNats } from "./helpers/setup.ts";
 
 const env = useNats({
   ackWaitMs: 2000,
-  queues: { patient: { maxAttempts: 4, backoff: "fixed:50" }, bounded: { maxLength: 5 } },
+  queues: { patient: { maxAttempts: 4, backoff: "fixed:50" }, bounded: { maxLength: 5 }, tight: { maxLength: 2 } },
   types: { "patient.strict": { maxAttempts: 1 } },
 });
 const workers: Worker[] = [];
@@ -42,7 +42,8 @@ describe("backoff", () => {
     expect(parseBackoff("exponential:200:5000")).toEqual({ kind: "exponential", baseMs: 200, maxMs: 5000 });
     expect(parseBackoff("fixed:250")).toEqual({ kind: "fixed", delayMs: 250 });
     expect(parseBackoff("list:100,1000,5000")).toEqual({ kind: "list", delaysMs: [100, 1000, 5000] });
-    for (const bad of ["", "fixed", "fixed:-1", "fixed:1,2", "list:", "list:a", "exponential:500:100", "linear:5", "fixed:1.5"]) {
+    for (const bad of ["", "fixed", "fixed:-1", "fixed:1,2", "list:", "list:a", "exponential:500:100", "linear:5", "fixed:1.5",
+      "fixed:\r\n1000", "fixed: ", "fixed:0x10", "fixed:1e3", "list:1, 2", "exponential:10: 100"]) {
       expect(parseBackoff(bad), bad).toBeNull();
     }
   });
@@ -154,6 +155,20 @@ describe("bounded queues", () => {
     const accepted = await waiting;
     expect(await env.edgeq.tasks.waitFor(accepted.id, 5000)).toMatchObject({ status: "completed" });
   });
+});
+
+test("two submissions racing for the last place in a bounded queue: one is accepted, one refused", async () => {
+  const queue = env.edgeq.queue("tight");
+  await queue.submit("slow");
+  const raced = await Promise.allSettled([queue.submit("slow"), queue.submit("slow")]);
+  expect(raced.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
+  expect((raced.find((r) => r.status === "rejected") as PromiseRejectedResult).reason).toBeInstanceOf(QueueFullError);
+  // A duplicate stores nothing, so it does not take a place.
+  await env.edgeq.jsm.streams.purge(WORK_STREAM, { filter: "edgeq.tight.>" });
+  await new Promise((r) => setTimeout(r, 300)); // past the cached length
+  const first = await queue.submit("slow", null, { id: "tight-1" });
+  expect(await queue.submit("slow", null, { id: "tight-1" })).toMatchObject({ id: first.id, duplicate: true });
+  await queue.submit("slow");
 });
 
 describe("idempotent submission", () => {

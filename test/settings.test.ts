@@ -29,6 +29,13 @@ describe("readSettings", () => {
     });
   });
 
+  test("a WebSocket URL may have a path, as behind a reverse proxy", () => {
+    expect(readSettings(envOf({ NATS_URL: "wss://hub.example.com/nats,ws://10.0.0.2:8080" })).nats.servers).toEqual([
+      "wss://hub.example.com/nats",
+      "ws://10.0.0.2:8080",
+    ]);
+  });
+
   test("every variable lands in its place", () => {
     const settings = readSettings(envOf({
       NATS_URL: "nats://a:4222, nats://b:4222",

@@ -12,7 +12,7 @@ import { Puller } from "../src/puller.ts";
 import { newRecord } from "../src/records.ts";
 import type { Handlers, Worker, WorkerOptions } from "../src/worker.ts";
 import { eventually } from "./helpers/processes.ts";
-import { useNats } from "./helpers/setup.ts";
+import { putRecord, useNats } from "./helpers/setup.ts";
 
 // A short ack wait so that a task whose lease is not kept would be redelivered within the test.
 const env = useNats({ ackWaitMs: 1000 });
@@ -92,6 +92,17 @@ describe("the library", () => {
     // Three publishes of each, one message each: nothing is left over.
     const info = await env.edgeq.jsm.consumers.info(WORK_STREAM, consumerName("default", "normal"));
     expect(info.num_pending + info.num_ack_pending).toBe(0);
+  });
+
+  test("an id reused after the duplicate window shows the new task as pending, not the old one's result", async () => {
+    const old = newRecord({ id: "reused-1", type: "echo", queue: "default", priority: "normal", data: "old" }, {
+      status: "completed", attempts: 1, max_attempts: 3, created_at: "2026-01-01T00:00:00.000Z", result: "old result",
+    });
+    await putRecord(env.edgeq, old);
+    await env.edgeq.queue().submit("echo", "new", { id: "reused-1" });
+    expect(await env.edgeq.tasks.get("reused-1")).toMatchObject({ status: "pending", data: "new", result: null });
+    await startWorker(echo);
+    expect(await env.edgeq.tasks.waitFor("reused-1", 5000)).toMatchObject({ status: "completed", result: { data: "new" } });
   });
 
   test("bad submissions raise typed errors naming the problem", async () => {
@@ -227,7 +238,7 @@ describe("workers", () => {
     });
     const createdAt = new Date(first!.storedAt).toISOString();
     const task = { id, type: "count", queue: "lost_ack", priority: "normal" as const, data: null };
-    await env.edgeq.tasks.put(newRecord(task, { status: "completed", attempts: 1, max_attempts: 3, created_at: createdAt, result: "first run" }));
+    await putRecord(env.edgeq, newRecord(task, { status: "completed", attempts: 1, max_attempts: 3, created_at: createdAt, result: "first run" }));
 
     let runs = 0;
     await startWorker({ count: () => ++runs }, { queues: ["lost_ack"] });

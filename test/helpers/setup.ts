@@ -5,6 +5,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll } from "vitest";
 import { Edgeq } from "../../src/client.ts";
 import type { EdgeqConfigInput } from "../../src/config.ts";
+import type { TaskRecord } from "../../src/records.ts";
 import { NatsServer } from "./nats-server.ts";
 
 export interface Env {
@@ -26,4 +27,9 @@ export function useNats(config?: EdgeqConfigInput): Env {
     await env.server?.stop();
   });
   return env;
+}
+
+/** Writes a record as it stands, over whatever is there: tests set up states a worker would reach. */
+export function putRecord(edgeq: Edgeq, record: TaskRecord): Promise<number> {
+  return edgeq.buckets.tasks.put(record.id, JSON.stringify(record));
 }
