@@ -168,7 +168,7 @@ export class DeadLetters {
     }
     if (options.maxAttempts !== undefined) headers.set(HEADER_MAX_ATTEMPTS, String(options.maxAttempts));
     const { revision } = await this.edgeq.tasks.read(id);
-    await this.edgeq.js.publish(letter.subject, stored.data, { headers }).catch((err) => {
+    const { seq } = await this.edgeq.js.publish(letter.subject, stored.data, { headers }).catch((err) => {
       throw fromNatsError(err, id);
     });
     const maxAttempts = Number(headers.get(HEADER_MAX_ATTEMPTS)) || this.edgeq.config.maxAttempts;
@@ -176,7 +176,7 @@ export class DeadLetters {
     const task = { id, ...parts, data: letter.data };
     // Only over the dead record: a worker quick enough to have started the task already owns it.
     await this.edgeq.tasks.putIfUnchanged(
-      newRecord(task, { status: "pending", attempts: 0, max_attempts: maxAttempts, created_at: now, history: letter.history }),
+      newRecord(task, { status: "pending", attempts: 0, max_attempts: maxAttempts, created_at: now, history: letter.history, seq }),
       revision,
     );
     await this.#delete(stored.seq);

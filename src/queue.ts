@@ -102,7 +102,7 @@ export class Queue {
   }
 
   async #publish(task: OutgoingTask): Promise<Submitted> {
-    const duplicate = await this.#store(task);
+    const { seq, duplicate } = await this.#store(task);
     const summary = { id: task.id, type: task.type, queue: task.queue, priority: task.priority, duplicate };
     if (duplicate) return summary;
     const record = newRecord(task, {
@@ -110,6 +110,7 @@ export class Queue {
       attempts: 0,
       max_attempts: task.policy.maxAttempts,
       created_at: new Date().toISOString(),
+      seq,
     });
     // Accepted now. A lost record write is not a lost task: the worker writes the record when it starts.
     await this.#record(record).catch(() => null);
@@ -119,24 +120,26 @@ export class Queue {
   /**
    * Creates the `pending` record. An id reused after the duplicate window may still have the old
    * task's finished record: that one is replaced, so that the new task does not show the old result.
+   * A record of this very message (`seq`), which a quick worker wrote first, is left alone.
    */
   async #record(record: TaskRecord): Promise<void> {
     if ((await this.edgeq.tasks.create(record)) !== null) return;
     const { record: old, revision } = await this.edgeq.tasks.read(record.id);
-    if (old && FINAL_STATUSES.includes(old.status)) await this.edgeq.tasks.putIfUnchanged(record, revision);
+    if (old && old.seq !== record.seq && FINAL_STATUSES.includes(old.status)) await this.edgeq.tasks.putIfUnchanged(record, revision);
   }
 
   /**
-   * Publishes the work message until JetStream confirms or refuses it; resolves true when the
-   * stream already held the id from an earlier submission. A time-out leaves it unknown whether the
-   * message was stored, so it is sent again under the same id, which the stream's duplicate window
-   * stores at most once (and then reports as a duplicate of our own first try, which is not one).
+   * Publishes the work message until JetStream confirms or refuses it; resolves with its stream
+   * sequence, and `duplicate` when the stream already held the id from an earlier submission. A
+   * time-out leaves it unknown whether the message was stored, so it is sent again under the same
+   * id, which the stream's duplicate window stores at most once (and then reports as a duplicate of
+   * our own first try, which is not one).
    */
-  async #store(task: OutgoingTask): Promise<boolean> {
+  async #store(task: OutgoingTask): Promise<{ seq: number; duplicate: boolean }> {
     for (let tries = 1; ; tries++) {
       try {
         const ack = await this.edgeq.requests.publish(task.subject, task.body, task.headers);
-        return ack.duplicate && tries === 1;
+        return { seq: ack.seq, duplicate: ack.duplicate && tries === 1 };
       } catch (err) {
         if ((err as Error)?.name === "TimeoutError" && tries < PUBLISH_TRIES) continue;
         throw fromNatsError(err, task.id);

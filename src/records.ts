@@ -52,6 +52,8 @@ export interface TaskRecord {
   error: string | null;
   /** The latest attempts, oldest first; absent in records written before edgeq kept it. */
   history: Attempt[];
+  /** The work message's sequence in the work stream: tells this task from an earlier one with its id. */
+  seq?: number;
   worker_id: string | null;
   created_at: string;
   started_at: string | null;

@@ -335,6 +335,7 @@ export class Worker {
       created_at: createdAt,
       started_at: now,
       updated_at: now,
+      seq: delivery.streamSeq,
       error: previous?.error ?? null,
       history,
     });
@@ -370,7 +371,7 @@ export class Worker {
   #unreadable(delivery: Delivery, id: string, createdAt: string, err: Error): TaskRecord {
     const parts = parseTaskSubject(delivery.msg.subject);
     const identity = { id, type: parts?.type ?? "", queue: parts?.queue ?? "", priority: parts?.priority ?? DEFAULT_PRIORITY, data: null };
-    const record = newRecord(identity, { status: "running", attempts: 0, max_attempts: 0, created_at: createdAt });
+    const record = newRecord(identity, { status: "running", attempts: 0, max_attempts: 0, created_at: createdAt, seq: delivery.streamSeq });
     return this.#finished(record, "dead", { error: clip(`${err.name}: ${err.message}`) });
   }
 
