@@ -80,6 +80,9 @@ export const workerOptionsSchema = z.strictObject({
 export type WorkerOptions = z.input<typeof workerOptionsSchema>;
 type ResolvedOptions = z.output<typeof workerOptionsSchema>;
 
+/** Times a run re-reads its record when a write landed between its read and its `running` write. */
+const BEGIN_REREADS = 2;
+
 /** Pause before pulling again after a pull the server did not answer. */
 const UNANSWERED_PAUSE_MS = 1000;
 
@@ -293,7 +296,7 @@ export class Worker {
    * Reads the record and stores `running` with the attempt number. Resolves true when the handler
    * may start; false when the delivery was settled or handed back instead.
    */
-  async #begin(delivery: Delivery, run: Running): Promise<boolean> {
+  async #begin(delivery: Delivery, run: Running, rereads = BEGIN_REREADS): Promise<boolean> {
     const createdAt = new Date(delivery.storedAt).toISOString();
     // Read on every delivery: the server's delivery count cannot tell a first delivery (it rolls a
     // redelivery back to 1 when it first went to a pull request whose worker had gone).
@@ -359,7 +362,10 @@ export class Worker {
       return false;
     }
     if (revision === null) {
-      // Written since it was read (a lapsed run finishing late): decide on the next delivery.
+      // Written since it was read. Mostly the submitter's `pending` landing after a quick worker's
+      // read: read again and go on at once. If it keeps changing (a lapsed run finishing late),
+      // decide on the next delivery.
+      if (rereads > 0 && !run.returned) return this.#begin(delivery, run, rereads - 1);
       delivery.nak(1000);
       return false;
     }
