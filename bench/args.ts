@@ -1,6 +1,6 @@
 /**
  * The runner's command line:
- *   --quick             a small version, under a minute
+ *   --quick             a small version, under a minute: fewer tasks, shorter runs, no scaling
  *   --smoke             a tiny end-to-end run only, for the test that keeps the harness working
  *   --only a,b          scenarios to run: throughput, latency, http, scaling, idle (default all)
  *   --systems a,b       systems to compare: edgeq, bullmq, jetstream (default all)
@@ -39,13 +39,13 @@ const FULL: Sizes = {
 
 const QUICK: Sizes = {
   ...FULL,
-  tasks: 3000,
+  tasks: 2000,
   latencyRate: 500,
-  latencySeconds: 3,
-  httpSeconds: 2,
+  latencySeconds: 2,
+  httpSeconds: 1,
   scalingWorkers: [1, 4],
   scalingPayloads: [10 * 1024],
-  idleSeconds: 3,
+  idleSeconds: 2,
 };
 
 const SMOKE: Sizes = { ...QUICK, tasks: 300 };
@@ -81,7 +81,11 @@ export function parseArgs(argv: string[]): Args {
   return {
     quick,
     sizes,
-    scenarios: only ? list(only, SCENARIO_NAMES, "--only") : smoke ? ["throughput"] : [...SCENARIO_NAMES],
+    scenarios: only
+      ? list(only, SCENARIO_NAMES, "--only")
+      : smoke
+      ? ["throughput"]
+      : SCENARIO_NAMES.filter((s) => !quick || s !== "scaling"),
     systems: systems ? list(systems, SYSTEM_NAMES, "--systems") : [...SYSTEM_NAMES],
     out: value("--out") ?? "bench/results",
   };

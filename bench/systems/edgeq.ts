@@ -62,7 +62,7 @@ export const edgeqSystem: System = {
         timer ??= setInterval(poll, SETTLED_POLL_MS);
         hooks.started(ctx.id, data);
       },
-    }, { concurrency, queues: [env.queue] });
+    }, { concurrency, queues: [env.queue], onError: (err) => console.error("edgeq worker:", err) });
     return {
       async close() {
         clearInterval(timer);
