@@ -7,7 +7,7 @@
  *   --tasks N           tasks per throughput measurement
  *   --out DIR           where latest.json and latest.svg go (default bench/results)
  * Environment: NATS_URL (use that server instead of starting one per measurement), REDIS_URL
- * (default redis://127.0.0.1:6379).
+ * (default redis://127.0.0.1:6379), BENCH_CPU_PROF_DIR (CPU profiles of the producer and workers).
  */
 import type { Sizes } from "./session.ts";
 import { SYSTEM_NAMES, type SystemName } from "./systems/system.ts";

@@ -71,11 +71,15 @@ export class Child {
   }
 }
 
-/** Starts `bench/procs/<entry>.ts` with its job as the one argument. */
+/**
+ * Starts `bench/procs/<entry>.ts` with its job as the one argument. With BENCH_CPU_PROF_DIR set,
+ * each process writes a V8 CPU profile there when it exits (open it in Chrome's DevTools).
+ */
 export function forkProc(entry: string, job: object): Child {
+  const profileDir = process.env.BENCH_CPU_PROF_DIR;
   const proc = fork(`${ROOT}bench/procs/${entry}.ts`, [JSON.stringify(job)], {
     cwd: ROOT,
-    execArgv: ["--import", "tsx"],
+    execArgv: ["--import", "tsx", ...(profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [])],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   return new Child(track(proc));
