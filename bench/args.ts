@@ -35,6 +35,7 @@ const FULL: Sizes = {
   scalingWorkers: [1, 2, 4, 8],
   scalingPayloads: [100, 10 * 1024, 100 * 1024],
   idleSeconds: 10,
+  idleSettleSeconds: 5,
 };
 
 const QUICK: Sizes = {
@@ -46,6 +47,7 @@ const QUICK: Sizes = {
   scalingWorkers: [1, 4],
   scalingPayloads: [10 * 1024],
   idleSeconds: 2,
+  idleSettleSeconds: 1,
 };
 
 const SMOKE: Sizes = { ...QUICK, tasks: 300 };

@@ -22,6 +22,8 @@ export interface Sizes {
   scalingWorkers: number[];
   scalingPayloads: number[];
   idleSeconds: number;
+  /** Time a fresh worker gets to finish starting (compiling, connecting) before it counts as idle. */
+  idleSettleSeconds: number;
 }
 
 export class Session {

@@ -9,11 +9,8 @@ import { cpuSeconds, rssMb } from "../procstat.ts";
 import { fmt, type Row } from "../results.ts";
 import type { Session } from "../session.ts";
 
-/** Start-up work (connecting, creating consumers) settles before the idle measurement begins. */
-const SETTLE_MS = 2000;
-
 export async function idle(session: Session): Promise<Row[]> {
-  const { tasks, concurrency, payloadBytes, idleSeconds } = session.sizes;
+  const { tasks, concurrency, payloadBytes, idleSeconds, idleSettleSeconds } = session.sizes;
   const scenario = "5 idle cost (1 worker)";
   const cpu: Row = { scenario, metric: `CPU while idle, ${idleSeconds} s`, unit: "% of a core", values: {}, target: { kind: "below", value: 1 } };
   const idleRss: Row = { scenario, metric: "resident memory, idle", unit: "MB", values: {} };
@@ -27,7 +24,7 @@ export async function idle(session: Session): Promise<Row[]> {
       try {
         await baseline.next("ready");
         const { pid } = group.children[0];
-        await new Promise((r) => setTimeout(r, SETTLE_MS));
+        await new Promise((r) => setTimeout(r, idleSettleSeconds * 1000));
         const before = cpuSeconds(pid);
         await new Promise((r) => setTimeout(r, idleSeconds * 1000));
         cpu.values[system] = (100 * (cpuSeconds(pid) - before)) / idleSeconds;
