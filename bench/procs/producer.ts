@@ -34,7 +34,8 @@ if (mode === "batch") {
 }
 const endedAt = now();
 
-const sampleIds = Array.from({ length: Math.min(SAMPLE, ids.length) }, (_, i) => ids[Math.floor((i * ids.length) / SAMPLE)]);
+const sampled = Math.min(SAMPLE, ids.length);
+const sampleIds = Array.from({ length: sampled }, (_, i) => ids[Math.floor((i * ids.length) / sampled)]);
 await send({ kind: "submitted", startedAt, endedAt, submitted: ids.length, failed, sampleIds });
 await producer.close();
 process.exit(0);

@@ -22,7 +22,7 @@ export async function scaling(session: Session): Promise<Row[]> {
     const row: Row = { scenario: "4 scaling", metric: `${run.metric} (${fmt(count)} tasks)`, unit: "tasks/s", values: {}, chart: true };
     for (const system of session.systems) {
       await session.measure(system, async (env) => {
-        row.values[system] = (await endToEnd(system, env, { count, workers: run.workers, concurrency, payloadBytes: run.bytes })).tasksPerSecond;
+        row.values[system] = await endToEnd(system, env, { count, workers: run.workers, concurrency, payloadBytes: run.bytes });
       });
     }
     console.log(`  ${row.metric}: ${session.systems.map((s) => `${s} ${fmt(row.values[s])}`).join(", ")} tasks/s`);
