@@ -1,0 +1,41 @@
+/**
+ * A producer process: submits tasks to one system, in one batch or at a fixed rate, reports when
+ * it started and finished, and exits.
+ */
+import { SYSTEMS } from "../systems/mod.ts";
+import { now, payload } from "../systems/system.ts";
+import { job, type ProducerJob, send } from "./messages.ts";
+
+/** Ids handed back for the runner to check that their outcomes are recorded. */
+const SAMPLE = 20;
+/** Rate mode submits what is due every tick, each task on its own as independent clients would. */
+const TICK_MS = 5;
+
+const { system, env, payloadBytes, mode, count, rate, seconds } = job<ProducerJob>();
+const producer = await SYSTEMS[system].producer(env);
+let ids: string[] = [];
+let failed = 0;
+
+const startedAt = now();
+if (mode === "batch") {
+  ids = await producer.submitMany(Array.from({ length: count }, () => payload(payloadBytes)));
+} else {
+  const total = Math.round(rate * seconds);
+  const pending: Promise<void>[] = [];
+  let due = 0;
+  while (due < total) {
+    due = Math.min(total, Math.floor(((now() - startedAt) * rate) / 1000) + 1);
+    while (pending.length < due) {
+      pending.push(producer.submit(payload(payloadBytes)).then((id) => void ids.push(id), () => void failed++));
+    }
+    await new Promise((r) => setTimeout(r, TICK_MS));
+  }
+  await Promise.all(pending);
+}
+const endedAt = now();
+
+const sampled = Math.min(SAMPLE, ids.length);
+const sampleIds = Array.from({ length: sampled }, (_, i) => ids[Math.floor((i * ids.length) / sampled)]);
+await send({ kind: "submitted", startedAt, endedAt, submitted: ids.length, failed, sampleIds });
+await producer.close();
+process.exit(0);

@@ -1,0 +1,70 @@
+/**
+ * A benchmark's results: one row per figure, with each system's value, and the issue's target for
+ * the figures that have one.
+ */
+import type { SystemName } from "./systems/system.ts";
+
+export type Target =
+  /** edgeq's value at least `value` times the other system's. */
+  | { kind: "at-least-times"; vs: SystemName; value: number }
+  /** edgeq's value at most `value` times the other system's. */
+  | { kind: "at-most-times"; vs: SystemName; value: number }
+  | { kind: "at-least"; value: number }
+  | { kind: "below"; value: number };
+
+export interface Row {
+  scenario: string;
+  metric: string;
+  unit: string;
+  values: Partial<Record<SystemName, number>>;
+  target?: Target;
+  /** Bars of the chart: throughput figures only, where higher is better. */
+  chart?: boolean;
+}
+
+/** A figure as the table shows it: thousands separated, decimals only for small values. */
+export function fmt(n: number | undefined): string {
+  if (n === undefined || !Number.isFinite(n)) return "–";
+  return n.toLocaleString("en-US", { maximumFractionDigits: Math.abs(n) < 10 ? 2 : Math.abs(n) < 1000 ? 1 : 0 });
+}
+
+export function describeTarget(target: Target): string {
+  switch (target.kind) {
+    case "at-least-times":
+      return `≥ ${target.value}× ${target.vs}`;
+    case "at-most-times":
+      return `≤ ${target.value}× ${target.vs}`;
+    case "at-least":
+      return `≥ ${target.value.toLocaleString("en-US")}`;
+    case "below":
+      return `< ${target.value}`;
+  }
+}
+
+/** Whether edgeq meets the row's target; undefined when a figure it needs was not measured. */
+export function targetMet(row: Row): boolean | undefined {
+  const { target, values } = row;
+  const edgeq = values.edgeq;
+  if (!target || edgeq === undefined) return undefined;
+  switch (target.kind) {
+    case "at-least-times":
+    case "at-most-times": {
+      const other = values[target.vs];
+      if (other === undefined) return undefined;
+      return target.kind === "at-least-times" ? edgeq >= target.value * other : edgeq <= target.value * other;
+    }
+    case "at-least":
+      return edgeq >= target.value;
+    case "below":
+      return edgeq < target.value;
+  }
+}
+
+/** What `bench/results/latest.json` holds. */
+export interface Report {
+  date: string;
+  machine: { cpus: number; model: string; loadAverageAtStart: number[]; node: string; natsServer: string };
+  options: { quick: boolean; systems: SystemName[]; sizes: object };
+  rows: Row[];
+  seconds: number;
+}

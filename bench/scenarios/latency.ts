@@ -1,0 +1,47 @@
+/**
+ * Scenario 2, latency at a fixed rate: one producer submits one task at a time at `latencyRate` a
+ * second; each task carries its submit time, and the workers note when its handler started and
+ * when its outcome was stored. All on one machine, so the processes' clocks agree.
+ */
+import { produce, Workers } from "../measure.ts";
+import { percentiles } from "../percentiles.ts";
+import type { Row } from "../results.ts";
+import type { Session } from "../session.ts";
+
+const PS = [50, 95, 99, 100];
+const LABELS = ["p50", "p95", "p99", "max"];
+
+export async function latency(session: Session): Promise<Row[]> {
+  const { workers, concurrency, payloadBytes, latencyRate: rate, latencySeconds: seconds } = session.sizes;
+  const scenario = `2 latency @ ${rate}/s`;
+  const rows = (what: string): Row[] =>
+    LABELS.map((p) => ({
+      scenario,
+      metric: `submit to ${what} ${p}`,
+      unit: "ms",
+      values: {},
+      ...(what === "start" && p === "p99" && { target: { kind: "at-most-times" as const, vs: "bullmq" as const, value: 1 } }),
+    }));
+  const start = rows("start");
+  const finish = rows("outcome stored");
+  const achieved: Row = { scenario, metric: "tasks submitted per second", unit: "tasks/s", values: {} };
+
+  for (const system of session.systems) {
+    await session.measure(system, async (env) => {
+      const group = await Workers.start(system, env, workers, concurrency, true);
+      let timings;
+      try {
+        const sub = await produce({ system, env, payloadBytes, mode: "rate", count: 0, rate, seconds });
+        if (sub.failed) throw new Error(`${system}: ${sub.failed} submissions failed`);
+        achieved.values[system] = sub.submitted / ((sub.endedAt - sub.startedAt) / 1000);
+        await group.until(sub.submitted, 120_000);
+      } finally {
+        timings = await group.stop();
+      }
+      percentiles(timings.map(([sent, started]) => started - sent), PS).forEach((v, i) => (start[i].values[system] = v));
+      percentiles(timings.map(([sent, , settled]) => settled - sent), PS).forEach((v, i) => (finish[i].values[system] = v));
+    });
+    console.log(`  ${system}: start p99 ${start[2].values[system]?.toFixed(1)} ms, outcome p99 ${finish[2].values[system]?.toFixed(1)} ms`);
+  }
+  return [...start, ...finish, achieved];
+}

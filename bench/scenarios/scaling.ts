@@ -1,0 +1,32 @@
+/**
+ * Scenario 4, scaling: end-to-end throughput with more worker processes, and with larger payloads.
+ * Large payloads get fewer tasks, so that each measurement moves at most PAYLOAD_BUDGET bytes.
+ */
+import { endToEnd } from "../measure.ts";
+import { fmt, type Row } from "../results.ts";
+import type { Session } from "../session.ts";
+
+const PAYLOAD_BUDGET = 200 * 1024 * 1024;
+
+const size = (bytes: number) => (bytes >= 1024 ? `${Math.round(bytes / 1024)} KiB` : `${bytes} B`);
+
+export async function scaling(session: Session): Promise<Row[]> {
+  const { tasks, workers: defaultWorkers, concurrency, payloadBytes, scalingWorkers, scalingPayloads } = session.sizes;
+  const runs = [
+    ...scalingWorkers.map((workers) => ({ metric: `end-to-end, ${workers} worker${workers > 1 ? "s" : ""}`, workers, bytes: payloadBytes })),
+    ...scalingPayloads.map((bytes) => ({ metric: `end-to-end, ${size(bytes)} payload`, workers: defaultWorkers, bytes })),
+  ];
+  const rows: Row[] = [];
+  for (const run of runs) {
+    const count = Math.min(tasks, Math.floor(PAYLOAD_BUDGET / run.bytes));
+    const row: Row = { scenario: "4 scaling", metric: `${run.metric} (${fmt(count)} tasks)`, unit: "tasks/s", values: {}, chart: true };
+    for (const system of session.systems) {
+      await session.measure(system, async (env) => {
+        row.values[system] = await endToEnd(system, env, { count, workers: run.workers, concurrency, payloadBytes: run.bytes });
+      });
+    }
+    console.log(`  ${row.metric}: ${session.systems.map((s) => `${s} ${fmt(row.values[s])}`).join(", ")} tasks/s`);
+    rows.push(row);
+  }
+  return rows;
+}

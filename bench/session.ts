@@ -1,0 +1,62 @@
+/**
+ * One benchmark run's settings and the environment of each measurement: a fresh nats-server with
+ * an empty store per measurement (unless NATS_URL names one), a queue name no other measurement
+ * uses, the system's topology made, and what it leaves in Redis removed afterwards.
+ */
+import { NatsServer } from "../test/helpers/nats-server.ts";
+import { SYSTEMS } from "./systems/mod.ts";
+import type { BenchEnv, SystemName } from "./systems/system.ts";
+
+export interface Sizes {
+  /** Tasks per throughput measurement. */
+  tasks: number;
+  workers: number;
+  /** Tasks each worker process runs at once. */
+  concurrency: number;
+  /** Bytes of the "small JSON" payload. */
+  payloadBytes: number;
+  latencyRate: number;
+  latencySeconds: number;
+  httpSeconds: number;
+  httpConnections: number;
+  scalingWorkers: number[];
+  scalingPayloads: number[];
+  idleSeconds: number;
+  /** Time a fresh worker gets to finish starting (compiling, connecting) before it counts as idle. */
+  idleSettleSeconds: number;
+}
+
+export class Session {
+  readonly #runId = Math.random().toString(36).slice(2, 8);
+  #measurements = 0;
+  readonly #servers = new Set<NatsServer>();
+
+  constructor(
+    readonly sizes: Sizes,
+    readonly systems: SystemName[],
+    readonly redisUrl: string,
+    private readonly natsUrl: string | undefined,
+  ) {}
+
+  /** Runs `fn` in a fresh environment for `system`, and tears the environment down whatever happens. */
+  async measure<T>(system: SystemName, fn: (env: BenchEnv) => Promise<T>): Promise<T> {
+    const server = this.natsUrl ? undefined : await NatsServer.start();
+    if (server) this.#servers.add(server);
+    const env = { natsUrl: this.natsUrl ?? server!.url, redisUrl: this.redisUrl, queue: `b${this.#runId}_${++this.#measurements}` };
+    try {
+      await SYSTEMS[system].prepare(env);
+      return await fn(env);
+    } finally {
+      await SYSTEMS[system].cleanup(env).catch((err) => console.error(`cleanup of ${system}: ${err}`));
+      if (server) {
+        await server.stop();
+        this.#servers.delete(server);
+      }
+    }
+  }
+
+  /** Stops the servers of measurements still running; for Ctrl-C. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#servers].map((s) => s.stop()));
+  }
+}

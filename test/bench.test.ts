@@ -1,0 +1,54 @@
+/**
+ * Keeps the benchmark harness working: runs its end-to-end scenario at a tiny size for edgeq and
+ * raw JetStream (and BullMQ when Redis answers) and checks the shape of the JSON it writes. No
+ * figure is judged: the machine running the tests is busy with other suites.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { afterAll, expect, test } from "vitest";
+import type { Report } from "../bench/results.ts";
+import type { SystemName } from "../bench/systems/system.ts";
+import { ROOT } from "./helpers/processes.ts";
+
+const out = mkdtempSync(join(tmpdir(), "edgeq-bench-"));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+function redisAnswers(): Promise<boolean> {
+  const url = new URL(process.env.REDIS_URL || "redis://127.0.0.1:6379");
+  return new Promise((resolve) => {
+    const sock = connect(Number(url.port || 6379), url.hostname);
+    sock.once("connect", () => (sock.destroy(), resolve(true)));
+    sock.once("error", () => resolve(false));
+  });
+}
+
+function run(args: string[]): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    let output = "";
+    const proc = spawn(process.execPath, ["--import", "tsx", "bench/run.ts", ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    proc.stdout.on("data", (d) => (output += d));
+    proc.stderr.on("data", (d) => (output += d));
+    proc.once("close", (code) => resolve({ code, output }));
+  });
+}
+
+test("the benchmark's smoke run writes a table for every system it ran", async () => {
+  const systems: SystemName[] = ["edgeq", "jetstream", ...(await redisAnswers() ? ["bullmq" as const] : [])];
+  const { code, output } = await run(["--smoke", "--systems", systems.join(","), "--out", relative(ROOT, out)]);
+  expect(code, output).toBe(0);
+
+  const report = JSON.parse(readFileSync(join(out, "latest.json"), "utf8")) as Report;
+  expect(report.options.systems).toEqual(systems);
+  const figure = (metric: string) => report.rows.find((r) => r.metric.startsWith(metric))!;
+  for (const system of systems) {
+    for (const metric of ["submit alone", "drain a backlog", "end-to-end"]) {
+      expect(figure(metric).values[system], `${system} ${metric}`).toBeGreaterThan(0);
+    }
+    expect(figure("sampled outcomes read back completed").values[system]).toBe(100);
+  }
+  expect(readFileSync(join(out, "latest.svg"), "utf8")).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
+  expect(output).toContain("| 1 throughput | end-to-end");
+}, 180_000);
