@@ -11,7 +11,7 @@ const TYPE = "noop";
 const SETTLED_POLL_MS = 1;
 
 async function open(env: BenchEnv): Promise<{ nc: NatsConnection; edgeq: Edgeq }> {
-  const nc = await connect({ servers: env.natsUrl });
+  const nc = await connect({ servers: env.natsUrl, noAsyncTraces: true });
   return { nc, edgeq: await Edgeq.open(nc) };
 }
 

@@ -25,7 +25,7 @@ export const jetstreamSystem: System = {
 
   async prepare(env) {
     const { stream, subject, bucket } = names(env);
-    const nc = await connect({ servers: env.natsUrl });
+    const nc = await connect({ servers: env.natsUrl, noAsyncTraces: true });
     const jsm = await jetstreamManager(nc);
     await jsm.streams.add({
       name: stream,
@@ -41,7 +41,7 @@ export const jetstreamSystem: System = {
 
   async producer(env) {
     const { subject } = names(env);
-    const nc = await connect({ servers: env.natsUrl });
+    const nc = await connect({ servers: env.natsUrl, noAsyncTraces: true });
     const js = jetstream(nc);
     const idHeaders = (id: string) => {
       const h = headers();
@@ -87,7 +87,7 @@ export const jetstreamSystem: System = {
 
   async worker(env, concurrency, hooks) {
     const { stream, bucket } = names(env);
-    const nc = await connect({ servers: env.natsUrl });
+    const nc = await connect({ servers: env.natsUrl, noAsyncTraces: true });
     const kv = await new Kvm(nc).open(bucket);
     const consumer = await jetstream(nc).consumers.get(stream, CONSUMER);
     const messages = await consumer.consume({ max_messages: concurrency });
@@ -120,7 +120,7 @@ export const jetstreamSystem: System = {
   },
 
   async countCompleted(env, ids) {
-    const nc = await connect({ servers: env.natsUrl });
+    const nc = await connect({ servers: env.natsUrl, noAsyncTraces: true });
     const kv = await new Kvm(nc).open(names(env).bucket);
     const entries = await Promise.all(ids.map((id) => kv.get(id)));
     await nc.close();
