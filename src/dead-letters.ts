@@ -17,7 +17,6 @@
 import { headers as natsHeaders, type MsgHdrs } from "@nats-io/nats-core";
 import { JetStreamApiError, type StoredMsg } from "@nats-io/jetstream";
 import type { Edgeq } from "./client.ts";
-import { Delivery } from "./delivery.ts";
 import { parseInput } from "./config.ts";
 import { fromNatsError, NotFoundError, PoisonMessageError, ValidationError } from "./errors.ts";
 import { idSchema, parseBody } from "./message.ts";
@@ -33,6 +32,7 @@ import {
   type Priority,
 } from "./names.ts";
 import { type Attempt, newRecord } from "./records.ts";
+import { resolvePolicy } from "./retry.ts";
 import { StreamScanner } from "./scan.ts";
 
 const HEADER_SUBJECT = "Edgeq-Subject";
@@ -171,7 +171,8 @@ export class DeadLetters {
     const { seq } = await this.edgeq.js.publish(letter.subject, stored.data, { headers }).catch((err) => {
       throw fromNatsError(err, id);
     });
-    const maxAttempts = Number(headers.get(HEADER_MAX_ATTEMPTS)) || this.edgeq.config.maxAttempts;
+    const given = Number(headers.get(HEADER_MAX_ATTEMPTS)) || undefined;
+    const { maxAttempts } = resolvePolicy(this.edgeq.config, parts.queue, parts.type, { maxAttempts: given });
     const now = new Date().toISOString();
     const task = { id, ...parts, data: letter.data };
     // Only over the dead record: a worker quick enough to have started the task already owns it.
@@ -221,10 +222,8 @@ export class DeadLetters {
   }
 
   async #all(queue: string | undefined): Promise<DeadLetter[]> {
-    const { state } = await this.edgeq.jsm.streams.info(DEAD_STREAM);
     const letters: DeadLetter[] = [];
-    if (state.messages === 0) return letters;
-    await this.#scanner.scan(state.first_seq, (d: Delivery) => {
+    await this.#scanner.scan(1, (d) => {
       const letter = readLetter(d.msg.subject, d.msg.headers, d.msg.data, d.streamSeq, d.storedAt);
       if (!queue || letter.queue === queue) letters.push(letter);
       return true;

@@ -7,8 +7,7 @@ import type { Edgeq } from "./client.ts";
 import { fromNatsError, ValidationError } from "./errors.ts";
 import { encodeTask, idForKey, type OutgoingTask, type SubmitOptions, submitOptionsSchema, typeSchema } from "./message.ts";
 import { parseInput } from "./config.ts";
-import type { Priority } from "./names.ts";
-import { DEFAULT_PRIORITY } from "./names.ts";
+import { DEFAULT_PRIORITY, type Priority } from "./names.ts";
 import { FINAL_STATUSES, newRecord, type TaskRecord } from "./records.ts";
 import { resolvePolicy } from "./retry.ts";
 

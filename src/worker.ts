@@ -308,8 +308,8 @@ export class Worker {
       delivery.nak(1000);
       return false;
     }
-    // A record of an earlier task that reused this id does not count.
-    const previous = found.record?.created_at === createdAt ? found.record : null;
+    // The record of this message (by its stream sequence); one of an earlier task that reused the id does not count.
+    const previous = found.record?.seq === delivery.streamSeq ? found.record : null;
     if (previous && FINAL_STATUSES.includes(previous.status)) {
       // The outcome was stored but the acknowledgement was lost: settle it without running again.
       previous.status === "completed" ? delivery.ack() : delivery.term();
@@ -326,10 +326,10 @@ export class Worker {
     const attempt = (previous?.attempts ?? 0) + 1;
     const now = new Date().toISOString();
     // A run that never reported (its worker died or was cut off) is an attempt without an outcome.
+    // (A requeued dead letter's `pending` record brings the history of the attempts before it died.)
     const history = previous?.status === "running"
       ? withAttempt(previous, this.#attempt(previous, "ended without an outcome (the worker stopped or lost its connection)"))
-      // A requeued dead letter's record keeps the history of the attempts before it died.
-      : (previous ?? (found.record?.status === "pending" ? found.record : null))?.history ?? [];
+      : previous?.history ?? [];
     const record = newRecord(task, {
       status: "running",
       attempts: attempt,
@@ -507,7 +507,7 @@ export class Worker {
    */
   async #rewriteUnlessTakenOver(outcome: TaskRecord): Promise<number | null> {
     const { record, revision } = await this.edgeq.tasks.read(outcome.id);
-    const later = record?.created_at === outcome.created_at && record.attempts >= outcome.attempts;
+    const later = record !== null && record.seq === outcome.seq && record.attempts >= outcome.attempts;
     return later ? null : this.#write(outcome, revision);
   }
 

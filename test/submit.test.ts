@@ -238,7 +238,8 @@ describe("workers", () => {
     });
     const createdAt = new Date(first!.storedAt).toISOString();
     const task = { id, type: "count", queue: "lost_ack", priority: "normal" as const, data: null };
-    await putRecord(env.edgeq, newRecord(task, { status: "completed", attempts: 1, max_attempts: 3, created_at: createdAt, result: "first run" }));
+    const stored = { status: "completed" as const, attempts: 1, max_attempts: 3, created_at: createdAt, seq: first!.streamSeq, result: "first run" };
+    await putRecord(env.edgeq, newRecord(task, stored));
 
     let runs = 0;
     await startWorker({ count: () => ++runs }, { queues: ["lost_ack"] });
