@@ -10,13 +10,12 @@ import { UnavailableError } from "./errors.ts";
 import { type Health, readHealth } from "./health.ts";
 import { listWorkers, totalStats, type WorkerInfo, type WorkerStats } from "./heartbeat.ts";
 import { queueSchema } from "./message.ts";
-import { DEFAULT_QUEUE, STATS_BUCKET, TASKS_BUCKET, WORKERS_BUCKET } from "./names.ts";
+import { DEFAULT_QUEUE, TASKS_BUCKET } from "./names.ts";
 import { DeadLetters } from "./dead-letters.ts";
 import { Queue } from "./queue.ts";
 import { QueueLengths } from "./queue-length.ts";
 import { Requests } from "./requests.ts";
 import { TaskRecords } from "./records.ts";
-import { StreamScanner } from "./scan.ts";
 import { type Buckets, ensureQueueConsumers, ensureTopology } from "./topology.ts";
 import { type Handlers, Worker, type WorkerOptions } from "./worker.ts";
 
@@ -33,8 +32,6 @@ export class Edgeq {
   /** The server's largest message; a task record must fit in it. */
   readonly maxPayload: number;
   readonly #queues = new Map<string, Promise<number>>();
-  /** Readers of the heartbeat and stats buckets. */
-  readonly #bucketScanners: { workers: StreamScanner; stats: StreamScanner };
 
   private constructor(
     readonly nc: NatsConnection,
@@ -49,8 +46,6 @@ export class Edgeq {
     this.tasks = new TaskRecords(nc, this.requests, jsm, TASKS_BUCKET, this.maxPayload);
     this.deadLetters = new DeadLetters(this);
     this.queueLengths = new QueueLengths(jsm);
-    const scanner = (bucket: string) => new StreamScanner(nc, jsm, js.apiPrefix, `KV_${bucket}`, this.maxPayload, `the ${bucket} bucket`);
-    this.#bucketScanners = { workers: scanner(WORKERS_BUCKET), stats: scanner(STATS_BUCKET) };
   }
 
   /** Makes sure the streams and buckets exist (creating them on first use) and returns the handle. */
@@ -81,7 +76,7 @@ export class Edgeq {
   }
 
   workers(): Promise<WorkerInfo[]> {
-    return listWorkers(this.#bucketScanners.workers);
+    return listWorkers(this);
   }
 
   health(): Promise<Health> {
@@ -90,7 +85,7 @@ export class Edgeq {
 
   /** Completions and failures the workers report (health's counts). */
   workerTotals(): Promise<WorkerStats> {
-    return totalStats(this.#bucketScanners.stats);
+    return totalStats(this);
   }
 
   /** Creates the consumers of a queue once per process; resolves with their ack wait in ms. */

@@ -47,6 +47,8 @@ export async function readHealth(edgeq: Edgeq): Promise<Health> {
       timestamp,
     };
   } catch (err) {
-    return { status: "unhealthy", ...empty, timestamp, error: `JetStream did not answer: ${(err as Error).message}` };
+    // The connection may have gone down while the reads were under way: say so rather than blame JetStream.
+    const error = edgeq.connection.up ? `JetStream did not answer: ${(err as Error).message}` : "NATS is unreachable";
+    return { status: "unhealthy", ...empty, timestamp, error };
   }
 }
