@@ -1,3 +1,5 @@
+import { JetStreamApiError } from "@nats-io/jetstream";
+
 /**
  * The errors edgeq raises. Each has a literal `name` (safe under minification) and an HTTP status
  * so that the API maps them in one place.
@@ -100,8 +102,8 @@ export class PoisonMessageError extends EdgeqError {
 
 /**
  * Maps what the NATS client throws to edgeq's errors: a connection that is down, closed or not
- * answering in time becomes UnavailableError; edgeq's own errors pass through; anything else is
- * returned as is (a bug or an unexpected server answer).
+ * answering in time becomes UnavailableError; a work stream at its limits, QueueFullError; edgeq's
+ * own errors pass through; anything else is returned as is (a bug or an unexpected server answer).
  */
 export function fromNatsError(err: unknown, taskId?: string): unknown {
   if (err instanceof EdgeqError) return err;
@@ -113,9 +115,15 @@ export function fromNatsError(err: unknown, taskId?: string): unknown {
     }`;
     return new UnavailableError(message, { cause: err, taskId });
   }
+  if (err instanceof JetStreamApiError && err.code === STREAM_STORE_FAILED && /^maximum .* exceeded/.test(err.message)) {
+    return new QueueFullError(`the work stream is full (${err.message}); nothing was accepted, retry later`, { cause: err });
+  }
   if (UNAVAILABLE.has(name)) return new UnavailableError("NATS is unreachable; nothing was accepted, retry later", { cause: err });
   return err;
 }
+
+/** JetStream's "store failed" code, which also reports a stream's own limits refusing a message. */
+const STREAM_STORE_FAILED = 10077;
 
 const UNAVAILABLE = new Set([
   "ClosedConnectionError",

@@ -8,6 +8,7 @@
  *            Edgeq-Max-Attempts: <n>       (optional; each of these three defaults as retry.ts says)
  *            Edgeq-Backoff: <spec>
  *            Edgeq-Timeout-Ms: <n>
+ *            Edgeq-Record-Revision: <n>  (set by edgeq's submitters; a hint, ignored when not a number)
  *   body     the task's data as JSON; a body that is not JSON is taken as a UTF-8 string
  *
  * A message no worker can read (a body that is not UTF-8, an edgeq header with a bad value) is a
@@ -23,6 +24,7 @@ import {
   HEADER_BACKOFF,
   HEADER_ID,
   HEADER_MAX_ATTEMPTS,
+  HEADER_RECORD_REVISION,
   HEADER_TASK_ID,
   HEADER_TIMEOUT,
   ID_PATTERN,
@@ -134,6 +136,8 @@ export interface IncomingTask {
   data: unknown;
   /** What the message says of its policy; the worker fills in the rest from its defaults. */
   policy: Partial<RetryPolicy>;
+  /** The revision of the `pending` record its submitter wrote, if it says one. */
+  recordRevision: number | null;
 }
 
 /** Reads a delivered work message; `streamSeq` names tasks published without a usable id. */
@@ -146,7 +150,14 @@ export function decodeTask(msg: Msg, streamSeq: number): IncomingTask {
   } catch (err) {
     throw new PoisonMessageError(`its headers cannot be read: ${(err as Error).message}`);
   }
-  return { ...parts, id: taskId(msg, streamSeq), data: parseBody(msg.data), policy: readPolicy(headers) };
+  const revision = Number(headers?.get(HEADER_RECORD_REVISION) || NaN);
+  return {
+    ...parts,
+    id: taskId(msg, streamSeq),
+    data: parseBody(msg.data),
+    policy: readPolicy(headers),
+    recordRevision: Number.isSafeInteger(revision) && revision > 0 ? revision : null,
+  };
 }
 
 /**

@@ -35,6 +35,11 @@ export const HEADER_MAX_ATTEMPTS = "Edgeq-Max-Attempts";
 /** Retry delays, as `exponential:<base ms>:<max ms>`, `fixed:<ms>` or `list:<ms>,<ms>,…`. */
 export const HEADER_BACKOFF = "Edgeq-Backoff";
 export const HEADER_TIMEOUT = "Edgeq-Timeout-Ms";
+/**
+ * Set by edgeq's submitters: the revision of the `pending` record they wrote just before the
+ * message. A worker that finds the record still at it stores `running` there without reading it.
+ */
+export const HEADER_RECORD_REVISION = "Edgeq-Record-Revision";
 /** The retry policy's headers, which a dead letter keeps and a requeue sends again. */
 export const POLICY_HEADERS = [HEADER_MAX_ATTEMPTS, HEADER_BACKOFF, HEADER_TIMEOUT];
 /** Header of a KV delete or purge marker. */

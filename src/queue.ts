@@ -1,13 +1,14 @@
 /**
- * Submitting tasks. One submission is two JetStream writes: the task message on its work subject,
- * then, once JetStream has stored it, a `pending` record created only if the worker has not
- * written one first. Many submissions are pipelined.
+ * Submitting tasks. One submission is two JetStream writes: a `pending` record, created only if the
+ * id has none, then the task message on its work subject, carrying that record's revision so that
+ * the worker can store `running` without reading the record. The task is accepted once JetStream
+ * has stored the message. Many submissions are pipelined.
  */
 import type { Edgeq } from "./client.ts";
 import { fromNatsError, ValidationError } from "./errors.ts";
 import { encodeTask, idForKey, type OutgoingTask, type SubmitOptions, submitOptionsSchema, typeSchema } from "./message.ts";
 import { parseInput } from "./config.ts";
-import { DEFAULT_PRIORITY, type Priority } from "./names.ts";
+import { DEFAULT_PRIORITY, HEADER_RECORD_REVISION, type Priority } from "./names.ts";
 import { FINAL_STATUSES, newRecord, type TaskRecord } from "./records.ts";
 import { resolvePolicy } from "./retry.ts";
 
@@ -101,30 +102,33 @@ export class Queue {
   }
 
   async #publish(task: OutgoingTask): Promise<Submitted> {
-    const { seq, duplicate } = await this.#store(task);
-    const summary = { id: task.id, type: task.type, queue: task.queue, priority: task.priority, duplicate };
-    if (duplicate) return summary;
-    const record = newRecord(task, {
-      status: "pending",
-      attempts: 0,
-      max_attempts: task.policy.maxAttempts,
-      created_at: new Date().toISOString(),
-      seq,
-    });
-    // Accepted now. A lost record write is not a lost task: the worker writes the record when it starts.
-    await this.#record(record).catch(() => null);
+    const record = newRecord(task, { status: "pending", attempts: 0, max_attempts: task.policy.maxAttempts, created_at: new Date().toISOString() });
+    // A record already under the id, or a failed write: the message goes without the revision, and
+    // the worker reads the record instead. A lost record write is not a lost task.
+    const revision = await this.edgeq.tasks.create(record).catch(() => null);
+    if (revision !== null) task.headers.set(HEADER_RECORD_REVISION, String(revision));
+    let stored: { seq: number; duplicate: boolean };
+    try {
+      stored = await this.#store(task);
+    } catch (err) {
+      if (revision !== null) await this.edgeq.tasks.deleteIfUnchanged(task.id, revision).catch(() => false);
+      throw err;
+    }
+    const summary = { id: task.id, type: task.type, queue: task.queue, priority: task.priority, duplicate: stored.duplicate };
+    // The stream held the id while no record did: ours would describe nothing that will run.
+    if (stored.duplicate && revision !== null) await this.edgeq.tasks.deleteIfUnchanged(task.id, revision).catch(() => false);
+    if (!stored.duplicate && revision === null) await this.#replaceFinished({ ...record, seq: stored.seq }).catch(() => null);
     return summary;
   }
 
   /**
-   * Creates the `pending` record. An id reused after the duplicate window may still have the old
-   * task's finished record: that one is replaced, so that the new task does not show the old result.
-   * A record of this very message (`seq`), which a quick worker wrote first, is left alone.
+   * Writes `pending` where the id's entry is not a record (a delete marker) or is an old task's
+   * finished record: an id reused after the duplicate window must not show the old result. A
+   * record of this very message (`seq`), which a quick worker already wrote, is left alone.
    */
-  async #record(record: TaskRecord): Promise<void> {
-    if ((await this.edgeq.tasks.create(record)) !== null) return;
+  async #replaceFinished(record: TaskRecord): Promise<void> {
     const { record: old, revision } = await this.edgeq.tasks.read(record.id);
-    if (old && old.seq !== record.seq && FINAL_STATUSES.includes(old.status)) await this.edgeq.tasks.putIfUnchanged(record, revision);
+    if (!old || (old.seq !== record.seq && FINAL_STATUSES.includes(old.status))) await this.edgeq.tasks.putIfUnchanged(record, revision);
   }
 
   /**

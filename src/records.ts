@@ -155,23 +155,29 @@ export class TaskRecords {
    * or null when someone else wrote first.
    */
   async putIfUnchanged(record: TaskRecord, revision: number): Promise<number | null> {
+    return this.#writeIfUnchanged(record.id, this.#encode(record), revision);
+  }
+
+  /** Writes the record only if the key has no entry (a delete marker is one); null when it has. */
+  create(record: TaskRecord): Promise<number | null> {
+    return this.putIfUnchanged(record, 0);
+  }
+
+  /** Deletes the record if it is still at `revision`; false if it is not. */
+  async deleteIfUnchanged(id: string, revision: number): Promise<boolean> {
+    return (await this.#writeIfUnchanged(id, new Uint8Array(), revision, "DEL")) !== null;
+  }
+
+  async #writeIfUnchanged(id: string, body: Uint8Array, revision: number, operation?: "DEL"): Promise<number | null> {
     const expect = natsHeaders();
     expect.set("Nats-Expected-Last-Subject-Sequence", String(revision));
+    if (operation) expect.set(KV_OPERATION_HEADER, operation);
     try {
-      return (await this.requests.publish(this.#subjectPrefix + record.id, this.#encode(record), expect)).seq;
+      return (await this.requests.publish(this.#subjectPrefix + id, body, expect)).seq;
     } catch (err) {
       if (isConflict(err)) return null;
       throw err;
     }
-  }
-
-  /**
-   * Writes the record only if the id has none yet; null when it had one. The submitter and the
-   * worker write without coordinating; if the worker's write lands first, the submitter's
-   * `pending` must not overwrite it.
-   */
-  create(record: TaskRecord): Promise<number | null> {
-    return this.putIfUnchanged(record, 0);
   }
 
   /** Polls until the task reaches a final status; null if it does not within `timeoutMs`. */

@@ -293,13 +293,33 @@ export class Worker {
   }
 
   /**
-   * Reads the record and stores `running` with the attempt number. Resolves true when the handler
-   * may start; false when the delivery was settled or handed back instead.
+   * Stores `running` with the attempt number. Resolves true when the handler may start; false when
+   * the delivery was settled or handed back instead.
+   *
+   * A task submitted through edgeq names the revision of its `pending` record. If the record is
+   * still at it, no run has started (each stores `running` first) and nothing else has written it:
+   * this is attempt 1, stored there without a read. Otherwise the record is read and decides.
    */
-  async #begin(delivery: Delivery, run: Running, rereads = BEGIN_REREADS): Promise<boolean> {
-    const createdAt = new Date(delivery.storedAt).toISOString();
-    // Read on every delivery: the server's delivery count cannot tell a first delivery (it rolls a
-    // redelivery back to 1 when it first went to a pull request whose worker had gone).
+  async #begin(delivery: Delivery, run: Running): Promise<boolean> {
+    let task: IncomingTask | undefined;
+    let unreadable: Error | undefined;
+    try {
+      task = decodeTask(delivery.msg, delivery.streamSeq);
+    } catch (err) {
+      unreadable = err as Error;
+    }
+    if (task?.recordRevision) {
+      const policy = resolvePolicy(this.edgeq.config, task.queue, task.type, task.policy);
+      const begun = await this.#storeRunning(delivery, run, task, policy, this.#runningRecord(delivery, task, policy, null), task.recordRevision);
+      if (begun !== null) return begun;
+    }
+    return this.#beginFromRecord(delivery, run, task, unreadable);
+  }
+
+  /** `#begin` for a task whose record has to be read first. */
+  async #beginFromRecord(delivery: Delivery, run: Running, task: IncomingTask | undefined, unreadable: Error | undefined, rereads = BEGIN_REREADS): Promise<boolean> {
+    // Read on every such delivery: the server's delivery count cannot tell a first delivery (it rolls
+    // a redelivery back to 1 when it first went to a pull request whose worker had gone).
     let found: { record: TaskRecord | null; revision: number };
     try {
       found = await this.edgeq.tasks.read(run.id);
@@ -315,34 +335,13 @@ export class Worker {
       previous.status === "completed" ? delivery.ack() : delivery.term();
       return false;
     }
-    let task: IncomingTask;
-    try {
-      task = decodeTask(delivery.msg, delivery.streamSeq);
-    } catch (err) {
-      await this.#settle(delivery, run, this.#unreadable(delivery, run.id, createdAt, err as Error), found.revision);
+    if (!task) {
+      await this.#settle(delivery, run, this.#unreadable(delivery, run.id, unreadable!), found.revision);
       return false;
     }
     const policy = resolvePolicy(this.edgeq.config, task.queue, task.type, task.policy);
-    const attempt = (previous?.attempts ?? 0) + 1;
-    const now = new Date().toISOString();
-    // A run that never reported (its worker died or was cut off) is an attempt without an outcome.
-    // (A requeued dead letter's `pending` record brings the history of the attempts before it died.)
-    const history = previous?.status === "running"
-      ? withAttempt(previous, this.#attempt(previous, "ended without an outcome (the worker stopped or lost its connection)"))
-      : previous?.history ?? [];
-    const record = newRecord(task, {
-      status: "running",
-      attempts: attempt,
-      max_attempts: policy.maxAttempts,
-      worker_id: this.id,
-      created_at: createdAt,
-      started_at: now,
-      updated_at: now,
-      seq: delivery.streamSeq,
-      error: previous?.error ?? null,
-      history,
-    });
-    if (attempt > policy.maxAttempts) {
+    const record = this.#runningRecord(delivery, task, policy, previous);
+    if (record.attempts > policy.maxAttempts) {
       // Failures end a task when they use up its attempts; only runs that never finished get here.
       const reason = `used up its ${policy.maxAttempts} attempts; the last ended without an outcome`;
       const dead = this.#finished({ ...record, attempts: policy.maxAttempts, worker_id: previous?.worker_id ?? null }, "dead", {
@@ -351,30 +350,61 @@ export class Worker {
       await this.#settle(delivery, run, dead, found.revision);
       return false;
     }
-    // Stored before the handler starts: a handler that blocks or kills the process cannot delay it
-    // past a takeover, and a task that kills its worker has this attempt counted.
-    let revision: number | null;
+    const begun = await this.#storeRunning(delivery, run, task, policy, record, found.revision);
+    if (begun !== null) return begun;
+    // Written since it was read. Mostly the submitter's `pending` landing after a quick worker's
+    // read: read again and go on at once. If it keeps changing (a lapsed run finishing late),
+    // decide on the next delivery.
+    if (rereads > 0 && !run.returned) return this.#beginFromRecord(delivery, run, task, unreadable, rereads - 1);
+    delivery.nak(1000);
+    return false;
+  }
+
+  /** The `running` record of this delivery's run, after the attempts `previous` (this message's record, if any) tells of. */
+  #runningRecord(delivery: Delivery, task: IncomingTask, policy: RetryPolicy, previous: TaskRecord | null): TaskRecord {
+    const now = new Date().toISOString();
+    // A run that never reported (its worker died or was cut off) is an attempt without an outcome.
+    // (A requeued dead letter's `pending` record brings the history of the attempts before it died.)
+    const history = previous?.status === "running"
+      ? withAttempt(previous, this.#attempt(previous, "ended without an outcome (the worker stopped or lost its connection)"))
+      : previous?.history ?? [];
+    return newRecord(task, {
+      status: "running",
+      attempts: (previous?.attempts ?? 0) + 1,
+      max_attempts: policy.maxAttempts,
+      worker_id: this.id,
+      created_at: new Date(delivery.storedAt).toISOString(),
+      started_at: now,
+      updated_at: now,
+      seq: delivery.streamSeq,
+      error: previous?.error ?? null,
+      history,
+    });
+  }
+
+  /**
+   * Stores `running` if the record is still at `revision`. Stored before the handler starts: a
+   * handler that blocks or kills the process cannot delay it past a takeover, and a task that kills
+   * its worker has this attempt counted. Resolves true when stored, false when the delivery was
+   * handed back after an error, null when the record had moved on.
+   */
+  async #storeRunning(delivery: Delivery, run: Running, task: IncomingTask, policy: RetryPolicy, record: TaskRecord, revision: number): Promise<boolean | null> {
+    let stored: number | null;
     try {
-      revision = await this.edgeq.tasks.putIfUnchanged(record, found.revision);
+      stored = await this.edgeq.tasks.putIfUnchanged(record, revision);
     } catch (err) {
       this.#report(err);
       delivery.nak(1000);
       return false;
     }
-    if (revision === null) {
-      // Written since it was read. Mostly the submitter's `pending` landing after a quick worker's
-      // read: read again and go on at once. If it keeps changing (a lapsed run finishing late),
-      // decide on the next delivery.
-      if (rereads > 0 && !run.returned) return this.#begin(delivery, run, rereads - 1);
-      delivery.nak(1000);
-      return false;
-    }
-    Object.assign(run, { task, policy, record, revision });
+    if (stored === null) return null;
+    Object.assign(run, { task, policy, record, revision: stored });
     return true;
   }
 
   /** The `dead` record of a message no worker can read. */
-  #unreadable(delivery: Delivery, id: string, createdAt: string, err: Error): TaskRecord {
+  #unreadable(delivery: Delivery, id: string, err: Error): TaskRecord {
+    const createdAt = new Date(delivery.storedAt).toISOString();
     const parts = parseTaskSubject(delivery.msg.subject);
     const identity = { id, type: parts?.type ?? "", queue: parts?.queue ?? "", priority: parts?.priority ?? DEFAULT_PRIORITY, data: null };
     const record = newRecord(identity, { status: "running", attempts: 0, max_attempts: 0, created_at: createdAt, seq: delivery.streamSeq });

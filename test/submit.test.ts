@@ -5,7 +5,8 @@
 import { headers } from "@nats-io/nats-core";
 import { afterEach, describe, expect, test } from "vitest";
 import { createApi } from "../src/api.ts";
-import { PayloadTooLargeError, UnavailableError, ValidationError } from "../src/errors.ts";
+import { DiscardPolicy } from "@nats-io/jetstream";
+import { PayloadTooLargeError, QueueFullError, UnavailableError, ValidationError } from "../src/errors.ts";
 import { Delivery } from "../src/delivery.ts";
 import { consumerName, taskSubject, WORK_STREAM } from "../src/names.ts";
 import { Puller } from "../src/puller.ts";
@@ -103,6 +104,38 @@ describe("the library", () => {
     expect(await env.edgeq.tasks.get("reused-1")).toMatchObject({ status: "pending", data: "new", result: null });
     await startWorker(echo);
     expect(await env.edgeq.tasks.waitFor("reused-1", 5000)).toMatchObject({ status: "completed", result: { data: "new" } });
+  });
+
+  test("a submission the work stream refuses leaves no record behind", async () => {
+    const { config } = await env.edgeq.jsm.streams.info(WORK_STREAM);
+    const { state } = await env.edgeq.jsm.streams.info(WORK_STREAM);
+    // Full: the stream refuses any new message.
+    await env.edgeq.jsm.streams.update(WORK_STREAM, { ...config, max_msgs: Math.max(1, state.messages), discard: DiscardPolicy.New });
+    try {
+      if (state.messages === 0) await env.edgeq.queue().submit("echo", "fills the stream");
+      const error = await env.edgeq.queue().submit("echo", "refused", { id: "refused-1" }).catch((e) => e);
+      expect(error).toBeInstanceOf(QueueFullError);
+      expect(error.message).toMatch(/the work stream is full \(maximum messages exceeded\)/);
+      const api = await createApi(env.edgeq).request("/tasks", { method: "POST", body: '{"type": "echo", "id": "refused-2"}' });
+      expect(api.status).toBe(429);
+      expect(await api.json()).toMatchObject({ success: false, code: "queue_full_error" });
+      expect(await env.edgeq.tasks.get("refused-1")).toBeNull();
+      expect(await env.edgeq.tasks.get("refused-2")).toBeNull();
+    } finally {
+      await env.edgeq.jsm.streams.update(WORK_STREAM, config);
+    }
+    await startWorker(echo);
+    await eventually(async () => (await env.edgeq.jsm.streams.info(WORK_STREAM)).state.messages === 0, 5000, "the stream to drain");
+  });
+
+  test("a repeat inside the duplicate window whose first task's record is gone leaves no stray pending record", async () => {
+    await startWorker(echo);
+    await env.edgeq.queue().submit("echo", "first", { id: "swept-1" });
+    expect(await env.edgeq.tasks.waitFor("swept-1", 5000)).toMatchObject({ status: "completed" });
+    const { revision } = await env.edgeq.tasks.read("swept-1");
+    expect(await env.edgeq.tasks.deleteIfUnchanged("swept-1", revision)).toBe(true);
+    expect(await env.edgeq.queue().submit("echo", "again", { id: "swept-1" })).toMatchObject({ duplicate: true });
+    expect(await env.edgeq.tasks.get("swept-1")).toBeNull();
   });
 
   test("bad submissions raise typed errors naming the problem", async () => {
