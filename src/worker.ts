@@ -76,6 +76,8 @@ export const workerOptionsSchema = z.strictObject({
   runtime: z.string().max(64).default("unknown"),
   /** Where the worker reports errors it survives (a failed record write, a failed heartbeat). */
   onError: z.custom<(err: unknown) => void>((v) => typeof v === "function").optional(),
+  /** Called with the record once an attempt's outcome is stored: completed, failed, dead, or pending for a retry. */
+  onOutcome: z.custom<(record: TaskRecord) => void>((v) => typeof v === "function").optional(),
 });
 export type WorkerOptions = z.input<typeof workerOptionsSchema>;
 type ResolvedOptions = z.output<typeof workerOptionsSchema>;
@@ -91,7 +93,8 @@ interface Running {
   id: string;
   task?: IncomingTask;
   policy?: RetryPolicy;
-  abort: AbortController;
+  /** Made when the handler first reads its signal, or when the run is aborted: most runs need none. */
+  abort?: AbortController;
   /** The `running` record, once written. */
   record?: TaskRecord;
   /**
@@ -208,7 +211,7 @@ export class Worker {
 
   async #giveBack(delivery: Delivery, run: Running): Promise<void> {
     run.returned = true;
-    run.abort.abort(new Error("worker shutting down"));
+    abortRun(run, new Error("worker shutting down"));
     this.#running.delete(delivery);
     // Not begun (settled or handed back already), or begun: then `running` is stored and is taken back.
     if (!(await run.begun)) return;
@@ -269,7 +272,6 @@ export class Worker {
     if (this.#stopping || this.#running.size >= this.opts.concurrency) return delivery.nak();
     const run: Running = {
       id: taskId(delivery.msg, delivery.streamSeq),
-      abort: new AbortController(),
       finishing: false,
       returned: false,
       begun: Promise.resolve(false),
@@ -422,7 +424,9 @@ export class Worker {
       attempt: record.attempts,
       maxAttempts: record.max_attempts,
       workerId: this.id,
-      signal: run.abort.signal,
+      get signal() {
+        return (run.abort ??= new AbortController()).signal;
+      },
       working: () => delivery.working(),
     };
     let outcome: TaskRecord;
@@ -453,7 +457,7 @@ export class Worker {
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         const err = new TaskTimeoutError(`attempt ran past its time-out of ${timeoutMs} ms`);
-        run.abort.abort(err);
+        abortRun(run, err);
         reject(err);
       }, timeoutMs);
     });
@@ -501,6 +505,11 @@ export class Worker {
       this.#report(new EdgeqError(`task ${outcome.id}: taken over by another run after this one's lease lapsed; its outcome is dropped`));
       return;
     }
+    try {
+      this.opts.onOutcome?.(outcome);
+    } catch (err) {
+      this.#report(err);
+    }
     if (outcome.status === "completed") {
       this.#completed++;
       delivery.ack();
@@ -545,6 +554,10 @@ export class Worker {
   #write(record: TaskRecord, revision: number): Promise<number | null> {
     return this.edgeq.tasks.putIfUnchanged(record, revision);
   }
+}
+
+function abortRun(run: Running, reason: Error): void {
+  (run.abort ??= new AbortController()).abort(reason);
 }
 
 /** Errors are kept short enough that a long one cannot make its record too large to store. */

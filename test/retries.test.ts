@@ -7,6 +7,7 @@ import { afterEach, describe, expect, test } from "vitest";
 import { createApi } from "../src/api.ts";
 import { PermanentError, QueueFullError, ValidationError } from "../src/errors.ts";
 import { consumerName, WORK_STREAM } from "../src/names.ts";
+import type { TaskRecord } from "../src/records.ts";
 import { parseBackoff, retryDelayMs } from "../src/retry.ts";
 import type { Handlers, Worker, WorkerOptions } from "../src/worker.ts";
 import { eventually } from "./helpers/processes.ts";
@@ -56,12 +57,18 @@ describe("backoff", () => {
     expect([1, 2, 3].map((n) => retryDelayMs(list, n))).toEqual([10, 20, 20]);
   });
 
-  test("a task is retried after the delays its backoff gives, and its history keeps every attempt", async () => {
+  test("a task is retried after the delays its backoff gives, its history keeps every attempt, onOutcome sees each", async () => {
     let calls = 0;
-    const worker = await startWorker({ flaky: () => { if (++calls < 3) throw new Error(`try ${calls}`); return "third time"; } }, { queues: ["backoff"] });
+    const outcomes: TaskRecord[] = [];
+    const worker = await startWorker({ flaky: () => { if (++calls < 3) throw new Error(`try ${calls}`); return "third time"; } }, {
+      queues: ["backoff"],
+      onOutcome: (record) => outcomes.push(record),
+    });
     const { id } = await env.edgeq.queue("backoff").submit("flaky", null, { maxAttempts: 3, backoff: "list:300,900" });
     const done = await env.edgeq.tasks.waitFor(id, 10_000);
     expect(done).toMatchObject({ status: "completed", attempts: 3, result: "third time" });
+    expect(outcomes.map((r) => [r.status, r.attempts, r.error])).toEqual([["pending", 1, "Error: try 1"], ["pending", 2, "Error: try 2"], ["completed", 3, "Error: try 2"]]);
+    expect(outcomes.at(-1)).toEqual(done);
     expect(done!.history.map((a) => [a.attempt, a.error, a.worker_id])).toEqual([
       [1, "Error: try 1", worker.id],
       [2, "Error: try 2", worker.id],

@@ -7,8 +7,6 @@ import { Edgeq } from "../../src/mod.ts";
 import type { BenchEnv, BenchPayload, System } from "./system.ts";
 
 const TYPE = "noop";
-/** How often a worker looks for tasks that left its running set, i.e. whose outcome is stored. */
-const SETTLED_POLL_MS = 1;
 
 async function open(env: BenchEnv): Promise<{ nc: NatsConnection; edgeq: Edgeq }> {
   const nc = await connect({ servers: env.natsUrl, noAsyncTraces: true });
@@ -41,31 +39,16 @@ export const edgeqSystem: System = {
 
   async worker(env, concurrency, hooks) {
     const { nc, edgeq } = await open(env);
-    // The worker has no per-task "outcome stored" event; a task leaves `info().running` only after
-    // its outcome is written, so started tasks missing from it are settled. The poll runs only
-    // while tasks are open, so that it costs an idle worker nothing.
-    const started = new Set<string>();
-    let timer: ReturnType<typeof setInterval> | undefined;
-    const poll = () => {
-      const running = new Set(worker.info().running);
-      for (const id of started) {
-        if (!running.has(id)) {
-          started.delete(id);
-          hooks.settled(id);
-        }
-      }
-      if (started.size === 0) timer = void clearInterval(timer);
-    };
     const worker = await edgeq.worker({
-      [TYPE]: (data: BenchPayload, ctx) => {
-        started.add(ctx.id);
-        timer ??= setInterval(poll, SETTLED_POLL_MS);
-        hooks.started(ctx.id, data);
-      },
-    }, { concurrency, queues: [env.queue], onError: (err) => console.error("edgeq worker:", err) });
+      [TYPE]: (data: BenchPayload, ctx) => hooks.started(ctx.id, data),
+    }, {
+      concurrency,
+      queues: [env.queue],
+      onOutcome: (record) => hooks.settled(record.id),
+      onError: (err) => console.error("edgeq worker:", err),
+    });
     return {
       async close() {
-        clearInterval(timer);
         await worker.stop();
         await nc.close();
       },
