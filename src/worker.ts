@@ -303,23 +303,22 @@ export class Worker {
    * this is attempt 1, stored there without a read. Otherwise the record is read and decides.
    */
   async #begin(delivery: Delivery, run: Running): Promise<boolean> {
-    let task: IncomingTask | undefined;
-    let unreadable: Error | undefined;
+    let task: IncomingTask | Error;
     try {
       task = decodeTask(delivery.msg, delivery.streamSeq);
     } catch (err) {
-      unreadable = err as Error;
+      task = err as Error;
     }
-    if (task?.recordRevision) {
+    if (!(task instanceof Error) && task.recordRevision) {
       const policy = resolvePolicy(this.edgeq.config, task.queue, task.type, task.policy);
       const begun = await this.#storeRunning(delivery, run, task, policy, this.#runningRecord(delivery, task, policy, null), task.recordRevision);
       if (begun !== null) return begun;
     }
-    return this.#beginFromRecord(delivery, run, task, unreadable);
+    return this.#beginFromRecord(delivery, run, task);
   }
 
-  /** `#begin` for a task whose record has to be read first. */
-  async #beginFromRecord(delivery: Delivery, run: Running, task: IncomingTask | undefined, unreadable: Error | undefined, rereads = BEGIN_REREADS): Promise<boolean> {
+  /** `#begin` for a task whose record has to be read first; `task` is the error if its message cannot be read. */
+  async #beginFromRecord(delivery: Delivery, run: Running, task: IncomingTask | Error, rereads = BEGIN_REREADS): Promise<boolean> {
     // Read on every such delivery: the server's delivery count cannot tell a first delivery (it rolls
     // a redelivery back to 1 when it first went to a pull request whose worker had gone).
     let found: { record: TaskRecord | null; revision: number };
@@ -337,8 +336,8 @@ export class Worker {
       previous.status === "completed" ? delivery.ack() : delivery.term();
       return false;
     }
-    if (!task) {
-      await this.#settle(delivery, run, this.#unreadable(delivery, run.id, unreadable!), found.revision);
+    if (task instanceof Error) {
+      await this.#settle(delivery, run, this.#unreadable(delivery, run.id, task), found.revision);
       return false;
     }
     const policy = resolvePolicy(this.edgeq.config, task.queue, task.type, task.policy);
@@ -357,7 +356,7 @@ export class Worker {
     // Written since it was read. Mostly the submitter's `pending` landing after a quick worker's
     // read: read again and go on at once. If it keeps changing (a lapsed run finishing late),
     // decide on the next delivery.
-    if (rereads > 0 && !run.returned) return this.#beginFromRecord(delivery, run, task, unreadable, rereads - 1);
+    if (rereads > 0 && !run.returned) return this.#beginFromRecord(delivery, run, task, rereads - 1);
     delivery.nak(1000);
     return false;
   }
