@@ -4,7 +4,6 @@
  * every error is JSON from `onError`, the one place that maps errors to statuses.
  */
 import { type Context, Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 import { type ApiToken, authenticate, requiredScope } from "./auth.ts";
@@ -14,14 +13,13 @@ import {
   EdgeqError,
   fromNatsError,
   NotFoundError,
-  PayloadTooLargeError,
   RateLimitedError,
   UnauthorizedError,
   UnavailableError,
   ValidationError,
 } from "./errors.ts";
 import { deadLetterRoutes } from "./api-dead-letters.ts";
-import { limitSchema, parseJson } from "./http-input.ts";
+import { limitBody, limitSchema, parseJson } from "./http-input.ts";
 import { idempotencyKeySchema, idSchema, prioritySchema, queueSchema, typeSchema } from "./message.ts";
 import { type RateLimit, RateLimiter } from "./rate-limit.ts";
 import { TASK_STATUSES } from "./records.ts";
@@ -105,12 +103,7 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono<ApiEnv> 
       if (waitMs > 0) throw new RateLimitedError("too many submissions; retry later", Math.ceil(waitMs / 1000));
       await next();
     },
-    bodyLimit({
-      maxSize,
-      onError: () => {
-        throw new PayloadTooLargeError(`request body exceeds ${maxSize} bytes`);
-      },
-    }),
+    limitBody(maxSize),
     async (c) => {
       const body = parseInput(submitBodySchema, parseJson(await c.req.text()), "task");
       const headerKey = c.req.header("Idempotency-Key");

@@ -1,6 +1,8 @@
-/** Reading request input the same way on every route: JSON bodies, list limits, and their errors. */
+/** Reading request input the same way on every route: body sizes, JSON bodies, list limits, and their errors. */
+import type { MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
-import { ValidationError } from "./errors.ts";
+import { PayloadTooLargeError, ValidationError } from "./errors.ts";
 
 /** `?limit=` of a listing: newest first, 50 by default. */
 export const limitSchema = z.coerce
@@ -21,4 +23,22 @@ export function parseJson(text: string, { optional = false } = {}): unknown {
   } catch (err) {
     throw new ValidationError(`the body is not valid JSON: ${(err as Error).message}`);
   }
+}
+
+/**
+ * Refuses bodies over `maxSize` bytes with PayloadTooLargeError. A declared Content-Length is
+ * checked from the header alone: hono's bodyLimit first reads `c.req.raw.body`, which makes
+ * @hono/node-server build a full Request (stream, AbortSignal) for every call and miss its fast
+ * body read. A body without a length is counted by hono's bodyLimit as it streams in.
+ */
+export function limitBody(maxSize: number): MiddlewareHandler {
+  const tooLarge = () => {
+    throw new PayloadTooLargeError(`request body exceeds ${maxSize} bytes`);
+  };
+  const streamed = bodyLimit({ maxSize, onError: tooLarge });
+  return (c, next) => {
+    const length = c.req.header("content-length");
+    if (length === undefined || c.req.header("transfer-encoding") !== undefined) return streamed(c, next);
+    return parseInt(length, 10) > maxSize ? tooLarge() : next();
+  };
 }

@@ -28,7 +28,7 @@ export interface TaskSpec extends Omit<SubmitOptions, "waitMs"> {
 }
 
 /** Submissions kept in flight at once by `submitMany`: enough to keep the server busy, bounding memory. */
-const WINDOW = 2000;
+const WINDOW = 500;
 
 export class Queue {
   constructor(

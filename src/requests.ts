@@ -24,6 +24,13 @@ interface Pending {
   sentAt: number;
 }
 
+interface Outgoing {
+  id: number;
+  subject: string;
+  data: Uint8Array | string;
+  headers?: MsgHdrs;
+}
+
 /** What JetStream answers to a publish. */
 export interface PubAck {
   stream: string;
@@ -37,6 +44,7 @@ export class Requests {
   #sub: Subscription | undefined;
   #next = 0;
   #sweeper: ReturnType<typeof setInterval> | undefined;
+  #outbox: Outgoing[] = [];
 
   constructor(
     private readonly nc: NatsConnection,
@@ -57,13 +65,28 @@ export class Requests {
     return new Promise<Msg>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, sentAt: Date.now() });
       this.#sweeper ??= setInterval(() => this.#sweep(), Math.max(100, this.timeoutMs / 4));
+      if (this.#outbox.push({ id, subject, data, headers }) === 1) setImmediate(() => this.#flush());
+    });
+  }
+
+  /**
+   * Publishes what was requested since the last flush. nats.js writes to the socket after each
+   * task in which something was published: requests made one by one (an HTTP request each) cost a
+   * write each, where flushing once per event loop turn (setImmediate, which Node, Deno and Bun
+   * all have) sends them in one.
+   */
+  #flush(): void {
+    const outbox = this.#outbox;
+    this.#outbox = [];
+    for (const { id, subject, data, headers } of outbox) {
       try {
         this.nc.publish(subject, data, { reply: `${this.#inbox}.${id}`, headers });
       } catch (err) {
+        const pending = this.#pending.get(id);
         this.#pending.delete(id);
-        reject(err);
+        pending?.reject(err as Error);
       }
-    });
+    }
   }
 
   /** A JetStream publish: resolves with the stream's acknowledgement, rejects with its error. */
