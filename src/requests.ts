@@ -65,15 +65,14 @@ export class Requests {
     return new Promise<Msg>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, sentAt: Date.now() });
       this.#sweeper ??= setInterval(() => this.#sweep(), Math.max(100, this.timeoutMs / 4));
-      if (this.#outbox.push({ id, subject, data, headers }) === 1) setImmediate(() => this.#flush());
+      if (this.#outbox.push({ id, subject, data, headers }) === 1) nextTurn(() => this.#flush());
     });
   }
 
   /**
    * Publishes what was requested since the last flush. nats.js writes to the socket after each
    * task in which something was published: requests made one by one (an HTTP request each) cost a
-   * write each, where flushing once per event loop turn (setImmediate, which Node, Deno and Bun
-   * all have) sends them in one.
+   * write each, where flushing once per event loop turn sends them in one.
    */
   #flush(): void {
     const outbox = this.#outbox;
@@ -128,3 +127,6 @@ export class Requests {
     }
   }
 }
+
+/** The next turn of the event loop: setImmediate on Node, Deno and Bun; a zero timer where there is none (edge hosts). */
+const nextTurn: (fn: () => void) => unknown = globalThis.setImmediate ?? ((fn) => setTimeout(fn, 0));
