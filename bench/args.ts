@@ -35,7 +35,7 @@ const FULL: Sizes = {
   scalingWorkers: [1, 2, 4, 8],
   scalingPayloads: [100, 10 * 1024, 100 * 1024],
   idleSeconds: 10,
-  idleSettleSeconds: 5,
+  idleSettleSeconds: 20,
 };
 
 const QUICK: Sizes = {
