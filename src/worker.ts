@@ -5,8 +5,9 @@
  * Pulling. When a slot frees, the worker asks each consumer in priority order, without waiting,
  * for as many tasks as it has free slots. If that leaves slots free, it parks one waiting pull on
  * every consumer that has none, for an equal share of the free slots, so an idle worker sends a
- * few requests per `idlePullMs` and wakes the moment a task arrives. A task that arrives when every slot is taken
- * (a parked pull can deliver after the slots filled) is handed back at once for another worker.
+ * few requests per `idlePullMs` and wakes the moment a task arrives. A task that arrives when every
+ * slot is taken (a parked pull can deliver after the slots filled) is handed back at once for
+ * another worker.
  *
  * Attempts. The record counts handler starts: `running` is stored, with the attempt number,
  * before the handler starts, at the revision read on delivery. That read catches a task whose
