@@ -66,8 +66,9 @@ export function parseArgs(argv: string[]): Args {
     if (i + 1 >= argv.length) throw new Error(`${flag} needs a value`);
     return argv[i + 1];
   };
-  const known = new Set(["--quick", "--smoke", "--only", "--systems", "--tasks", "--out"]);
-  const unknown = argv.filter((a, i) => a.startsWith("--") && !known.has(a) && !known.has(argv[i - 1]));
+  const withValue = new Set(["--only", "--systems", "--tasks", "--out"]);
+  const known = new Set(["--quick", "--smoke", ...withValue]);
+  const unknown = argv.filter((a, i) => a.startsWith("--") && !known.has(a) && !withValue.has(argv[i - 1]));
   if (unknown.length) throw new Error(`unknown option ${unknown[0]}`);
 
   const smoke = argv.includes("--smoke");

@@ -3,10 +3,11 @@
  * plain commands. Every one is tracked, so that the runner kills them all on exit or Ctrl-C.
  */
 import { type ChildProcess, fork, spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import type { ChildMessage, RunnerMessage } from "./procs/messages.ts";
 
-export const ROOT = fileURLToPath(new URL("..", import.meta.url));
+import { ROOT } from "../deploy/commands.ts";
+
+export { ROOT };
 const live = new Set<ChildProcess>();
 
 /** Kills every child still running; safe to call from an exit handler. */

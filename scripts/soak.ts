@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
+import { rssMb } from "../bench/procstat.ts";
 import { Edgeq } from "../src/client.ts";
 import { FINAL_STATUSES } from "../src/records.ts";
 import { freePort, NatsServer, waitForPort } from "../test/helpers/nats-server.ts";
@@ -43,7 +44,7 @@ const pool: EdgeqProcess[] = Array.from({ length: victims }, worker);
 await waitForPort(port);
 await Promise.all([steady, ...pool].map((w) => w.workerId()));
 
-const rss = (p: EdgeqProcess) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p.proc.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+const rss = (p: EdgeqProcess) => rssMb(p.proc.pid!);
 const startMemory = { api: rss(api), worker: rss(steady) };
 
 const KINDS = [

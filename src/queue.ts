@@ -107,18 +107,18 @@ export class Queue {
     // the worker reads the record instead. A lost record write is not a lost task.
     const revision = await this.edgeq.tasks.create(record).catch(() => null);
     if (revision !== null) task.headers.set(HEADER_RECORD_REVISION, String(revision));
-    let stored: { seq: number; duplicate: boolean };
-    try {
-      stored = await this.#store(task);
-    } catch (err) {
+    // Our record, when this submission stored no message (refused, unconfirmed, or a duplicate of a
+    // task whose record is gone): it would describe nothing that will run.
+    const forget = async () => {
       if (revision !== null) await this.edgeq.tasks.deleteIfUnchanged(task.id, revision).catch(() => false);
+    };
+    const { seq, duplicate } = await this.#store(task).catch(async (err) => {
+      await forget();
       throw err;
-    }
-    const summary = { id: task.id, type: task.type, queue: task.queue, priority: task.priority, duplicate: stored.duplicate };
-    // The stream held the id while no record did: ours would describe nothing that will run.
-    if (stored.duplicate && revision !== null) await this.edgeq.tasks.deleteIfUnchanged(task.id, revision).catch(() => false);
-    if (!stored.duplicate && revision === null) await this.#replaceFinished({ ...record, seq: stored.seq }).catch(() => null);
-    return summary;
+    });
+    if (duplicate) await forget();
+    else if (revision === null) await this.#replaceFinished({ ...record, seq }).catch(() => null);
+    return { id: task.id, type: task.type, queue: task.queue, priority: task.priority, duplicate };
   }
 
   /**

@@ -220,7 +220,7 @@ export class Worker {
     if (this.edgeq.connection.up) {
       // The interrupted run does not count as an attempt. (With NATS down, the redelivery overwrites it.)
       const back = { ...record, status: "pending" as const, attempts: record.attempts - 1, worker_id: null };
-      await this.#write({ ...back, updated_at: new Date().toISOString() }, revision).catch(this.#report);
+      await this.edgeq.tasks.putIfUnchanged({ ...back, updated_at: new Date().toISOString() }, revision).catch(this.#report);
     }
     delivery.nak();
   }
@@ -491,11 +491,11 @@ export class Worker {
     let stored: number | null;
     try {
       if (outcome.status === "dead") await this.#bury(delivery, outcome);
-      stored = await this.#write(outcome, revision).catch((err) => {
+      stored = await this.edgeq.tasks.putIfUnchanged(outcome, revision).catch((err) => {
         // A result the record cannot hold (too large, not JSON) fails the task; retrying would not help.
         if (!(err instanceof EdgeqError)) throw err;
         outcome = this.#finished({ ...outcome, result: null }, "failed", { error: clip(`${err.name}: ${err.message}`) });
-        return this.#write(outcome, revision);
+        return this.edgeq.tasks.putIfUnchanged(outcome, revision);
       });
       if (stored === null) stored = await this.#rewriteUnlessTakenOver(outcome);
     } catch (err) {
@@ -550,12 +550,7 @@ export class Worker {
   async #rewriteUnlessTakenOver(outcome: TaskRecord): Promise<number | null> {
     const { record, revision } = await this.edgeq.tasks.read(outcome.id);
     const later = record !== null && record.seq === outcome.seq && record.attempts >= outcome.attempts;
-    return later ? null : this.#write(outcome, revision);
-  }
-
-  /** Writes the record only if it is still at `revision`; null if it is not. */
-  #write(record: TaskRecord, revision: number): Promise<number | null> {
-    return this.edgeq.tasks.putIfUnchanged(record, revision);
+    return later ? null : this.edgeq.tasks.putIfUnchanged(outcome, revision);
   }
 }
 

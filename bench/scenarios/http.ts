@@ -4,6 +4,7 @@
  * on the same Node server that submits the body's data (bench/procs/http-server.ts). No workers
  * run: this measures accepting tasks.
  */
+import { edgeqCommand } from "../../deploy/commands.ts";
 import { type Child, forkProc, ROOT, spawnCommand } from "../children.ts";
 import type { Row } from "../results.ts";
 import type { Session } from "../session.ts";
@@ -22,8 +23,9 @@ interface Autocannon {
   latency: { p99: number };
 }
 
-async function autocannon(port: number, seconds: number, connections: number, payloadBytes: number): Promise<Autocannon> {
-  const body = JSON.stringify({ type: "noop", data: payload(payloadBytes) });
+/** `queue` is the measurement's own (the other systems' fronts ignore it). */
+async function autocannon(port: number, seconds: number, connections: number, payloadBytes: number, queue: string): Promise<Autocannon> {
+  const body = JSON.stringify({ type: "noop", queue, data: payload(payloadBytes) });
   const cmd = spawnCommand(process.execPath, [
     `${ROOT}node_modules/autocannon/autocannon.js`,
     ...["-c", String(connections), "-d", String(seconds), "-m", "POST", "-H", "content-type=application/json", "-b", body, "-j"],
@@ -37,7 +39,8 @@ async function autocannon(port: number, seconds: number, connections: number, pa
 /** Starts the system's HTTP front on `port` and resolves once it listens; returns how to stop it. */
 async function startServer(system: SystemName, env: BenchEnv, port: number): Promise<() => void> {
   if (system === "edgeq") {
-    const serve = spawnCommand(process.execPath, [`${ROOT}bin/edgeq.js`, "serve"], { NATS_URL: env.natsUrl, PORT: String(port) });
+    const { command, args } = edgeqCommand("node", ["serve"]);
+    const serve = spawnCommand(command, args, { NATS_URL: env.natsUrl, PORT: String(port) });
     await waitForPort(port, 30_000);
     return () => serve.proc.kill("SIGKILL");
   }
@@ -58,8 +61,8 @@ export async function http(session: Session): Promise<Row[]> {
       const port = await freePort();
       const stop = await startServer(system, env, port);
       try {
-        await autocannon(port, WARM_UP_SECONDS, httpConnections, payloadBytes);
-        const result = await autocannon(port, httpSeconds, httpConnections, payloadBytes);
+        await autocannon(port, WARM_UP_SECONDS, httpConnections, payloadBytes, env.queue);
+        const result = await autocannon(port, httpSeconds, httpConnections, payloadBytes, env.queue);
         rps.values[system] = result["2xx"] / result.duration;
         p99.values[system] = result.latency.p99;
         refused.values[system] = result.non2xx + result.errors;

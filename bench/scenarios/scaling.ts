@@ -14,7 +14,9 @@ export async function scaling(session: Session): Promise<Row[]> {
   const { tasks, workers: defaultWorkers, concurrency, payloadBytes, scalingWorkers, scalingPayloads } = session.sizes;
   const runs = [
     ...scalingWorkers.map((workers) => ({ metric: `end-to-end, ${workers} worker${workers > 1 ? "s" : ""}`, workers, bytes: payloadBytes })),
-    ...scalingPayloads.map((bytes) => ({ metric: `end-to-end, ${size(bytes)} payload`, workers: defaultWorkers, bytes })),
+    // The default payload with the default workers is already a row above.
+    ...scalingPayloads.filter((bytes) => bytes !== payloadBytes || !scalingWorkers.includes(defaultWorkers))
+      .map((bytes) => ({ metric: `end-to-end, ${size(bytes)} payload`, workers: defaultWorkers, bytes })),
   ];
   const rows: Row[] = [];
   for (const run of runs) {
