@@ -90,6 +90,9 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono<ApiEnv> 
     await next();
   });
 
+  // Every body, on every route, is refused past the limit before it is read.
+  app.use("*", limitBody(maxSize));
+
   // Below this point every route needs NATS: refuse at once while it is down rather than time out.
   app.use("*", async (_c, next) => {
     edgeq.assertConnected();
@@ -103,7 +106,6 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono<ApiEnv> 
       if (waitMs > 0) throw new RateLimitedError("too many submissions; retry later", Math.ceil(waitMs / 1000));
       await next();
     },
-    limitBody(maxSize),
     async (c) => {
       const body = parseInput(submitBodySchema, parseJson(await c.req.text()), "task");
       const headerKey = c.req.header("Idempotency-Key");

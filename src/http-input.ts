@@ -37,6 +37,7 @@ export function limitBody(maxSize: number): MiddlewareHandler {
   };
   const streamed = bodyLimit({ maxSize, onError: tooLarge });
   return (c, next) => {
+    if (c.req.method === "GET" || c.req.method === "HEAD") return next();
     const length = c.req.header("content-length");
     if (length === undefined || c.req.header("transfer-encoding") !== undefined) return streamed(c, next);
     return parseInt(length, 10) > maxSize ? tooLarge() : next();

@@ -214,6 +214,15 @@ describe("bad input: a 4xx naming the problem, and nothing enqueued", () => {
     expect(await counts()).toEqual(before);
   });
 
+  test("the dead-letter routes refuse bodies over the limit too", async () => {
+    const body = JSON.stringify({ max_attempts: 2, pad: "a".repeat(1024 * 1024) });
+    for (const path of ["/dead-letters/requeue", "/dead-letters/some-id/requeue"]) {
+      const res = await app.request(path, { method: "POST", body });
+      expect(res.status, path).toBe(413);
+      expect((await res.json()).error, path).toMatch(/exceeds 1048576 bytes/);
+    }
+  });
+
   test("data just under the body limit but over what a record can hold is refused with 413", async () => {
     const before = await counts();
     const res = await post(JSON.stringify({ type: "process", data: "a".repeat(1024 * 1024 - 100) }));

@@ -21,7 +21,12 @@ test(`${N} tasks: 1 work message and 3 record writes each; about 3 messages each
   const lastSeq = async (stream: string) => (await env.edgeq.jsm.streams.info(stream)).state.last_seq;
   const before = { work: await lastSeq(WORK_STREAM), records: await lastSeq(`KV_${TASKS_BUCKET}`), ...wnc.stats() };
 
+  const submitter = env.nc.stats();
   const submitted = await env.edgeq.queue().submitMany(Array.from({ length: N }, (_, i) => ({ type: "noop", data: i })));
+  // The submitter: the record, then the message, each a request and its answer.
+  const afterSubmit = env.nc.stats();
+  expect((afterSubmit.outMsgs - submitter.outMsgs) / N).toBeLessThan(2.05);
+  expect((afterSubmit.inMsgs - submitter.inMsgs) / N).toBeLessThan(2.05);
   for (const { id } of submitted) expect((await env.edgeq.tasks.waitFor(id, 20_000))?.status).toBe("completed");
   await worker.stop();
 

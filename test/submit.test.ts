@@ -67,6 +67,8 @@ describe("the library", () => {
     await startWorker(echo);
     const requests = env.edgeq.requests;
     const publish = requests.publish;
+    const lastSeq = async () => (await env.edgeq.jsm.streams.info(WORK_STREAM)).state.last_seq;
+    const firstSeq = await lastSeq();
     let lose = 0;
     // The work message is stored but its acknowledgement is lost (record writes go through as usual).
     requests.publish = async (...args: Parameters<typeof publish>) => {
@@ -91,6 +93,7 @@ describe("the library", () => {
       requests.publish = publish;
     }
     // Three publishes of each, one message each: nothing is left over.
+    expect((await lastSeq()) - firstSeq).toBe(3);
     const info = await env.edgeq.jsm.consumers.info(WORK_STREAM, consumerName("default", "normal"));
     expect(info.num_pending + info.num_ack_pending).toBe(0);
   });
