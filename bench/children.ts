@@ -1,8 +1,10 @@
 /**
- * The runner's child processes: TypeScript entry files forked with tsx and an IPC channel, and
- * plain commands. Every one is tracked, so that the runner kills them all on exit or Ctrl-C.
+ * The runner's child processes: the bench processes, compiled to JavaScript and forked with an IPC
+ * channel, and plain commands. Every one is tracked, so that the runner kills them all on exit or Ctrl-C.
  */
 import { type ChildProcess, fork, spawn } from "node:child_process";
+import { rmSync } from "node:fs";
+import { build } from "esbuild";
 import type { ChildMessage, RunnerMessage } from "./procs/messages.ts";
 
 import { ROOT } from "../deploy/commands.ts";
@@ -10,10 +12,34 @@ import { ROOT } from "../deploy/commands.ts";
 export { ROOT };
 const live = new Set<ChildProcess>();
 
-/** Kills every child still running; safe to call from an exit handler. */
+/** Inside the repository, so that the compiled processes find node_modules; one per run, so that runs do not share it. */
+const BUILD_DIR = `${ROOT}bench/.build/${process.pid}/`;
+const PROCS = ["baseline", "http-server", "producer", "worker"];
+
+/**
+ * Compiles the bench processes with esbuild, each system in its own chunk, loaded only by the
+ * processes that use it. They run on plain Node as a deployed worker would: a TypeScript loader
+ * would add about 40 MB to every process's memory, which the idle scenario measures.
+ */
+export async function buildProcs(): Promise<void> {
+  await build({
+    entryPoints: PROCS.map((entry) => `${ROOT}bench/procs/${entry}.ts`),
+    outdir: BUILD_DIR,
+    bundle: true,
+    splitting: true,
+    format: "esm",
+    platform: "node",
+    packages: "external",
+    sourcemap: true,
+    logLevel: "warning",
+  });
+}
+
+/** Kills every child still running and removes the compiled processes; safe to call from an exit handler. */
 export function killChildren(): void {
   for (const proc of live) proc.kill("SIGKILL");
   live.clear();
+  rmSync(BUILD_DIR, { recursive: true, force: true });
 }
 
 function track(proc: ChildProcess): ChildProcess {
@@ -73,14 +99,15 @@ export class Child {
 }
 
 /**
- * Starts `bench/procs/<entry>.ts` with its job as the one argument. With BENCH_CPU_PROF_DIR set,
- * each process writes a V8 CPU profile there when it exits (open it in Chrome's DevTools).
+ * Starts the compiled `bench/procs/<entry>.ts` with its job as the one argument. With
+ * BENCH_CPU_PROF_DIR set, each process writes a V8 CPU profile there when it exits (open it in
+ * Chrome's DevTools).
  */
 export function forkProc(entry: string, job: object): Child {
   const profileDir = process.env.BENCH_CPU_PROF_DIR;
-  const proc = fork(`${ROOT}bench/procs/${entry}.ts`, [JSON.stringify(job)], {
+  const proc = fork(`${BUILD_DIR}${entry}.js`, [JSON.stringify(job)], {
     cwd: ROOT,
-    execArgv: ["--import", "tsx", ...(profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [])],
+    execArgv: profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   return new Child(track(proc));

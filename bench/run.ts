@@ -12,7 +12,7 @@ import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "./args.ts";
 import { chart } from "./chart.ts";
-import { killChildren, ROOT } from "./children.ts";
+import { buildProcs, killChildren, ROOT } from "./children.ts";
 import type { Report, Row } from "./results.ts";
 import { SCENARIOS } from "./scenarios/mod.ts";
 import { Session } from "./session.ts";
@@ -22,6 +22,7 @@ const args = parseArgs(process.argv.slice(2));
 const session = new Session(args.sizes, args.systems, process.env.REDIS_URL || "redis://127.0.0.1:6379", process.env.NATS_URL || undefined);
 
 process.on("exit", killChildren);
+await buildProcs();
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
     killChildren();

@@ -4,7 +4,7 @@
  * uses, the system's topology made, and what it leaves in Redis removed afterwards.
  */
 import { NatsServer } from "../test/helpers/nats-server.ts";
-import { SYSTEMS } from "./systems/mod.ts";
+import { loadSystem } from "./systems/mod.ts";
 import type { BenchEnv, SystemName } from "./systems/system.ts";
 
 export interface Sizes {
@@ -43,11 +43,12 @@ export class Session {
     const server = this.natsUrl ? undefined : await NatsServer.start();
     if (server) this.#servers.add(server);
     const env = { natsUrl: this.natsUrl ?? server!.url, redisUrl: this.redisUrl, queue: `b${this.#runId}_${++this.#measurements}` };
+    const sys = await loadSystem(system);
     try {
-      await SYSTEMS[system].prepare(env);
+      await sys.prepare(env);
       return await fn(env);
     } finally {
-      await SYSTEMS[system].cleanup(env).catch((err) => console.error(`cleanup of ${system}: ${err}`));
+      await sys.cleanup(env).catch((err) => console.error(`cleanup of ${system}: ${err}`));
       if (server) {
         await server.stop();
         this.#servers.delete(server);

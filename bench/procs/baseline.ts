@@ -1,6 +1,6 @@
 /**
- * A process that loads nothing but Node and the tsx loader every bench process runs under; its
- * resident memory is the part of a worker's that no queue library is responsible for.
+ * A bench process that loads nothing but Node; its resident memory is the part of a worker's that
+ * no queue library is responsible for.
  */
 import { send } from "./messages.ts";
 

@@ -5,12 +5,12 @@
  */
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
-import { SYSTEMS } from "../systems/mod.ts";
+import { loadSystem } from "../systems/mod.ts";
 import { type BenchPayload } from "../systems/system.ts";
 import { type HttpServerJob, job, send } from "./messages.ts";
 
 const { system, env, port } = job<HttpServerJob>();
-const producer = await SYSTEMS[system].producer(env);
+const producer = await (await loadSystem(system)).producer(env);
 
 const app = new Hono();
 app.post("/tasks", async (c) => {

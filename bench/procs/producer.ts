@@ -2,7 +2,7 @@
  * A producer process: submits tasks to one system, in one batch or at a fixed rate, reports when
  * it started and finished, and exits.
  */
-import { SYSTEMS } from "../systems/mod.ts";
+import { loadSystem } from "../systems/mod.ts";
 import { now, payload } from "../systems/system.ts";
 import { job, type ProducerJob, send } from "./messages.ts";
 
@@ -12,7 +12,7 @@ const SAMPLE = 20;
 const TICK_MS = 5;
 
 const { system, env, payloadBytes, mode, count, rate, seconds } = job<ProducerJob>();
-const producer = await SYSTEMS[system].producer(env);
+const producer = await (await loadSystem(system)).producer(env);
 let ids: string[] = [];
 let failed = 0;
 

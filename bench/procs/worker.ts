@@ -3,7 +3,7 @@
  * Reports how many outcomes it has stored, and when the last one was, every PROGRESS_MS; the time
  * of the last one is exact, whatever the reporting interval.
  */
-import { SYSTEMS } from "../systems/mod.ts";
+import { loadSystem } from "../systems/mod.ts";
 import { now } from "../systems/system.ts";
 import { job, type RunnerMessage, send, type Timing, type WorkerJob } from "./messages.ts";
 
@@ -17,7 +17,7 @@ let firstStartedAt = 0;
 let lastSettledAt = 0;
 let reported = 0;
 
-const worker = await SYSTEMS[system].worker(env, concurrency, {
+const worker = await (await loadSystem(system)).worker(env, concurrency, {
   started(id, payload) {
     firstStartedAt ||= now();
     if (timings) open.set(id, [payload.sentAt, now()]);

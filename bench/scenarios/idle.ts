@@ -1,7 +1,7 @@
 /**
  * Scenario 5, idle cost: the CPU one worker process uses over `idleSeconds` with nothing to do,
- * its resident memory then, and its largest resident memory while it drains a batch alone. Every
- * bench process runs under tsx, so the memory of a process with tsx and nothing else is given too.
+ * its resident memory then, and its largest resident memory while it drains a batch alone. The
+ * memory of a bench process that loads nothing but Node is given too.
  */
 import { forkProc } from "../children.ts";
 import { produce, Workers } from "../measure.ts";
@@ -14,7 +14,7 @@ export async function idle(session: Session): Promise<Row[]> {
   const scenario = "5 idle cost (1 worker)";
   const cpu: Row = { scenario, metric: `CPU while idle, ${idleSeconds} s`, unit: "% of a core", values: {}, target: { kind: "below", value: 1 } };
   const idleRss: Row = { scenario, metric: "resident memory, idle", unit: "MB", values: {} };
-  const baseRss: Row = { scenario, metric: "resident memory of Node + tsx alone (baseline)", unit: "MB", values: {} };
+  const baseRss: Row = { scenario, metric: "resident memory of Node alone (baseline)", unit: "MB", values: {} };
   const busyRss: Row = { scenario, metric: `resident memory, busy (peak over ${fmt(tasks)} tasks)`, unit: "MB", values: {}, target: { kind: "below", value: 100 } };
 
   for (const system of session.systems) {

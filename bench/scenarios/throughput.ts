@@ -7,7 +7,7 @@
 import { produce, Workers } from "../measure.ts";
 import { fmt, type Row } from "../results.ts";
 import type { Session } from "../session.ts";
-import { SYSTEMS } from "../systems/mod.ts";
+import { loadSystem } from "../systems/mod.ts";
 
 export async function throughput(session: Session): Promise<Row[]> {
   const { tasks, workers, concurrency, payloadBytes } = session.sizes;
@@ -31,7 +31,7 @@ export async function throughput(session: Session): Promise<Row[]> {
         const lastAt = await group.until(2 * tasks, 600_000);
         e2e.values[system] = tasks / ((lastAt - busy.startedAt) / 1000);
         submitBusy.values[system] = tasks / ((busy.endedAt - busy.startedAt) / 1000);
-        const completed = await SYSTEMS[system].countCompleted(env, busy.sampleIds);
+        const completed = await (await loadSystem(system)).countCompleted(env, busy.sampleIds);
         outcomes.values[system] = (100 * completed) / busy.sampleIds.length;
       } finally {
         await group.stop();

@@ -21,8 +21,6 @@ function queue(env: BenchEnv): Queue {
 }
 
 export const bullmqSystem: System = {
-  name: "bullmq",
-
   async prepare(env) {
     const q = queue(env);
     await q.waitUntilReady();

@@ -3,7 +3,9 @@
  * outcomes read back with `edgeq.tasks.get`.
  */
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { Edgeq } from "../../src/mod.ts";
+import { consumerFilter, consumerName, PRIORITIES, WORK_STREAM } from "../../src/names.ts";
 import type { BenchEnv, BenchPayload, System } from "./system.ts";
 
 const TYPE = "noop";
@@ -14,8 +16,6 @@ async function open(env: BenchEnv): Promise<{ nc: NatsConnection; edgeq: Edgeq }
 }
 
 export const edgeqSystem: System = {
-  name: "edgeq",
-
   async prepare(env) {
     const { nc, edgeq } = await open(env);
     await edgeq.ensureQueue(env.queue);
@@ -62,5 +62,14 @@ export const edgeqSystem: System = {
     return records.filter((r) => r?.status === "completed").length;
   },
 
-  async cleanup() {},
+  /** Matters on a shared server (NATS_URL): the queue's consumers and messages go; its records expire with the retention. */
+  async cleanup(env) {
+    const nc = await connect({ servers: env.natsUrl, noAsyncTraces: true });
+    const jsm = await jetstreamManager(nc);
+    for (const priority of PRIORITIES) {
+      await jsm.consumers.delete(WORK_STREAM, consumerName(env.queue, priority));
+      await jsm.streams.purge(WORK_STREAM, { filter: consumerFilter(env.queue, priority) });
+    }
+    await nc.close();
+  },
 };

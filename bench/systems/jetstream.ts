@@ -21,8 +21,6 @@ const names = (env: BenchEnv) => ({
 const encoder = new TextEncoder();
 
 export const jetstreamSystem: System = {
-  name: "jetstream",
-
   async prepare(env) {
     const { stream, subject, bucket } = names(env);
     const nc = await connect({ servers: env.natsUrl, noAsyncTraces: true });
@@ -127,5 +125,13 @@ export const jetstreamSystem: System = {
     return entries.filter((e) => e?.json<{ status: string }>().status === "completed").length;
   },
 
-  async cleanup() {},
+  /** Matters on a shared server (NATS_URL): the measurement's stream and bucket go. */
+  async cleanup(env) {
+    const { stream, bucket } = names(env);
+    const nc = await connect({ servers: env.natsUrl, noAsyncTraces: true });
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.delete(stream);
+    await jsm.streams.delete(`KV_${bucket}`);
+    await nc.close();
+  },
 };

@@ -1,11 +1,15 @@
-/** The systems under test, by name. */
-import { bullmqSystem } from "./bullmq.ts";
-import { edgeqSystem } from "./edgeq.ts";
-import { jetstreamSystem } from "./jetstream.ts";
+/**
+ * The systems under test, by name. Each is imported only when asked for, so that a worker process
+ * holds its own system's libraries and no other's: their memory is part of what is measured.
+ */
 import type { System, SystemName } from "./system.ts";
 
-export const SYSTEMS: Record<SystemName, System> = {
-  edgeq: edgeqSystem,
-  bullmq: bullmqSystem,
-  jetstream: jetstreamSystem,
+const LOADERS: Record<SystemName, () => Promise<System>> = {
+  edgeq: async () => (await import("./edgeq.ts")).edgeqSystem,
+  bullmq: async () => (await import("./bullmq.ts")).bullmqSystem,
+  jetstream: async () => (await import("./jetstream.ts")).jetstreamSystem,
 };
+
+export function loadSystem(name: SystemName): Promise<System> {
+  return LOADERS[name]();
+}

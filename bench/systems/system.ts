@@ -36,14 +36,13 @@ export interface BenchWorker {
 }
 
 export interface System {
-  name: SystemName;
   /** Creates what a measurement needs (streams, consumers, buckets) before its processes start. */
   prepare(env: BenchEnv): Promise<void>;
   producer(env: BenchEnv): Promise<Producer>;
   worker(env: BenchEnv, concurrency: number, hooks: WorkerHooks): Promise<BenchWorker>;
   /** How many of `ids` have a stored `completed` outcome that a user could query. */
   countCompleted(env: BenchEnv, ids: string[]): Promise<number>;
-  /** Removes what the measurement left behind that outlives the NATS server (Redis keys). */
+  /** Removes what the measurement left behind: in Redis, and on a NATS server that outlives it (NATS_URL). */
   cleanup(env: BenchEnv): Promise<void>;
 }
 
