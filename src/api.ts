@@ -57,6 +57,9 @@ const submitBodySchema = z.strictObject(
   { error: (issue) => (issue.code === "unrecognized_keys" ? undefined : "the body must be a JSON object") },
 );
 
+/** Where the dead-letter routes are mounted: changing anything there takes the `admin` scope. */
+const DEAD_LETTERS_PATH = "/dead-letters";
+
 const listQuerySchema = z.object({
   // "processing" is the tutorial's word for "running".
   status: z
@@ -84,7 +87,7 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono<ApiEnv> 
   // Every route below needs a token when tokens are configured; unknown routes too, so that they cannot be probed.
   app.use("*", async (c, next) => {
     const caller = tokens.length
-      ? authenticate(c.req.header("Authorization"), tokens, requiredScope(c.req.method, c.req.path)).label
+      ? authenticate(c.req.header("Authorization"), tokens, requiredScope(c.req.method, isUnder(c.req.path, DEAD_LETTERS_PATH))).label
       : `address ${options.clientAddress?.(c) ?? "unknown"}`;
     c.set("caller", caller);
     await next();
@@ -154,7 +157,7 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono<ApiEnv> 
     return c.json({ workers, count: workers.length });
   });
 
-  app.route("/dead-letters", deadLetterRoutes(edgeq));
+  app.route(DEAD_LETTERS_PATH, deadLetterRoutes(edgeq));
 
   app.notFound((c) => {
     throw new NotFoundError(`no route for ${c.req.method} ${c.req.path}`);
@@ -176,6 +179,10 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono<ApiEnv> 
   });
 
   return app;
+}
+
+function isUnder(path: string, prefix: string): boolean {
+  return path === prefix || path.startsWith(`${prefix}/`);
 }
 
 /** ValidationError → validation_error: a stable machine-readable code. */

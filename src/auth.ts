@@ -51,10 +51,10 @@ export function parseApiTokens(spec: string): ApiToken[] {
   return tokens;
 }
 
-/** The scope a request needs: reading for GET (and HEAD), submitting for anything else. */
-export function requiredScope(method: string, path: string): Scope {
+/** The scope a request needs: reading for GET (and HEAD); for anything else, admin on admin routes, else submitting. */
+export function requiredScope(method: string, adminRoute: boolean): Scope {
   if (method === "GET" || method === "HEAD") return "read";
-  return path === "/dead-letters" || path.startsWith("/dead-letters/") ? "admin" : "submit";
+  return adminRoute ? "admin" : "submit";
 }
 
 /**

@@ -20,7 +20,7 @@ export interface DeadCommand {
   id?: string;
   all: boolean;
   queue?: string;
-  limit?: number;
+  limit: number;
   maxAttempts?: number;
 }
 
@@ -32,7 +32,7 @@ export async function runDeadCommand(edgeq: Edgeq, cmd: DeadCommand): Promise<st
   };
   switch (cmd.action) {
     case "list":
-      return JSON.stringify(await dead.list({ queue: cmd.queue, limit: cmd.limit ?? 50 }), null, 2);
+      return JSON.stringify(await dead.list({ queue: cmd.queue, limit: cmd.limit }), null, 2);
     case "show":
       if (!cmd.id) throw new EdgeqError(`dead show needs a task id\n\n${DEAD_USAGE}`);
       return JSON.stringify(await dead.get(cmd.id), null, 2);

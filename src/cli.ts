@@ -14,9 +14,11 @@ import { DEAD_USAGE, type DeadCommand, runDeadCommand } from "./cli-dead-letters
 import { Edgeq } from "./client.ts";
 import { describeIssues } from "./config.ts";
 import { EdgeqError, UnavailableError, ValidationError } from "./errors.ts";
+import { limitSchema } from "./http-input.ts";
 import { ensureLocalNats, type LocalNats } from "./local-nats.ts";
 import { queueSchema } from "./message.ts";
 import { natsConnectOptions } from "./nats-options.ts";
+import { maxAttemptsSchema } from "./retry.ts";
 import type { Runtime } from "./runtime.ts";
 import { type EnvName, readSettings, type Settings } from "./settings.ts";
 import type { Handlers, Worker, WorkerOptions } from "./worker.ts";
@@ -60,12 +62,11 @@ const LABELS = Object.fromEntries(Object.entries(FLAGS).map(([flag, name]) => [n
 
 const COMMAND_NAMES = ["serve", "worker", "dev", "dead", "help"] as const;
 
-const count = (max: number) => z.coerce.number({ error: "must be a number" }).int("must be a whole number").min(1, "must be at least 1").max(max, `must be at most ${max}`);
-/** `edgeq dead`'s flags. */
+/** `edgeq dead`'s flags: as the API's `?limit=` and `max_attempts`, from text. */
 const deadFlagsSchema = z.object({
   queue: queueSchema.optional(),
-  limit: count(1000).optional(),
-  "max-attempts": count(1000).optional(),
+  limit: limitSchema,
+  "max-attempts": z.coerce.number({ error: "must be a number" }).pipe(maxAttemptsSchema).optional(),
 });
 
 interface Invocation extends Settings {

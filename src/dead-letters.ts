@@ -15,10 +15,12 @@
  *   Edgeq-Max-Attempts, Edgeq-Backoff, Edgeq-Timeout-Ms   as the work message carried them
  */
 import { headers as natsHeaders, type MsgHdrs } from "@nats-io/nats-core";
-import { JetStreamApiError, type StoredMsg } from "@nats-io/jetstream";
+import { JetStreamApiError } from "@nats-io/jetstream";
 import type { Edgeq } from "./client.ts";
 import { parseInput } from "./config.ts";
-import { fromNatsError, NotFoundError, PoisonMessageError, ValidationError } from "./errors.ts";
+import { NotFoundError, PoisonMessageError, ValidationError } from "./errors.ts";
+import type { Delivery } from "./delivery.ts";
+import { inLanes } from "./lanes.ts";
 import { idSchema, parseBody } from "./message.ts";
 import {
   DEAD_STREAM,
@@ -42,6 +44,8 @@ const HEADER_HISTORY = "Edgeq-History";
 const HEADER_BODY_OMITTED = "Edgeq-Body-Omitted";
 /** Longest policy header a dead letter keeps (a valid one is shorter); a longer one is dropped, never cut. */
 const MAX_POLICY_HEADER = 2000;
+/** Dead letters requeued or purged at once by the `…All` methods. */
+const PARALLEL = 64;
 /** Room kept for the protocol line and the headers' framing, in bytes. */
 const FRAMING = 512;
 
@@ -65,6 +69,15 @@ export interface DeadLetter {
   dead_at: string;
   /** Its sequence in the dead-letter stream. */
   seq: number;
+}
+
+/** A dead letter's message as the stream holds it. */
+interface Stored {
+  subject: string;
+  headers: MsgHdrs | undefined;
+  body: Uint8Array;
+  seq: number;
+  storedAt: number;
 }
 
 /** What the worker knows of a task it gives up on. */
@@ -131,7 +144,7 @@ export class DeadLetters {
       const read: DeadLetter[] = [];
       await this.#scanner.scan(start, (d) => {
         if (d.streamSeq >= end) return false;
-        const letter = readLetter(d.msg.subject, d.msg.headers, d.msg.data, d.streamSeq, d.storedAt);
+        const letter = readLetter(storedOf(d));
         if (!queue || letter.queue === queue) read.push(letter);
         return true;
       });
@@ -142,8 +155,7 @@ export class DeadLetters {
   }
 
   async get(id: string): Promise<DeadLetter> {
-    const stored = await this.#find(id);
-    return readLetter(stored.subject, stored.header, stored.data, stored.seq, stored.time.getTime());
+    return readLetter(await this.#find(id));
   }
 
   /**
@@ -152,47 +164,52 @@ export class DeadLetters {
    */
   async requeue(id: string, options: { maxAttempts?: number } = {}): Promise<DeadLetter> {
     const stored = await this.#find(id);
-    const letter = readLetter(stored.subject, stored.header, stored.data, stored.seq, stored.time.getTime());
-    const parts = parseTaskSubject(letter.subject);
-    if (!parts) throw new ValidationError(`dead letter ${id} has no work subject to requeue to (${letter.subject})`);
-    if (letter.body_omitted_bytes !== undefined) {
-      throw new ValidationError(`dead letter ${id} could not keep its ${letter.body_omitted_bytes}-byte body: resubmit the task instead`);
-    }
-    const headers = natsHeaders();
-    // A new message id: the duplicate window still holds the task id's first publish.
-    headers.set(HEADER_ID, `${id}:requeue:${stored.seq}`);
-    headers.set(HEADER_TASK_ID, id);
-    for (const name of POLICY_HEADERS) {
-      const value = stored.header.get(name);
-      if (value) headers.set(name, value);
-    }
-    if (options.maxAttempts !== undefined) headers.set(HEADER_MAX_ATTEMPTS, String(options.maxAttempts));
-    const { revision } = await this.edgeq.tasks.read(id);
-    const { seq } = await this.edgeq.js.publish(letter.subject, stored.data, { headers }).catch((err) => {
-      throw fromNatsError(err, id);
-    });
-    const given = Number(headers.get(HEADER_MAX_ATTEMPTS)) || undefined;
-    const { maxAttempts } = resolvePolicy(this.edgeq.config, parts.queue, parts.type, { maxAttempts: given });
-    const now = new Date().toISOString();
-    const task = { id, ...parts, data: letter.data };
-    // Only over the dead record: a worker quick enough to have started the task already owns it.
-    await this.edgeq.tasks.putIfUnchanged(
-      newRecord(task, { status: "pending", attempts: 0, max_attempts: maxAttempts, created_at: now, history: letter.history, seq }),
-      revision,
-    );
-    await this.#delete(stored.seq);
-    return letter;
+    await this.#requeue(stored, options);
+    return readLetter(stored);
   }
 
-  /** Requeues every dead letter (of one queue, if given); resolves with how many. */
+  /** Requeues every dead letter (of one queue, if given), `PARALLEL` at once; resolves with how many. */
   async requeueAll(options: { queue?: string; maxAttempts?: number } = {}): Promise<number> {
+    const letters = await this.#all(options.queue);
     let requeued = 0;
-    for (const { id } of await this.#all(options.queue)) {
-      // Gone since the listing (requeued or purged by someone else): not ours to count.
-      const done = await this.requeue(id, options).catch((err) => (err instanceof NotFoundError ? null : Promise.reject(err)));
-      if (done) requeued++;
-    }
+    await inLanes(letters.length, PARALLEL, async (i) => {
+      if (await this.#requeue(letters[i], options)) requeued++;
+    });
     return requeued;
+  }
+
+  /** Resolves false when another requeue of this letter stored its message first. */
+  async #requeue(stored: Stored, { maxAttempts }: { maxAttempts?: number }): Promise<boolean> {
+    const letter = readLetter(stored);
+    const parts = parseTaskSubject(letter.subject);
+    if (!parts) throw new ValidationError(`dead letter ${letter.id} has no work subject to requeue to (${letter.subject})`);
+    if (letter.body_omitted_bytes !== undefined) {
+      throw new ValidationError(`dead letter ${letter.id} could not keep its ${letter.body_omitted_bytes}-byte body: resubmit the task instead`);
+    }
+    const headers = natsHeaders();
+    // A new message id: the duplicate window still holds the task id's first publish. The same one
+    // for every requeue of this letter, so that two at once store it once.
+    headers.set(HEADER_ID, `${letter.id}:requeue:${stored.seq}`);
+    headers.set(HEADER_TASK_ID, letter.id);
+    for (const name of POLICY_HEADERS) {
+      const value = stored.headers?.get(name);
+      if (value) headers.set(name, value);
+    }
+    if (maxAttempts !== undefined) headers.set(HEADER_MAX_ATTEMPTS, String(maxAttempts));
+    const { revision } = await this.edgeq.tasks.read(letter.id);
+    const { seq, duplicate } = await this.edgeq.queue(parts.queue).resubmit({ id: letter.id, subject: letter.subject, body: stored.body, headers });
+    const given = Number(headers.get(HEADER_MAX_ATTEMPTS)) || undefined;
+    const policy = resolvePolicy(this.edgeq.config, parts.queue, parts.type, { maxAttempts: given });
+    const now = new Date().toISOString();
+    const task = { id: letter.id, ...parts, data: letter.data };
+    // Only over the dead record: a worker quick enough to have started the task already owns it.
+    await this.edgeq.tasks.putIfUnchanged(
+      newRecord(task, { status: "pending", attempts: 0, max_attempts: policy.maxAttempts, created_at: now, history: letter.history, seq }),
+      revision,
+    );
+    // Gone already if the task died again meanwhile: its new letter replaced this one.
+    await this.#delete(stored.seq);
+    return !duplicate;
   }
 
   /** Deletes one dead letter for good. */
@@ -204,8 +221,11 @@ export class DeadLetters {
   /** Deletes every dead letter (of one queue, if given); resolves with how many. */
   async purgeAll(options: { queue?: string } = {}): Promise<number> {
     if (!options.queue) return (await this.edgeq.jsm.streams.purge(DEAD_STREAM)).purged;
+    const letters = await this.#all(options.queue);
     let purged = 0;
-    for (const { seq } of await this.#all(options.queue)) if (await this.#delete(seq)) purged++;
+    await inLanes(letters.length, PARALLEL, async (i) => {
+      if (await this.#delete(letters[i].seq)) purged++;
+    });
     return purged;
   }
 
@@ -221,39 +241,50 @@ export class DeadLetters {
     return (await this.edgeq.jsm.streams.info(DEAD_STREAM)).state.messages;
   }
 
-  async #all(queue: string | undefined): Promise<DeadLetter[]> {
-    const letters: DeadLetter[] = [];
+  async #all(queue: string | undefined): Promise<Stored[]> {
+    const letters: Stored[] = [];
     await this.#scanner.scan(1, (d) => {
-      const letter = readLetter(d.msg.subject, d.msg.headers, d.msg.data, d.streamSeq, d.storedAt);
-      if (!queue || letter.queue === queue) letters.push(letter);
+      const stored = storedOf(d);
+      if (!queue || workSubject(stored).queue === queue) letters.push(stored);
       return true;
     });
     return letters;
   }
 
-  async #find(id: string): Promise<StoredMsg> {
+  async #find(id: string): Promise<Stored> {
     // Checked here, not only by the API: the id becomes a subject, where `>` would match another task's letter.
     parseInput(idSchema, id, "task id");
-    const stored = await this.edgeq.jsm.streams.getMessage(DEAD_STREAM, { last_by_subj: deadSubject(id) });
-    if (!stored) throw new NotFoundError(`no dead letter for task ${id}`);
-    return stored;
+    const found = await this.edgeq.jsm.streams.getMessage(DEAD_STREAM, { last_by_subj: deadSubject(id) });
+    if (!found) throw new NotFoundError(`no dead letter for task ${id}`);
+    return { subject: found.subject, headers: found.header, body: found.data, seq: found.seq, storedAt: found.time.getTime() };
   }
 }
 
-function readLetter(subject: string, headers: MsgHdrs | undefined, body: Uint8Array, seq: number, storedAt: number): DeadLetter {
-  const workSubject = headers?.get(HEADER_SUBJECT) ?? "";
-  const parts = parseTaskSubject(workSubject);
+function storedOf({ msg, streamSeq, storedAt }: Delivery): Stored {
+  return { subject: msg.subject, headers: msg.headers, body: msg.data, seq: streamSeq, storedAt };
+}
+
+/** The work subject a letter came from, and its parts (null where it is not a work subject). */
+function workSubject({ headers }: Stored): { subject: string; queue: string | null; type: string | null; priority: Priority | null } {
+  const subject = headers?.get(HEADER_SUBJECT) ?? "";
+  const parts = parseTaskSubject(subject);
+  return { subject, queue: parts?.queue ?? null, type: parts?.type ?? null, priority: parts?.priority ?? null };
+}
+
+function readLetter(stored: Stored): DeadLetter {
+  const { subject, headers, body, seq, storedAt } = stored;
   const kept: Record<string, string> = {};
   for (const name of POLICY_HEADERS) {
     const value = headers?.get(name);
     if (value) kept[name] = value;
   }
+  const work = workSubject(stored);
   return {
     id: headers?.get(HEADER_TASK_ID) || subject.split(".").slice(1).join("."),
-    type: parts?.type ?? null,
-    queue: parts?.queue ?? null,
-    priority: parts?.priority ?? null,
-    subject: workSubject,
+    type: work.type,
+    queue: work.queue,
+    priority: work.priority,
+    subject: work.subject,
     ...readBody(body),
     ...(headers?.has(HEADER_BODY_OMITTED) && { body_omitted_bytes: Number(headers.get(HEADER_BODY_OMITTED)) }),
     reason: headers?.get(HEADER_REASON) ?? "",

@@ -8,6 +8,7 @@ import type { Edgeq } from "./client.ts";
 import { fromNatsError, ValidationError } from "./errors.ts";
 import { encodeTask, idForKey, type OutgoingTask, type SubmitOptions, submitOptionsSchema, typeSchema } from "./message.ts";
 import { parseInput } from "./config.ts";
+import { inLanes } from "./lanes.ts";
 import { DEFAULT_PRIORITY, HEADER_RECORD_REVISION, type Priority } from "./names.ts";
 import { FINAL_STATUSES, newRecord, type TaskRecord } from "./records.ts";
 import { resolvePolicy } from "./retry.ts";
@@ -27,6 +28,9 @@ export interface TaskSpec extends Omit<SubmitOptions, "waitMs"> {
   data?: unknown;
 }
 
+/** A work message as it is published: what storing it needs. */
+export type WorkMessage = Pick<OutgoingTask, "id" | "subject" | "body" | "headers">;
+
 /** Submissions kept in flight at once by `submitMany`: enough to keep the server busy, bounding memory. */
 const WINDOW = 500;
 
@@ -40,13 +44,17 @@ export class Queue {
   async submit(type: string, data?: unknown, options?: SubmitOptions): Promise<Submitted> {
     const task = await this.#encode(type, data, options);
     this.edgeq.assertConnected();
-    await this.#reserve(1, options?.waitMs);
-    const submitted = await this.#publish(task).catch((err) => {
-      this.#release(1);
-      throw err;
-    });
-    if (submitted.duplicate) this.#release(1);
-    return submitted;
+    return this.#bounded(options?.waitMs, () => this.#publish(task));
+  }
+
+  /**
+   * Stores again a message that was submitted before (a requeued dead letter), as it was, under the
+   * queue's bound and retried as a submission is; resolves with its stream sequence, and
+   * `duplicate` when the stream already held the message id.
+   */
+  resubmit(message: WorkMessage): Promise<{ seq: number; duplicate: boolean }> {
+    this.edgeq.assertConnected();
+    return this.#bounded(0, () => this.#store(message));
   }
 
   /** Submits many tasks, validating all before publishing any; resolves in input order. */
@@ -60,21 +68,9 @@ export class Queue {
     ));
     this.edgeq.assertConnected();
     await this.#reserve(tasks.length, options.waitMs);
-    // WINDOW lanes, each taking the next task when its last is stored: the pipeline never drains.
     const submitted = new Array<Submitted>(tasks.length);
-    let next = 0;
-    let failed = false;
-    const lane = async () => {
-      while (!failed && next < tasks.length) {
-        const i = next++;
-        submitted[i] = await this.#publish(tasks[i]).catch((err) => {
-          failed = true;
-          throw err;
-        });
-      }
-    };
     try {
-      await Promise.all(Array.from({ length: Math.min(WINDOW, tasks.length) }, lane));
+      await inLanes(tasks.length, WINDOW, async (i) => void (submitted[i] = await this.#publish(tasks[i])));
     } finally {
       this.#release(tasks.length - submitted.filter((s) => s && !s.duplicate).length);
     }
@@ -89,6 +85,17 @@ export class Queue {
     const policy = resolvePolicy(this.edgeq.config, this.name, validType, opts);
     const address = { id, queue: this.name, priority: opts.priority ?? DEFAULT_PRIORITY, policy };
     return encodeTask(validType, data, address, this.edgeq.maxDataBytes);
+  }
+
+  /** Runs one submission under the queue's bound: one that fails or stores nothing new gives its place back. */
+  async #bounded<T extends { duplicate: boolean }>(waitMs: number | undefined, submit: () => Promise<T>): Promise<T> {
+    await this.#reserve(1, waitMs);
+    const done = await submit().catch((err) => {
+      this.#release(1);
+      throw err;
+    });
+    if (done.duplicate) this.#release(1);
+    return done;
   }
 
   /** Gives back the bound's count for submissions that stored nothing new. */
@@ -138,7 +145,7 @@ export class Queue {
    * id, which the stream's duplicate window stores at most once (and then reports as a duplicate of
    * our own first try, which is not one).
    */
-  async #store(task: OutgoingTask): Promise<{ seq: number; duplicate: boolean }> {
+  async #store(task: WorkMessage): Promise<{ seq: number; duplicate: boolean }> {
     for (let tries = 1; ; tries++) {
       try {
         const ack = await this.edgeq.requests.publish(task.subject, task.body, task.headers);

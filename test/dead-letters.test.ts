@@ -11,7 +11,7 @@ import type { Handlers, Worker } from "../src/worker.ts";
 import { eventually } from "./helpers/processes.ts";
 import { useNats } from "./helpers/setup.ts";
 
-const env = useNats({ backoff: "fixed:10" });
+const env = useNats({ backoff: "fixed:10", queues: { "dl-full": { maxLength: 1 } } });
 const workers: Worker[] = [];
 afterEach(async () => {
   await Promise.all(workers.splice(0).map((w) => w.stop(0)));
@@ -94,6 +94,19 @@ describe("tasks that use up their attempts", () => {
     await eventually(async () => (await env.edgeq.deadLetters.count()) === 3 && (await env.edgeq.deadLetters.list({ limit: 10 })).every((l) => l.history.length === 2), 5000, "the requeued tasks to die again");
     expect(await call("DELETE", "/dead-letters?queue=dl-bulk")).toMatchObject({ body: { purged: 3 } });
     expect(await env.edgeq.deadLetters.count()).toBe(0);
+  });
+
+  test("a requeue into a full queue is refused with 429 and the letter stays", async () => {
+    const worker = await startWorker("dl-full", { nope: () => { throw new Error("nope"); } });
+    const { id } = await env.edgeq.queue("dl-full").submit("nope", null, { maxAttempts: 1 });
+    expect(await env.edgeq.tasks.waitFor(id, 5000)).toMatchObject({ status: "dead" });
+    await worker.stop(0);
+    await env.edgeq.queue("dl-full").submit("nope", null, { waitMs: 2000 }); // fills the queue: no worker takes it
+
+    expect(await call("POST", `/dead-letters/${id}/requeue`)).toMatchObject({ status: 429, body: { code: "queue_full_error" } });
+    expect(await call("POST", "/dead-letters/requeue", { queue: "dl-full" })).toMatchObject({ status: 429 });
+    expect((await env.edgeq.deadLetters.get(id)).id).toBe(id);
+    expect(await env.edgeq.tasks.get(id)).toMatchObject({ status: "dead" });
   });
 
   test("bad dead-letter requests are 4xx with a JSON error", async () => {
