@@ -10,15 +10,16 @@ import type { BenchEnv, SystemName } from "./systems/system.ts";
 export class Workers {
   readonly #progress: Progress[];
   #peakRssMb = 0;
-  readonly #sampler: ReturnType<typeof setInterval>;
+  #sampler: ReturnType<typeof setInterval> | undefined;
 
-  private constructor(readonly children: Child[]) {
+  private constructor(readonly children: Child[], sampleRss: boolean) {
     this.#progress = children.map(() => ({ settled: 0, firstStartedAt: 0, lastSettledAt: 0 }));
     children.forEach((child, i) => {
       child.onMessage = (m) => {
         if (m.kind === "progress" || m.kind === "final") this.#progress[i] = m;
       };
     });
+    if (!sampleRss) return;
     this.#sampler = setInterval(() => {
       for (const child of children) {
         if (child.proc.exitCode === null && child.pid) this.#peakRssMb = Math.max(this.#peakRssMb, rssMb(child.pid));
@@ -26,10 +27,20 @@ export class Workers {
     }, 200);
   }
 
-  /** Starts `count` worker processes and waits until all are ready. */
-  static async start(system: SystemName, env: BenchEnv, count: number, concurrency: number, timings = false): Promise<Workers> {
+  /**
+   * Starts `count` worker processes and waits until all are ready. `timings`: they keep every
+   * task's times; `sampleRss`: their resident memory is sampled for `peakRssMb`.
+   */
+  static async start(
+    system: SystemName,
+    env: BenchEnv,
+    count: number,
+    concurrency: number,
+    { timings = false, sampleRss = false } = {},
+  ): Promise<Workers> {
     // Listening from the start: a worker can report progress before every worker is ready.
-    const workers = new Workers(Array.from({ length: count }, () => forkProc("worker", { system, env, concurrency, timings })));
+    const children = Array.from({ length: count }, () => forkProc("worker", { system, env, concurrency, timings }));
+    const workers = new Workers(children, sampleRss);
     await Promise.all(workers.children.map((c) => c.next("ready")));
     return workers;
   }
@@ -44,7 +55,7 @@ export class Workers {
     return started.length ? Math.min(...started) : 0;
   }
 
-  /** The largest resident memory of one worker process seen so far. */
+  /** The largest resident memory of one worker process seen so far, if sampled. */
   get peakRssMb(): number {
     return this.#peakRssMb;
   }

@@ -20,7 +20,7 @@ export async function idle(session: Session): Promise<Row[]> {
   for (const system of session.systems) {
     await session.measure(system, async (env) => {
       const baseline = forkProc("baseline", {});
-      const group = await Workers.start(system, env, 1, concurrency);
+      const group = await Workers.start(system, env, 1, concurrency, { sampleRss: true });
       try {
         await baseline.next("ready");
         const { pid } = group.children[0];

@@ -28,7 +28,7 @@ export async function latency(session: Session): Promise<Row[]> {
 
   for (const system of session.systems) {
     await session.measure(system, async (env) => {
-      const group = await Workers.start(system, env, workers, concurrency, true);
+      const group = await Workers.start(system, env, workers, concurrency, { timings: true });
       let timings;
       try {
         const sub = await produce({ system, env, payloadBytes, mode: "rate", count: 0, rate, seconds });
