@@ -35,11 +35,14 @@ export async function buildProcs(): Promise<void> {
   });
 }
 
-/** Kills every child still running and removes the compiled processes; safe to call from an exit handler. */
+/**
+ * Kills every child still running and removes the compiled processes, unless CPU profiles were
+ * written (they point into them); safe to call from an exit handler.
+ */
 export function killChildren(): void {
   for (const proc of live) proc.kill("SIGKILL");
   live.clear();
-  rmSync(BUILD_DIR, { recursive: true, force: true });
+  if (!process.env.BENCH_CPU_PROF_DIR) rmSync(BUILD_DIR, { recursive: true, force: true });
 }
 
 function track(proc: ChildProcess): ChildProcess {
@@ -107,7 +110,7 @@ export function forkProc(entry: string, job: object): Child {
   const profileDir = process.env.BENCH_CPU_PROF_DIR;
   const proc = fork(`${BUILD_DIR}${entry}.js`, [JSON.stringify(job)], {
     cwd: ROOT,
-    execArgv: profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [],
+    execArgv: ["--enable-source-maps", ...(profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [])],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   return new Child(track(proc));

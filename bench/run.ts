@@ -22,13 +22,13 @@ const args = parseArgs(process.argv.slice(2));
 const session = new Session(args.sizes, args.systems, process.env.REDIS_URL || "redis://127.0.0.1:6379", process.env.NATS_URL || undefined);
 
 process.on("exit", killChildren);
-await buildProcs();
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
     killChildren();
     void session.close().finally(() => process.exit(130));
   });
 }
+await buildProcs();
 
 const began = Date.now();
 const report: Report = {

@@ -18,7 +18,7 @@ import { headers as natsHeaders, type MsgHdrs } from "@nats-io/nats-core";
 import { JetStreamApiError } from "@nats-io/jetstream";
 import type { Edgeq } from "./client.ts";
 import { parseInput } from "./config.ts";
-import { NotFoundError, PoisonMessageError, ValidationError } from "./errors.ts";
+import { NotFoundError, PoisonMessageError, UnavailableError, ValidationError } from "./errors.ts";
 import type { Delivery } from "./delivery.ts";
 import { inLanes } from "./lanes.ts";
 import { idSchema, parseBody } from "./message.ts";
@@ -173,14 +173,18 @@ export class DeadLetters {
     const letters = await this.#all(options.queue);
     let requeued = 0;
     await inLanes(letters.length, PARALLEL, async (i) => {
-      if (await this.#requeue(letters[i], options)) requeued++;
+      // Read again just before: a letter requeued, purged or replaced since the listing is not ours to requeue.
+      const current = await this.edgeq.jsm.streams.getMessage(DEAD_STREAM, { last_by_subj: letters[i].subject });
+      if (current?.seq === letters[i].seq && (await this.#requeue(letters[i], options))) requeued++;
     });
     return requeued;
   }
 
-  /** Resolves false when another requeue of this letter stored its message first. */
+  /** Resolves false when another requeue of this letter stored its message first: that one finishes it. */
   async #requeue(stored: Stored, { maxAttempts }: { maxAttempts?: number }): Promise<boolean> {
     const letter = readLetter(stored);
+    // From the letter's headers, which anyone can publish: it becomes a record key and a message id.
+    parseInput(idSchema, letter.id, "task id");
     const parts = parseTaskSubject(letter.subject);
     if (!parts) throw new ValidationError(`dead letter ${letter.id} has no work subject to requeue to (${letter.subject})`);
     if (letter.body_omitted_bytes !== undefined) {
@@ -197,7 +201,13 @@ export class DeadLetters {
     }
     if (maxAttempts !== undefined) headers.set(HEADER_MAX_ATTEMPTS, String(maxAttempts));
     const { revision } = await this.edgeq.tasks.read(letter.id);
-    const { seq, duplicate } = await this.edgeq.queue(parts.queue).resubmit({ id: letter.id, subject: letter.subject, body: stored.body, headers });
+    const work = { id: letter.id, subject: letter.subject, body: stored.body, headers };
+    const { seq, duplicate } = await this.edgeq.queue(parts.queue).resubmit(work).catch((err) => {
+      if (!(err instanceof UnavailableError)) throw err;
+      // Not "resubmit": a requeue sent again has the same message id, so it is stored at most once.
+      throw new UnavailableError(`NATS did not confirm the requeue of task ${letter.id}; its dead letter is kept: requeue it again`, { cause: err });
+    });
+    if (duplicate) return false;
     const given = Number(headers.get(HEADER_MAX_ATTEMPTS)) || undefined;
     const policy = resolvePolicy(this.edgeq.config, parts.queue, parts.type, { maxAttempts: given });
     const now = new Date().toISOString();

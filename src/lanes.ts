@@ -1,7 +1,7 @@
 /**
  * Runs `work(0)` … `work(count - 1)` with at most `width` running at once, each lane taking the next
  * index as soon as its last is done, so the pipeline never drains between batches. After a failure
- * no new index is started, and the first failure is rethrown.
+ * no new index is started; once the ones under way have settled, the first failure is rethrown.
  */
 export async function inLanes(count: number, width: number, work: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
@@ -14,5 +14,7 @@ export async function inLanes(count: number, width: number, work: (i: number) =>
       });
     }
   };
-  await Promise.all(Array.from({ length: Math.min(width, count) }, lane));
+  const lanes = await Promise.allSettled(Array.from({ length: Math.min(width, count) }, lane));
+  const failure = lanes.find((l) => l.status === "rejected");
+  if (failure) throw failure.reason;
 }

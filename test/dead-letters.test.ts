@@ -96,6 +96,20 @@ describe("tasks that use up their attempts", () => {
     expect(await env.edgeq.deadLetters.count()).toBe(0);
   });
 
+  test("two requeues of every letter at once run each task once more, and leave every record settled", async () => {
+    await startWorker("dl-twice", { nope: () => { throw new Error("nope"); } });
+    const tasks = await env.edgeq.queue("dl-twice").submitMany(Array.from({ length: 3 }, () => ({ type: "nope", maxAttempts: 1 })));
+    await Promise.all(tasks.map((t) => env.edgeq.tasks.waitFor(t.id, 5000)));
+
+    const counts = await Promise.all([1, 2].map(() => env.edgeq.deadLetters.requeueAll({ queue: "dl-twice" })));
+    expect(counts[0] + counts[1]).toBe(3);
+    await eventually(async () => {
+      const records = await Promise.all(tasks.map((t) => env.edgeq.tasks.get(t.id)));
+      return records.every((r) => r?.status === "dead" && r.history.length === 2);
+    }, 5000, "each task to die once more, and only once");
+    expect((await env.edgeq.deadLetters.list({ queue: "dl-twice", limit: 10 })).length).toBe(3);
+  });
+
   test("a requeue into a full queue is refused with 429 and the letter stays", async () => {
     const worker = await startWorker("dl-full", { nope: () => { throw new Error("nope"); } });
     const { id } = await env.edgeq.queue("dl-full").submit("nope", null, { maxAttempts: 1 });

@@ -3,7 +3,7 @@
  * outcomes read back with `edgeq.tasks.get`.
  */
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { JetStreamApiError, jetstreamManager } from "@nats-io/jetstream";
 import { Edgeq } from "../../src/mod.ts";
 import { consumerFilter, consumerName, PRIORITIES, WORK_STREAM } from "../../src/names.ts";
 import type { BenchEnv, BenchPayload, System } from "./system.ts";
@@ -62,14 +62,25 @@ export const edgeqSystem: System = {
     return records.filter((r) => r?.status === "completed").length;
   },
 
-  /** Matters on a shared server (NATS_URL): the queue's consumers and messages go; its records expire with the retention. */
+  /**
+   * Matters on a shared server (NATS_URL): the queue's consumers and messages go. Its records, all
+   * finished, stay until a worker's sweep deletes them after the retention.
+   */
   async cleanup(env) {
     const nc = await connect({ servers: env.natsUrl, noAsyncTraces: true });
-    const jsm = await jetstreamManager(nc);
-    for (const priority of PRIORITIES) {
-      await jsm.consumers.delete(WORK_STREAM, consumerName(env.queue, priority));
-      await jsm.streams.purge(WORK_STREAM, { filter: consumerFilter(env.queue, priority) });
+    try {
+      const jsm = await jetstreamManager(nc);
+      for (const priority of PRIORITIES) {
+        await jsm.streams.purge(WORK_STREAM, { filter: consumerFilter(env.queue, priority) });
+        await jsm.consumers.delete(WORK_STREAM, consumerName(env.queue, priority)).catch(unlessMissing);
+      }
+    } finally {
+      await nc.close();
     }
-    await nc.close();
   },
 };
+
+/** For cleanup: what a failed prepare never made is not there to remove. */
+function unlessMissing(err: unknown): void {
+  if (!(err instanceof JetStreamApiError)) throw err;
+}

@@ -3,7 +3,7 @@
  * task: a work-queue stream and a durable pull consumer; the producer publishes with a task id and
  * matches the stream's acks by hand; a worker pull-consumes, puts one KV entry per task, then acks.
  */
-import { AckPolicy, jetstream, jetstreamManager, type JsMsg, RetentionPolicy, StorageType } from "@nats-io/jetstream";
+import { AckPolicy, jetstream, JetStreamApiError, jetstreamManager, type JsMsg, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { createInbox, headers, type Msg } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
@@ -129,9 +129,14 @@ export const jetstreamSystem: System = {
   async cleanup(env) {
     const { stream, bucket } = names(env);
     const nc = await connect({ servers: env.natsUrl, noAsyncTraces: true });
-    const jsm = await jetstreamManager(nc);
-    await jsm.streams.delete(stream);
-    await jsm.streams.delete(`KV_${bucket}`);
-    await nc.close();
+    try {
+      const jsm = await jetstreamManager(nc);
+      // Either is missing if prepare failed.
+      await Promise.all([stream, `KV_${bucket}`].map((name) => jsm.streams.delete(name).catch((err) => {
+        if (!(err instanceof JetStreamApiError)) throw err;
+      })));
+    } finally {
+      await nc.close();
+    }
   },
 };
