@@ -14,13 +14,19 @@ export class Delivery {
   readonly streamSeq: number;
   /** When the message was stored, in ms since the epoch. */
   readonly storedAt: number;
+  /**
+   * The server's count of deliveries of this message. More than 1 is surely a redelivery; 1 may
+   * not be a first delivery: 2.9 rolls a redelivery back to 1 when it first went to a pull request
+   * whose worker had gone (see the worker's attempts).
+   */
+  readonly deliveryCount: number;
 
   constructor(readonly msg: Msg) {
     // $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>, or with
-    // <domain>.<account hash> after $JS.ACK on newer servers. (<delivered> is not used: on 2.9 it
-    // can be rolled back, see the worker's attempts.)
+    // <domain>.<account hash> after $JS.ACK on newer servers.
     const tokens = msg.reply?.split(".") ?? [];
     const base = tokens.length >= 11 ? 4 : 2;
+    this.deliveryCount = Number(tokens[base + 2]);
     this.streamSeq = Number(tokens[base + 3]);
     this.storedAt = Math.floor(Number(tokens[base + 5]) / 1e6);
   }

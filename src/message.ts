@@ -140,8 +140,8 @@ export interface IncomingTask {
   recordRevision: number | null;
 }
 
-/** Reads a delivered work message; `streamSeq` names tasks published without a usable id. */
-export function decodeTask(msg: Msg, streamSeq: number): IncomingTask {
+/** Reads a delivered work message whose id `taskId` gave. */
+export function decodeTask(msg: Msg, id: string): IncomingTask {
   const parts = parseTaskSubject(msg.subject);
   if (!parts) throw new PoisonMessageError(`not a work subject: ${msg.subject}`);
   let headers: MsgHdrs | undefined;
@@ -153,7 +153,7 @@ export function decodeTask(msg: Msg, streamSeq: number): IncomingTask {
   const revision = Number(headers?.get(HEADER_RECORD_REVISION) || NaN);
   return {
     ...parts,
-    id: taskId(msg, streamSeq),
+    id,
     data: parseBody(msg.data),
     policy: readPolicy(headers),
     recordRevision: Number.isSafeInteger(revision) && revision > 0 ? revision : null,

@@ -304,16 +304,18 @@ export class Worker {
    *
    * A task submitted through edgeq names the revision of its `pending` record. If the record is
    * still at it, no run has started (each stores `running` first) and nothing else has written it:
-   * this is attempt 1, stored there without a read. Otherwise the record is read and decides.
+   * this is attempt 1, stored there without a read. Otherwise the record is read and decides; so is
+   * a delivery the server counts as a redelivery, whose `running` write at that revision would
+   * only be refused.
    */
   async #begin(delivery: Delivery, run: Running): Promise<boolean> {
     let task: IncomingTask | Error;
     try {
-      task = decodeTask(delivery.msg, delivery.streamSeq);
+      task = decodeTask(delivery.msg, run.id);
     } catch (err) {
       task = err as Error;
     }
-    if (!(task instanceof Error) && task.recordRevision) {
+    if (!(task instanceof Error) && task.recordRevision && delivery.deliveryCount === 1) {
       const policy = resolvePolicy(this.edgeq.config, task.queue, task.type, task.policy);
       const begun = await this.#storeRunning(delivery, run, task, policy, this.#runningRecord(delivery, task, policy, null), task.recordRevision);
       if (begun !== null) return begun;
