@@ -174,7 +174,7 @@ export class DeadLetters {
     let requeued = 0;
     await inLanes(letters.length, PARALLEL, async (i) => {
       // Read again just before: a letter requeued, purged or replaced since the listing is not ours to requeue.
-      const current = await this.edgeq.jsm.streams.getMessage(DEAD_STREAM, { last_by_subj: letters[i].subject });
+      const current = await this.#newest(letters[i].subject);
       if (current?.seq === letters[i].seq && (await this.#requeue(letters[i], options))) requeued++;
     });
     return requeued;
@@ -200,26 +200,35 @@ export class DeadLetters {
       if (value) headers.set(name, value);
     }
     if (maxAttempts !== undefined) headers.set(HEADER_MAX_ATTEMPTS, String(maxAttempts));
-    const { revision } = await this.edgeq.tasks.read(letter.id);
+    const given = Number(headers.get(HEADER_MAX_ATTEMPTS)) || undefined;
+    const policy = resolvePolicy(this.edgeq.config, parts.queue, parts.type, { maxAttempts: given });
+    const task = { id: letter.id, ...parts, data: letter.data };
+    const pending = newRecord(task, { status: "pending", attempts: 0, max_attempts: policy.maxAttempts, created_at: new Date().toISOString(), history: letter.history });
+    // `pending` before the message, as a submission does: a worker takes a `pending` record without
+    // a sequence as its task's, history included. Refused when the record moved on since the read
+    // (another requeue of the letter wrote it first).
+    const before = await this.edgeq.tasks.read(letter.id);
+    const written = await this.edgeq.tasks.putIfUnchanged(pending, before.revision);
+    // When this requeue stores no message, the record goes back to what it was.
+    const undo = async () => {
+      if (written === null) return;
+      const back = before.record ? this.edgeq.tasks.putIfUnchanged(before.record, written) : this.edgeq.tasks.deleteIfUnchanged(letter.id, written);
+      await back.catch(() => null);
+    };
     const work = { id: letter.id, subject: letter.subject, body: stored.body, headers };
-    const { seq, duplicate } = await this.edgeq.queue(parts.queue).resubmit(work).catch((err) => {
+    const { duplicate } = await this.edgeq.queue(parts.queue).resubmit(work).catch(async (err) => {
+      await undo();
       if (!(err instanceof UnavailableError)) throw err;
       // Not "resubmit": a requeue sent again has the same message id, so it is stored at most once.
       throw new UnavailableError(`NATS did not confirm the requeue of task ${letter.id}; its dead letter is kept: requeue it again`, { cause: err });
     });
-    if (duplicate) return false;
-    const given = Number(headers.get(HEADER_MAX_ATTEMPTS)) || undefined;
-    const policy = resolvePolicy(this.edgeq.config, parts.queue, parts.type, { maxAttempts: given });
-    const now = new Date().toISOString();
-    const task = { id: letter.id, ...parts, data: letter.data };
-    // Only over the dead record: a worker quick enough to have started the task already owns it.
-    await this.edgeq.tasks.putIfUnchanged(
-      newRecord(task, { status: "pending", attempts: 0, max_attempts: policy.maxAttempts, created_at: now, history: letter.history, seq }),
-      revision,
-    );
+    if (duplicate) {
+      await undo();
+      return false;
+    }
     // Gone already if the task died again meanwhile: its new letter replaced this one.
     await this.#delete(stored.seq);
-    return !duplicate;
+    return true;
   }
 
   /** Deletes one dead letter for good. */
@@ -264,9 +273,15 @@ export class DeadLetters {
   async #find(id: string): Promise<Stored> {
     // Checked here, not only by the API: the id becomes a subject, where `>` would match another task's letter.
     parseInput(idSchema, id, "task id");
-    const found = await this.edgeq.jsm.streams.getMessage(DEAD_STREAM, { last_by_subj: deadSubject(id) });
+    const found = await this.#newest(deadSubject(id));
     if (!found) throw new NotFoundError(`no dead letter for task ${id}`);
-    return { subject: found.subject, headers: found.header, body: found.data, seq: found.seq, storedAt: found.time.getTime() };
+    return found;
+  }
+
+  /** The letter now on `subject`; null if there is none. */
+  async #newest(subject: string): Promise<Stored | null> {
+    const found = await this.edgeq.jsm.streams.getMessage(DEAD_STREAM, { last_by_subj: subject });
+    return found && { subject: found.subject, headers: found.header, body: found.data, seq: found.seq, storedAt: found.time.getTime() };
   }
 }
 

@@ -124,18 +124,20 @@ export class Queue {
       throw err;
     });
     if (duplicate) await forget();
-    else if (revision === null) await this.#replaceFinished({ ...record, seq }).catch(() => null);
+    else if (revision === null) await this.#replaceStale({ ...record, seq }).catch(() => null);
     return { id: task.id, type: task.type, queue: task.queue, priority: task.priority, duplicate };
   }
 
   /**
-   * Writes `pending` where the id's entry is not a record (a delete marker) or is an old task's
-   * finished record: an id reused after the duplicate window must not show the old result. A
-   * record of this very message (`seq`), which a quick worker already wrote, is left alone.
+   * Writes `pending` where the id's entry is not a record (a delete marker), is an old task's
+   * finished record (an id reused after the duplicate window must not show the old result), or is
+   * a `pending` record no message was stored for (a submission that got no answer). A record of
+   * this very message (`seq`), which a quick worker already wrote, is left alone.
    */
-  async #replaceFinished(record: TaskRecord): Promise<void> {
+  async #replaceStale(record: TaskRecord): Promise<void> {
     const { record: old, revision } = await this.edgeq.tasks.read(record.id);
-    if (!old || (old.seq !== record.seq && FINAL_STATUSES.includes(old.status))) await this.edgeq.tasks.putIfUnchanged(record, revision);
+    const stale = !old || (old.seq !== record.seq && (FINAL_STATUSES.includes(old.status) || (old.status === "pending" && old.seq === undefined)));
+    if (stale) await this.edgeq.tasks.putIfUnchanged(record, revision);
   }
 
   /**

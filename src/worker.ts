@@ -335,8 +335,12 @@ export class Worker {
       delivery.nak(1000);
       return false;
     }
-    // The record of this message (by its stream sequence); one of an earlier task that reused the id does not count.
-    const previous = found.record?.seq === delivery.streamSeq ? found.record : null;
+    // The record of this message: by its stream sequence, or a `pending` one written before the
+    // message was (a submission's, or a requeue's with the history before it died). One of an
+    // earlier task that reused the id does not count.
+    const previous = found.record?.seq === delivery.streamSeq || (found.record?.status === "pending" && found.record.seq === undefined)
+      ? found.record
+      : null;
     if (previous && FINAL_STATUSES.includes(previous.status)) {
       // The outcome was stored but the acknowledgement was lost: settle it without running again.
       previous.status === "completed" ? delivery.ack() : delivery.term();
@@ -371,7 +375,6 @@ export class Worker {
   #runningRecord(delivery: Delivery, task: IncomingTask, policy: RetryPolicy, previous: TaskRecord | null): TaskRecord {
     const now = new Date().toISOString();
     // A run that never reported (its worker died or was cut off) is an attempt without an outcome.
-    // (A requeued dead letter's `pending` record brings the history of the attempts before it died.)
     const history = previous?.status === "running"
       ? withAttempt(previous, this.#attempt(previous, "ended without an outcome (the worker stopped or lost its connection)"))
       : previous?.history ?? [];

@@ -109,6 +109,17 @@ describe("the library", () => {
     expect(await env.edgeq.tasks.waitFor("reused-1", 5000)).toMatchObject({ status: "completed", result: { data: "new" } });
   });
 
+  test("a pending record no message was stored for (its submission got no answer) gives way to the task submitted again", async () => {
+    const orphan = newRecord({ id: "orphan-1", type: "echo", queue: "default", priority: "normal", data: "lost" }, {
+      status: "pending", attempts: 0, max_attempts: 3, created_at: "2026-01-01T00:00:00.000Z",
+    });
+    await putRecord(env.edgeq, orphan);
+    await env.edgeq.queue().submit("echo", "again", { id: "orphan-1" });
+    expect(await env.edgeq.tasks.get("orphan-1")).toMatchObject({ status: "pending", data: "again", created_at: expect.not.stringMatching(/^2026-01-01/) });
+    await startWorker(echo);
+    expect(await env.edgeq.tasks.waitFor("orphan-1", 5000)).toMatchObject({ status: "completed", result: { data: "again" } });
+  });
+
   test("a submission the work stream refuses leaves no record behind", async () => {
     const { config } = await env.edgeq.jsm.streams.info(WORK_STREAM);
     const { state } = await env.edgeq.jsm.streams.info(WORK_STREAM);
@@ -286,6 +297,22 @@ describe("workers", () => {
     }, 5000, "the message to be acknowledged");
     expect(runs).toBe(0);
     expect(await env.edgeq.tasks.get(id)).toMatchObject({ status: "completed", result: "first run" });
+  });
+
+  test("a pending record written before its message, as a requeue writes it, gives the run its history", async () => {
+    const earlier = { attempt: 1, worker_id: "gone", started_at: "2026-01-01T00:00:00.000Z", finished_at: "2026-01-01T00:00:01.000Z", error: "Error: down" };
+    const pending = newRecord({ id: "requeued-1", type: "echo", queue: "default", priority: "normal", data: "x" }, {
+      status: "pending", attempts: 0, max_attempts: 3, created_at: "2026-01-01T00:00:02.000Z", history: [earlier],
+    });
+    await putRecord(env.edgeq, pending);
+    const h = headers();
+    h.set("Nats-Msg-Id", "requeued-1:requeue:1");
+    h.set("Edgeq-Task-Id", "requeued-1");
+    await env.edgeq.js.publish(taskSubject("default", "normal", "echo"), JSON.stringify("x"), { headers: h });
+    await startWorker(echo);
+    const done = await env.edgeq.tasks.waitFor("requeued-1", 5000);
+    expect(done).toMatchObject({ status: "completed", attempts: 1, result: { attempt: 1 } });
+    expect(done?.history.map((a) => a.error)).toEqual(["Error: down", null]);
   });
 
   test("a task type with no handler fails with a clear error", async () => {
