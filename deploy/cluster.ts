@@ -43,7 +43,7 @@ export class LocalCluster {
         NATS_ROUTES: routes,
         ...(i === 0 && { NATS_WS_LISTEN: `127.0.0.1:${wsPort}` }),
       };
-      return new NatsNode(name, i === 0 ? "cluster-websocket.conf" : "cluster.conf", env, client[i]);
+      return NatsNode.fromConfig(name, i === 0 ? "cluster-websocket.conf" : "cluster.conf", env, client[i]);
     });
     const cluster = new LocalCluster(nodes, wsPort, monitor, leaf, tempDir);
     try {

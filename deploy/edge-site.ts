@@ -18,7 +18,7 @@ export interface Hub {
 export async function startHub(options: { websocket?: boolean } = {}): Promise<Hub> {
   const [port, monitor, leaf, ws] = await freePorts(4);
   const store = mkdtempSync(join(tmpdir(), "edgeq-hub-"));
-  const node = new NatsNode("hub", options.websocket ? "server-websocket.conf" : "server.conf", {
+  const node = NatsNode.fromConfig("hub", options.websocket ? "server-websocket.conf" : "server.conf", {
     NATS_NAME: "hub",
     NATS_LISTEN: `127.0.0.1:${port}`,
     NATS_MONITOR: `127.0.0.1:${monitor}`,
@@ -40,7 +40,7 @@ export async function startHub(options: { websocket?: boolean } = {}): Promise<H
 /** A leaf node without JetStream whose remote is `hubLeafUrls`; resolves once it accepts clients. */
 export async function startLeaf(name: string, hubLeafUrls: string[]): Promise<NatsNode> {
   const port = await freePort();
-  const node = new NatsNode(name, "leaf.conf", {
+  const node = NatsNode.fromConfig(name, "leaf.conf", {
     NATS_NAME: name,
     NATS_LISTEN: `127.0.0.1:${port}`,
     NATS_HUB_URLS: `[${hubLeafUrls.join(", ")}]`,

@@ -1,6 +1,7 @@
 /**
- * One nats-server booted from a configuration file under deploy/nats/, its addresses passed in the
- * environment as docker-compose.yml passes them. Killable and restartable on the same ports and store.
+ * One nats-server: booted from a configuration file under deploy/nats/ (`NatsNode.fromConfig`), its
+ * addresses passed in the environment as docker-compose.yml passes them, or from any command line
+ * (the tests' servers). Killable and restartable on the same ports and store.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -12,13 +13,18 @@ export class NatsNode {
   /** What the server printed last, for error messages. */
   #log = "";
 
-  /** `config` is a file in deploy/nats/; `env` sets the variables it reads; `port` is its client port. */
+  /** `args` is nats-server's command line; `env` sets the variables its configuration reads; `port` is its client port. */
   constructor(
     readonly name: string,
-    readonly config: string,
+    readonly args: string[],
     readonly env: Record<string, string>,
     readonly port: number,
   ) {}
+
+  /** A server booted from `config`, a file in deploy/nats/. */
+  static fromConfig(name: string, config: string, env: Record<string, string>, port: number): NatsNode {
+    return new NatsNode(name, ["-c", `${NATS_CONFIG_DIR}${config}`], env, port);
+  }
 
   get url(): string {
     return `nats://127.0.0.1:${this.port}`;
@@ -33,7 +39,7 @@ export class NatsNode {
    * own word, not a port that answers, which on a shared machine could be someone else's.
    */
   async start(timeoutMs = 15_000): Promise<void> {
-    const proc = spawn("nats-server", ["-c", `${NATS_CONFIG_DIR}${this.config}`], {
+    const proc = spawn("nats-server", this.args, {
       env: { ...process.env, ...this.env },
       stdio: ["ignore", "ignore", "pipe"],
       // Its own process group: a Ctrl-C meant for `npm run cluster` must not stop it before the workers.

@@ -1,10 +1,10 @@
 /**
  * A real nats-server per test suite: free port, temporary store, killable and restartable.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { NatsNode } from "../../deploy/nats-node.ts";
 import { freePort, waitForPort } from "../../deploy/ports.ts";
 
 export { freePort, waitForPort };
@@ -17,16 +17,17 @@ export interface ServerOptions {
 }
 
 export class NatsServer {
-  #proc: ChildProcess | undefined;
   readonly storeDir = mkdtempSync(join(tmpdir(), "edgeq-test-"));
+  readonly #node: NatsNode;
 
-  private constructor(
-    readonly port: number,
-    private readonly options: ServerOptions,
-  ) {}
+  private constructor(readonly port: number, options: ServerOptions) {
+    const config = options.config ? ["-c", options.config] : [];
+    const args = [...config, "-a", "127.0.0.1", "-p", String(port), "-js", "-sd", this.storeDir];
+    this.#node = new NatsNode(`test-${port}`, args, options.env ?? {}, port);
+  }
 
   get url(): string {
-    return `nats://127.0.0.1:${this.port}`;
+    return this.#node.url;
   }
 
   static async start(options: ServerOptions = {}): Promise<NatsServer> {
@@ -36,23 +37,13 @@ export class NatsServer {
   }
 
   /** Starts (again) on the same port and store. */
-  async restart(): Promise<void> {
-    const config = this.options.config ? ["-c", this.options.config] : [];
-    this.#proc = spawn("nats-server", [...config, "-a", "127.0.0.1", "-p", String(this.port), "-js", "-sd", this.storeDir], {
-      stdio: "ignore",
-      env: { ...process.env, ...this.options.env },
-    });
-    await waitForPort(this.port);
+  restart(): Promise<void> {
+    return this.#node.start();
   }
 
   /** Stops the server with the given signal and waits for it to exit. */
-  async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
-    const proc = this.#proc;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    await new Promise<void>((resolve) => {
-      proc.once("exit", () => resolve());
-      proc.kill(signal);
-    });
+  kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    return this.#node.kill(signal);
   }
 
   async stop(): Promise<void> {
