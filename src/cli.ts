@@ -20,7 +20,7 @@ import { queueSchema } from "./message.ts";
 import { natsConnectOptions } from "./nats-options.ts";
 import { maxAttemptsSchema } from "./retry.ts";
 import type { Runtime } from "./runtime.ts";
-import { type EnvName, readSettings, type Settings } from "./settings.ts";
+import { type EnvName, readSettings, type Settings, wholeNumber } from "./settings.ts";
 import type { Handlers, Worker, WorkerOptions } from "./worker.ts";
 
 const USAGE = `usage: edgeq <command> [options]
@@ -62,11 +62,12 @@ const LABELS = Object.fromEntries(Object.entries(FLAGS).map(([flag, name]) => [n
 
 const COMMAND_NAMES = ["serve", "worker", "dev", "dead", "help"] as const;
 
-/** `edgeq dead`'s flags: as the API's `?limit=` and `max_attempts`, from text. */
-const deadFlagsSchema = z.object({
+/** The flags that are not settings: dev's `--nats-port`, and `edgeq dead`'s, as the API's `?limit=` and `max_attempts`. */
+const flagsSchema = z.object({
+  "nats-port": wholeNumber(z.number().min(1).max(65535)).transform((p) => p ?? 4222),
   queue: queueSchema.optional(),
   limit: limitSchema,
-  "max-attempts": z.coerce.number({ error: "must be a number" }).pipe(maxAttemptsSchema).optional(),
+  "max-attempts": wholeNumber(maxAttemptsSchema),
 });
 
 interface Invocation extends Settings {
@@ -112,13 +113,10 @@ function readInvocation(argv: string[], runtime: Runtime): Invocation {
   } catch (err) {
     throw err instanceof ValidationError ? new EdgeqError(`${err.message}\n\n${USAGE}`) : err;
   }
-  const natsPort = Number(flags["nats-port"] ?? 4222);
-  if (!Number.isInteger(natsPort) || natsPort < 1 || natsPort > 65535) {
-    throw new EdgeqError(`--nats-port: must be a whole number from 1 to 65535\n\n${USAGE}`);
-  }
   if (command === "worker" && !positional[0]) throw new EdgeqError(`worker needs a module\n\n${USAGE}`);
-  const dead = deadFlagsSchema.safeParse(flags);
-  if (!dead.success) throw new EdgeqError(`${describeIssues(dead.error).replace(/^/, "--")}\n\n${USAGE}`);
+  const parsed = flagsSchema.safeParse(flags);
+  if (!parsed.success) throw new EdgeqError(`${parsed.error.issues.map((i) => `--${i.path.join(".")}: ${i.message}`).join("; ")}\n\n${USAGE}`);
+  const extra = parsed.data;
   return {
     ...settings,
     command: command as Invocation["command"],
@@ -127,12 +125,13 @@ function readInvocation(argv: string[], runtime: Runtime): Invocation {
       action: positional[0],
       id: positional[1],
       all: flags.all === "true",
-      queue: dead.data.queue,
-      limit: dead.data.limit,
-      maxAttempts: dead.data["max-attempts"],
+      queue: extra.queue,
+      limit: extra.limit,
+      maxAttempts: extra["max-attempts"],
     },
-    natsPort,
-    natsUrlGiven: Boolean(runtime.env("NATS_URL")),
+    natsPort: extra["nats-port"],
+    // As readSettings reads it: blank is not set.
+    natsUrlGiven: Boolean(runtime.env("NATS_URL")?.trim()),
   };
 }
 
@@ -203,11 +202,8 @@ async function open(runtime: Runtime, settings: Settings): Promise<Edgeq> {
   try {
     return await Edgeq.open(nc, settings.config);
   } catch (err) {
-    if ((err as Error).name !== "JetStreamNotEnabled") throw err;
     await nc.close();
-    throw new UnavailableError(
-      `no JetStream answers at ${where}: start nats-server with -js, or, connected to a leaf node, set NATS_JS_DOMAIN to the hub's JetStream domain`,
-    );
+    throw err;
   }
 }
 

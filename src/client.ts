@@ -48,16 +48,28 @@ export class Edgeq {
     this.queueLengths = new QueueLengths(jsm);
   }
 
-  /** Makes sure the streams and buckets exist (creating them on first use) and returns the handle. */
+  /**
+   * Makes sure the streams and buckets exist (creating them on first use) and returns the handle.
+   * Without JetStream to answer (a server without -js, a leaf node without `jsDomain`), an
+   * UnavailableError says what to do.
+   */
   static async open(nc: NatsConnection, config?: EdgeqConfigInput): Promise<Edgeq> {
     const resolved = resolveConfig(config);
     const domain = { domain: resolved.jsDomain };
-    const js = jetstream(nc, domain);
-    const jsm = await jetstreamManager(nc, domain);
-    const buckets = await ensureTopology(js, jsm, resolved);
-    const edgeq = new Edgeq(nc, js, jsm, buckets, resolved);
-    await edgeq.ensureQueue(DEFAULT_QUEUE);
-    return edgeq;
+    try {
+      const js = jetstream(nc, domain);
+      const jsm = await jetstreamManager(nc, domain);
+      const buckets = await ensureTopology(js, jsm, resolved);
+      const edgeq = new Edgeq(nc, js, jsm, buckets, resolved);
+      await edgeq.ensureQueue(DEFAULT_QUEUE);
+      return edgeq;
+    } catch (err) {
+      if ((err as Error)?.name !== "JetStreamNotEnabled") throw err;
+      throw new UnavailableError(
+        `no JetStream answers at ${nc.getServer()}: start nats-server with -js, or, connected to a leaf node, set NATS_JS_DOMAIN (the jsDomain option) to the hub's JetStream domain`,
+        { cause: err },
+      );
+    }
   }
 
   /** Largest task data, in bytes, that still fits a task record. */

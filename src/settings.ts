@@ -53,8 +53,8 @@ export interface Settings {
 
 export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
 
-/** A whole number within the bounds of the schema it feeds, with messages a person can act on. */
-function wholeNumber(target: z.ZodNumber) {
+/** A whole number, from text, within the bounds of the schema it feeds, with messages a person can act on. */
+export function wholeNumber(target: z.ZodNumber) {
   const [min, max] = [target.minValue ?? 0, target.maxValue ?? Number.MAX_SAFE_INTEGER];
   return z
     .string()
@@ -120,7 +120,7 @@ const envSchema = z
     EDGEQ_MAX_ATTEMPTS: wholeNumber(config.maxAttempts.unwrap()),
     EDGEQ_CONCURRENCY: wholeNumber(worker.concurrency.unwrap()),
     EDGEQ_HEARTBEAT_MS: wholeNumber(worker.heartbeatIntervalMs.unwrap()),
-    EDGEQ_SHUTDOWN_GRACE_MS: wholeNumber(worker.shutdownGraceMs.unwrap().max(24 * 3600_000)),
+    EDGEQ_SHUTDOWN_GRACE_MS: wholeNumber(worker.shutdownGraceMs.unwrap()),
     EDGEQ_QUEUES: text.pipe(
       z
         .string()
@@ -140,6 +140,10 @@ const envSchema = z
     needs("NATS_PASSWORD", "NATS_USER");
     needs("NATS_TLS_CERT", "NATS_TLS_KEY");
     needs("NATS_TLS_KEY", "NATS_TLS_CERT");
+    // nats.js takes TLS files only for TCP; a wss:// URL gets its TLS from the runtime.
+    const ws = env.NATS_URL.find((url) => /^wss?:/.test(url));
+    const tls = (["NATS_TLS_CA", "NATS_TLS_CERT", "NATS_TLS_KEY"] as const).find((n) => env[n]);
+    if (ws && tls) ctx.addIssue({ code: "custom", path: [tls], message: `applies to TCP connections only, not to ${ws}` });
     const auth = (["NATS_USER", "NATS_TOKEN", "NATS_NKEY_SEED", "NATS_NKEY_SEED_FILE", "NATS_CREDS"] as const).filter((n) => env[n]);
     if (auth.length > 1) ctx.addIssue({ code: "custom", path: [auth[1]], message: `set one way to authenticate, not ${auth.join(" and ")}` });
   });

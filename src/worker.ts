@@ -68,7 +68,7 @@ export const workerOptionsSchema = z.strictObject({
   /** How long a parked pull waits on an empty consumer before it is renewed. */
   idlePullMs: z.number().int().min(1000).default(10_000),
   /** How long `stop()` lets running tasks finish before giving them back. */
-  shutdownGraceMs: z.number().int().min(0).default(10_000),
+  shutdownGraceMs: z.number().int().min(0).max(24 * 3600_000).default(10_000),
   /** How often the worker deletes finished records older than the retention. */
   sweepIntervalMs: z.number().int().min(100).default(60_000),
   id: idSchema.optional(),

@@ -7,6 +7,8 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import { type Hub, startHub, startLeaf } from "../deploy/edge-site.ts";
 import type { NatsNode } from "../deploy/nats-node.ts";
 import { Edgeq } from "../src/client.ts";
+import { UnavailableError } from "../src/errors.ts";
+import { WORK_STREAM } from "../src/names.ts";
 import { type EdgeqProcess, eventually, runEdgeq } from "./helpers/processes.ts";
 
 let hub: Hub;
@@ -44,8 +46,8 @@ test("a worker on the leaf node processes the tasks submitted to the hub", async
   expect(await edgeq.tasks.waitFor(tasks[1].id, 10_000)).toMatchObject({ status: "dead", worker_id: id, attempts: 1 });
   expect((await edgeq.deadLetters.get(tasks[1].id)).reason).toMatch(/^Error: /);
   await eventually(async () => (await edgeq.workers()).some((w) => w.id === id), 5000, "the leaf worker's heartbeat on the hub");
-  const info = await edgeq.jsm.streams.info("EDGEQ_TASKS");
-  expect(info.state.messages).toBe(0);
+  // The acks are not awaited by the worker: the stream empties once they arrive.
+  await eventually(async () => (await edgeq.jsm.streams.info(WORK_STREAM)).state.messages === 0, 5000, "the work stream to be empty");
 });
 
 test("without NATS_JS_DOMAIN a worker on the leaf node says what to set", async () => {
@@ -53,4 +55,15 @@ test("without NATS_JS_DOMAIN a worker on the leaf node says what to set", async 
   procs.push(worker);
   expect(await worker.exited).toBe(1);
   expect(worker.output).toMatch(/no JetStream answers at .*set NATS_JS_DOMAIN/);
+});
+
+test("without jsDomain the library, connected to the leaf node, says what to set", async () => {
+  const onLeaf = await connect({ servers: leaf.url });
+  try {
+    const error = await Edgeq.open(onLeaf).catch((e) => e);
+    expect(error).toBeInstanceOf(UnavailableError);
+    expect(error.message).toMatch(/no JetStream answers at .*set NATS_JS_DOMAIN \(the jsDomain option\)/);
+  } finally {
+    await onLeaf.close();
+  }
 });

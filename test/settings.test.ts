@@ -90,6 +90,8 @@ describe("readSettings", () => {
     [{ NATS_NKEY_SEED: "not-a-seed" }, "NATS_NKEY_SEED: must be a user NKey seed"],
     [{ NATS_JS_DOMAIN: "a.b" }, "NATS_JS_DOMAIN: must be 1-64 of"],
     [{ EDGEQ_QUEUES: "a,b.c" }, "EDGEQ_QUEUES"],
+    [{ NATS_URL: "ws://nats:8080", NATS_TLS_CA: "/ca.pem" }, "NATS_TLS_CA: applies to TCP connections only, not to ws://nats:8080"],
+    [{ EDGEQ_SHUTDOWN_GRACE_MS: "90000000" }, "EDGEQ_SHUTDOWN_GRACE_MS: must be at most 86400000"],
   ])("%j is refused: %s", (vars, message) => {
     expect(() => readSettings(envOf(vars))).toThrow(message);
   });
