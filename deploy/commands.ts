@@ -6,12 +6,15 @@ import { fileURLToPath } from "node:url";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
+/** The Deno that `npm ci` installs (the `deno` npm package). */
+export const DENO = `${ROOT}node_modules/.bin/deno`;
+
 export const RUNTIMES = ["node", "deno", "bun", "deno-websocket"] as const;
 export type RuntimeName = (typeof RUNTIMES)[number];
 
 export function edgeqCommand(runtime: RuntimeName, args: string[]): { command: string; args: string[] } {
   const deno = (entry: string) => ({
-    command: `${ROOT}node_modules/.bin/deno`,
+    command: DENO,
     args: ["run", "-A", `--config=${ROOT}deno.json`, `${ROOT}src/adapter/deno/${entry}`, ...args],
   });
   switch (runtime) {

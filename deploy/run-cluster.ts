@@ -14,16 +14,16 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { LocalCluster } from "./cluster.ts";
 import { edgeqCommand, type RuntimeName, RUNTIMES } from "./commands.ts";
-import { waitForPort } from "./ports.ts";
+import { readSettings } from "../src/settings.ts";
 
-const port = Number(process.env.PORT || 5000);
+const { port } = readSettings((name) => process.env[name]);
 const cluster = await LocalCluster.start({ storeDir: resolve(process.env.EDGEQ_CLUSTER_STORE || ".edgeq/cluster") });
 const children: ChildProcess[] = [];
 const labels = new Map<ChildProcess, string>();
 let stopping = false;
 
-/** Runs `edgeq <args>` on a runtime, its output prefixed with `label`. */
-function run(label: string, runtime: RuntimeName, args: string[], natsUrl: string): ChildProcess {
+/** Runs `edgeq <args>` on a runtime, its output prefixed with `label`; `onLine` sees each line. */
+function run(label: string, runtime: RuntimeName, args: string[], natsUrl: string, onLine: (line: string) => void = () => {}): ChildProcess {
   const { command, args: argv } = edgeqCommand(runtime, args);
   const env = { ...process.env, NATS_URL: natsUrl, EDGEQ_REPLICAS: process.env.EDGEQ_REPLICAS || "3", PORT: String(port) };
   // Its own process group: Ctrl-C reaches this script only, which then stops the workers before the servers.
@@ -33,7 +33,10 @@ function run(label: string, runtime: RuntimeName, args: string[], natsUrl: strin
     stream.on("data", (chunk) => {
       const lines = (partial + chunk).split("\n");
       partial = lines.pop()!;
-      for (const line of lines) console.log(`[${label}] ${line}`);
+      for (const line of lines) {
+        console.log(`[${label}] ${line}`);
+        onLine(line);
+      }
     });
   }
   child.once("exit", (code, signal) => {
@@ -44,9 +47,9 @@ function run(label: string, runtime: RuntimeName, args: string[], natsUrl: strin
   return child;
 }
 
-async function stop(code: number): Promise<never> {
-  stopping = true;
-  const running = children.filter((c) => c.exitCode === null && c.signalCode === null);
+/** Sends SIGTERM to `procs` and waits for them to exit. */
+async function terminate(procs: ChildProcess[]): Promise<void> {
+  const running = procs.filter((c) => c.exitCode === null && c.signalCode === null);
   // A process slower than this to stop is named, so that a stop that hangs says where.
   const slow = setTimeout(() => {
     const left = running.filter((c) => c.exitCode === null && c.signalCode === null).map((c) => labels.get(c));
@@ -61,6 +64,14 @@ async function stop(code: number): Promise<never> {
     ),
   );
   clearTimeout(slow);
+}
+
+/** The workers (they finish or give back their tasks), then the API, then the servers. */
+async function stop(code: number): Promise<never> {
+  stopping = true;
+  const [api, ...workers] = children;
+  await terminate(workers);
+  if (api) await terminate([api]);
   await cluster.stop();
   console.log("edgeq cluster: stopped");
   process.exit(code);
@@ -70,10 +81,14 @@ process.once("SIGTERM", () => void stop(0));
 
 try {
   const tcp = cluster.urls.join(",");
-  // The API starts first: it creates the stream and buckets with 3 replicas.
-  const api = run("api", "deno", ["serve"], tcp);
+  // The API starts first: it creates the stream and buckets with 3 replicas. Ready when it says it
+  // listens: a port that answers could be another program's.
+  let listening!: () => void;
+  const ready = new Promise<void>((r) => (listening = r));
+  const api = run("api", "deno", ["serve"], tcp, (line) => /API listening on/.test(line) && listening());
   const apiExited = new Promise<never>((_, reject) => api.once("exit", () => reject(new Error("the API exited"))));
-  await Promise.race([waitForPort(port, 60_000), apiExited]);
+  const late = new Promise<never>((_, reject) => setTimeout(() => reject(new Error("the API did not start listening within 60 s")), 60_000).unref());
+  await Promise.race([ready, apiExited, late]);
   for (const runtime of RUNTIMES) {
     run(`worker ${runtime}`, runtime, ["worker", "workers/demo.ts"], runtime === "deno-websocket" ? cluster.wsUrl : tcp);
   }

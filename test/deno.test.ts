@@ -6,6 +6,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, test } from "vitest";
+import { DENO } from "../deploy/commands.ts";
 import { freePort, waitForPort } from "./helpers/nats-server.ts";
 import { type EdgeqProcess, eventually, ROOT, runDenoTask, runEdgeq } from "./helpers/processes.ts";
 import { useNats } from "./helpers/setup.ts";
@@ -45,7 +46,7 @@ async function waitDone(ids: string[]) {
 }
 
 test("the Deno side type-checks", async () => {
-  const { stderr } = await promisify(execFile)(`${ROOT}node_modules/.bin/deno`, ["check", "src/adapter/deno/main.ts", "src/adapter/deno/websocket.ts"], {
+  const { stderr } = await promisify(execFile)(DENO, ["check", "src/adapter/deno/main.ts", "src/adapter/deno/websocket.ts"], {
     cwd: ROOT,
   });
   expect(stderr).not.toMatch(/error/i);

@@ -3,10 +3,9 @@
  * waits on what it prints.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { edgeqCommand, ROOT, type RuntimeName } from "../../deploy/commands.ts";
+import { DENO, edgeqCommand, ROOT, type RuntimeName } from "../../deploy/commands.ts";
 
 export { ROOT };
-const DENO = `${ROOT}node_modules/.bin/deno`;
 
 export class EdgeqProcess {
   output = "";
