@@ -6,9 +6,8 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { LocalCluster } from "../deploy/cluster.ts";
-import { UnavailableError } from "../src/errors.ts";
 import type { Edgeq } from "../src/client.ts";
-import { openOnCluster, STREAMS } from "./helpers/cluster.ts";
+import { openOnCluster, STREAMS, untilAccepted } from "./helpers/cluster.ts";
 import { eventually } from "./helpers/processes.ts";
 
 let cluster: LocalCluster;
@@ -40,26 +39,12 @@ test("the work stream and every bucket have 3 replicas, on three different serve
   }
 });
 
-/**
- * Submits as a client should: UnavailableError means nothing was accepted, so it resubmits under
- * the same id. A replicated stream can refuse for a moment while its replicas elect a leader (after
- * creation, or when a busy machine delays their heartbeats); failover itself is the reliability tests' subject.
- */
+/** Submits under a fresh id until accepted (untilAccepted); failover itself is the reliability tests' subject. */
 async function submit(data: number) {
   const id = crypto.randomUUID();
-  let refused = 0;
-  const task = await eventually(
-    () =>
-      edgeq.queue().submit("double", data, { id }).catch((err) => {
-        if (!(err instanceof UnavailableError)) throw err;
-        refused++;
-        return null;
-      }),
-    15_000,
-    "the submission to be accepted",
-  );
-  if (refused) console.log(`submission ${id} refused ${refused} time(s) before it was accepted`);
-  return task;
+  const { result, refusals } = await untilAccepted(() => edgeq.queue().submit("double", data, { id }), 15_000);
+  if (refusals) console.log(`submission ${id} refused ${refusals} time(s) before it was accepted`);
+  return result;
 }
 
 test("a task goes through, and another one while a node is down", async () => {

@@ -7,11 +7,9 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { LocalCluster } from "../deploy/cluster.ts";
 import type { Edgeq } from "../src/client.ts";
-import { UnavailableError } from "../src/errors.ts";
 import { WORK_STREAM } from "../src/names.ts";
-import type { TaskSpec } from "../src/queue.ts";
 import type { Worker } from "../src/worker.ts";
-import { openOnCluster } from "./helpers/cluster.ts";
+import { openOnCluster, untilAccepted } from "./helpers/cluster.ts";
 import { eventually } from "./helpers/processes.ts";
 
 const TASKS = 5000;
@@ -31,20 +29,6 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-/** Submits a batch as a client should: on UnavailableError nothing or part was stored, so resubmit it under the same ids. */
-async function submitBatch(specs: TaskSpec[]): Promise<number> {
-  let refusals = 0;
-  for (;;) {
-    try {
-      await edgeq.queue().submitMany(specs);
-      return refusals;
-    } catch (err) {
-      if (!(err instanceof UnavailableError)) throw err;
-      refusals++;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-}
 
 test(`killing the work stream's leader during ${TASKS} tasks loses none of them`, async () => {
   const runs = new Map<string, number>();
@@ -69,7 +53,8 @@ test(`killing the work stream's leader during ${TASKS} tasks loses none of them`
       killed = placement!.leader!;
       await cluster.kill(cluster.nodes.findIndex((n) => n.name === killed));
     }
-    refusals += await submitBatch(ids.slice(i, i + BATCH).map((id) => ({ type: "work", id, maxAttempts: 100 })));
+    const batch = ids.slice(i, i + BATCH).map((id) => ({ type: "work", id, maxAttempts: 100 }));
+    refusals += (await untilAccepted(() => edgeq.queue().submitMany(batch), 120_000)).refusals;
   }
   const leader = await eventually(async () => (await edgeq.jsm.streams.info(WORK_STREAM).catch(() => null))?.cluster?.leader, 30_000, "a new leader");
   expect(leader).not.toBe(killed);

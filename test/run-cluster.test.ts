@@ -11,7 +11,9 @@ import { join } from "node:path";
 import { afterAll, expect, test } from "vitest";
 import { RUNTIMES } from "../deploy/commands.ts";
 import { freePort, waitForPort } from "../deploy/ports.ts";
+import { UnavailableError } from "../src/errors.ts";
 import { WORK_STREAM } from "../src/names.ts";
+import { untilAccepted } from "./helpers/cluster.ts";
 import { EdgeqProcess, eventually, ROOT } from "./helpers/processes.ts";
 
 const store = mkdtempSync(join(tmpdir(), "edgeq-run-cluster-"));
@@ -48,15 +50,13 @@ test("npm run cluster serves tasks on a three-node cluster with a worker per run
   }, 30_000, "a worker per runtime");
   expect(workers.map((w: { runtime: string }) => w.runtime).sort()).toEqual([...RUNTIMES].sort());
 
-  // As a client should: a 503 means nothing was accepted (a replicated stream can be without a leader
-  // for a moment on a busy machine), so it resubmits under the same id.
   const ids = await Promise.all(Array.from({ length: 8 }, async (_, i) => {
     const task = { id: `cluster-task-${i}`, type: "process", data: `task ${i}` };
-    await eventually(async () => {
+    await untilAccepted(async () => {
       const res = await fetch(`${base}/tasks`, { method: "POST", body: JSON.stringify(task) });
-      if (res.status !== 503) expect(res.status).toBe(201);
-      return res.status === 201;
-    }, 15_000, `task ${i} to be accepted`);
+      if (res.status === 503) throw new UnavailableError(`task ${i}: ${res.status}`);
+      expect(res.status).toBe(201);
+    }, 15_000);
     return task.id;
   }));
   await eventually(async () => {

@@ -6,6 +6,7 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { LocalCluster } from "../../deploy/cluster.ts";
 import { Edgeq } from "../../src/client.ts";
+import { UnavailableError } from "../../src/errors.ts";
 import { DEAD_STREAM, STATS_BUCKET, TASKS_BUCKET, WORK_STREAM, WORKERS_BUCKET } from "../../src/names.ts";
 import { eventually } from "./processes.ts";
 
@@ -19,4 +20,24 @@ export async function openOnCluster(cluster: LocalCluster, servers = cluster.url
     return infos.every((i) => i.cluster?.leader && i.cluster.replicas?.length === 2 && i.cluster.replicas.every((r) => r.current));
   }, 30_000, "every stream to have a leader and two current replicas");
   return { nc, edgeq };
+}
+
+/**
+ * Submits as a client should: UnavailableError (a 503) means nothing, or part of a batch, was
+ * stored, so the same submission goes again under the same ids. A replicated stream can refuse for
+ * a moment while its replicas elect a leader (after creation, after a node went down, or when a
+ * busy machine delays their heartbeats). Resolves with the result and how many times it was refused.
+ */
+export async function untilAccepted<T>(submit: () => Promise<T>, timeoutMs = 30_000): Promise<{ result: T; refusals: number }> {
+  let refusals = 0;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return { result: await submit(), refusals };
+    } catch (err) {
+      if (!(err instanceof UnavailableError) || Date.now() > deadline) throw err;
+      refusals++;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 }
