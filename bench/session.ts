@@ -29,7 +29,8 @@ export interface Sizes {
 export class Session {
   readonly #runId = Math.random().toString(36).slice(2, 8);
   #measurements = 0;
-  readonly #servers = new Set<NatsServer>();
+  /** The server of the measurement under way, if it has one. */
+  #server: NatsServer | undefined;
 
   constructor(
     readonly sizes: Sizes,
@@ -40,24 +41,22 @@ export class Session {
 
   /** Runs `fn` in a fresh environment for `system`, and tears the environment down whatever happens. */
   async measure<T>(system: SystemName, fn: (env: BenchEnv) => Promise<T>): Promise<T> {
-    const server = this.natsUrl ? undefined : await NatsServer.start();
-    if (server) this.#servers.add(server);
-    const env = { natsUrl: this.natsUrl ?? server!.url, redisUrl: this.redisUrl, queue: `b${this.#runId}_${++this.#measurements}` };
     const sys = await loadSystem(system);
+    const server = this.natsUrl || !sys.usesNats ? undefined : await NatsServer.start();
+    this.#server = server;
+    const env = { natsUrl: this.natsUrl ?? server?.url ?? "", redisUrl: this.redisUrl, queue: `b${this.#runId}_${++this.#measurements}` };
     try {
       await sys.prepare(env);
       return await fn(env);
     } finally {
       await sys.cleanup(env).catch((err) => console.error(`cleanup of ${system}: ${err}`));
-      if (server) {
-        await server.stop();
-        this.#servers.delete(server);
-      }
+      await server?.stop();
+      this.#server = undefined;
     }
   }
 
-  /** Stops the servers of measurements still running; for Ctrl-C. */
+  /** Stops the server of a measurement still running; for Ctrl-C. */
   async close(): Promise<void> {
-    await Promise.all([...this.#servers].map((s) => s.stop()));
+    await this.#server?.stop();
   }
 }

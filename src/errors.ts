@@ -1,4 +1,4 @@
-import { JetStreamApiError } from "@nats-io/jetstream";
+import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 
 /**
  * The errors edgeq raises. Each has a literal `name` (safe under minification) and an HTTP status
@@ -121,6 +121,12 @@ export function fromNatsError(err: unknown, taskId?: string): unknown {
   if (UNAVAILABLE.has(name)) return new UnavailableError("NATS is unreachable; nothing was accepted, retry later", { cause: err });
   return err;
 }
+
+/** Whether JetStream answered that the stream or consumer does not exist. */
+export function isNotFound(err: unknown): boolean {
+  return err instanceof JetStreamApiError && NOT_FOUND.has(err.code);
+}
+const NOT_FOUND = new Set<number>([JetStreamApiCodes.StreamNotFound, JetStreamApiCodes.ConsumerNotFound]);
 
 /** JetStream's "store failed" code, which also reports a stream's own limits refusing a message. */
 const STREAM_STORE_FAILED = 10077;

@@ -7,7 +7,6 @@
 import {
   AckPolicy,
   DeliverPolicy,
-  JetStreamApiCodes,
   JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
@@ -16,6 +15,7 @@ import {
 } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import type { EdgeqConfig } from "./config.ts";
+import { isNotFound } from "./errors.ts";
 import {
   consumerFilter,
   consumerName,
@@ -110,7 +110,7 @@ async function createUnlessExists<T>(info: () => Promise<T>, create: () => Promi
   try {
     return await info();
   } catch (err) {
-    if (!(err instanceof JetStreamApiError) || !NOT_FOUND.has(err.code)) throw err;
+    if (!isNotFound(err)) throw err;
   }
   try {
     return await create();
@@ -120,4 +120,4 @@ async function createUnlessExists<T>(info: () => Promise<T>, create: () => Promi
   }
 }
 
-const NOT_FOUND = new Set<number>([JetStreamApiCodes.StreamNotFound, JetStreamApiCodes.ConsumerNotFound]);
+

@@ -17,28 +17,30 @@ export async function idle(session: Session): Promise<Row[]> {
   const baseRss: Row = { scenario, metric: "resident memory of Node alone (baseline)", unit: "MB", values: {} };
   const busyRss: Row = { scenario, metric: `resident memory, busy (peak over ${fmt(tasks)} tasks)`, unit: "MB", values: {}, target: { kind: "below", value: 100 } };
 
+  // One process that loads nothing, read once it has settled as the workers have: the same for every system.
+  const baseline = forkProc("baseline", {});
+  await baseline.next("ready");
+  let baselineMb: number | undefined;
   for (const system of session.systems) {
     await session.measure(system, async (env) => {
-      const baseline = forkProc("baseline", {});
       const group = await Workers.start(system, env, 1, concurrency, { sampleRss: true });
       try {
-        await baseline.next("ready");
         const { pid } = group.children[0];
         await new Promise((r) => setTimeout(r, idleSettleSeconds * 1000));
         const before = cpuSeconds(pid);
         await new Promise((r) => setTimeout(r, idleSeconds * 1000));
         cpu.values[system] = (100 * (cpuSeconds(pid) - before)) / idleSeconds;
         idleRss.values[system] = rssMb(pid);
-        baseRss.values[system] = rssMb(baseline.pid);
+        baseRss.values[system] = baselineMb ??= rssMb(baseline.pid);
         await produce({ system, env, payloadBytes, mode: "batch", count: tasks, rate: 0, seconds: 0 });
         await group.until(tasks, 600_000);
         busyRss.values[system] = group.peakRssMb;
       } finally {
-        baseline.kill();
         await group.stop();
       }
     });
     console.log(`  ${system}: idle CPU ${fmt(cpu.values[system])} %, RSS idle ${fmt(idleRss.values[system])} MB, busy ${fmt(busyRss.values[system])} MB`);
   }
+  baseline.kill();
   return [cpu, idleRss, busyRss, baseRss];
 }

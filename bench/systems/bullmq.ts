@@ -11,9 +11,17 @@ const BULK = 1000;
 /** Every key the benchmark creates in Redis starts with this, then the per-measurement queue name. */
 const PREFIX = "edgeq-bench";
 
+/** All of REDIS_URL: host, port, user, password, database (`/<n>`) and TLS (`rediss://`). */
 function connection(env: BenchEnv) {
   const url = new URL(env.redisUrl);
-  return { host: url.hostname, port: Number(url.port || 6379) };
+  return {
+    host: url.hostname,
+    port: Number(url.port || 6379),
+    username: decodeURIComponent(url.username) || undefined,
+    password: decodeURIComponent(url.password) || undefined,
+    db: Number(url.pathname.slice(1)) || 0,
+    tls: url.protocol === "rediss:" ? {} : undefined,
+  };
 }
 
 function queue(env: BenchEnv): Queue {
@@ -21,6 +29,7 @@ function queue(env: BenchEnv): Queue {
 }
 
 export const bullmqSystem: System = {
+  usesNats: false,
   async prepare(env) {
     const q = queue(env);
     await q.waitUntilReady();

@@ -2,20 +2,22 @@
  * edgeq as a user runs it: `submitMany` / `submit` on a queue, `edgeq.worker` with a no-op handler,
  * outcomes read back with `edgeq.tasks.get`.
  */
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { JetStreamApiError, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { Edgeq } from "../../src/mod.ts";
 import { consumerFilter, consumerName, PRIORITIES, WORK_STREAM } from "../../src/names.ts";
+import { connectTo, unlessMissing } from "./nats.ts";
 import type { BenchEnv, BenchPayload, System } from "./system.ts";
 
 const TYPE = "noop";
 
 async function open(env: BenchEnv): Promise<{ nc: NatsConnection; edgeq: Edgeq }> {
-  const nc = await connect({ servers: env.natsUrl, noAsyncTraces: true });
+  const nc = await connectTo(env);
   return { nc, edgeq: await Edgeq.open(nc) };
 }
 
 export const edgeqSystem: System = {
+  usesNats: true,
   async prepare(env) {
     const { nc, edgeq } = await open(env);
     await edgeq.ensureQueue(env.queue);
@@ -67,7 +69,7 @@ export const edgeqSystem: System = {
    * finished, stay until a worker's sweep deletes them after the retention.
    */
   async cleanup(env) {
-    const nc = await connect({ servers: env.natsUrl, noAsyncTraces: true });
+    const nc = await connectTo(env);
     try {
       const jsm = await jetstreamManager(nc);
       for (const priority of PRIORITIES) {
@@ -79,8 +81,3 @@ export const edgeqSystem: System = {
     }
   },
 };
-
-/** For cleanup: what a failed prepare never made is not there to remove. */
-function unlessMissing(err: unknown): void {
-  if (!(err instanceof JetStreamApiError)) throw err;
-}

@@ -1,12 +1,14 @@
 /**
  * Raw JetStream with the same client library, the ceiling for a queue that records an outcome per
  * task: a work-queue stream and a durable pull consumer; the producer publishes with a task id and
- * matches the stream's acks by hand; a worker pull-consumes, puts one KV entry per task, then acks.
+ * matches the stream's acks by hand (batches and single submissions); a worker pull-consumes, puts
+ * one KV entry per task, then acks.
  */
-import { AckPolicy, jetstream, JetStreamApiError, jetstreamManager, type JsMsg, RetentionPolicy, StorageType } from "@nats-io/jetstream";
+import { AckPolicy, jetstream, jetstreamManager, type JsMsg, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import { createInbox, headers, type Msg } from "@nats-io/nats-core";
-import { connect } from "@nats-io/transport-node";
+import { createInbox, headers, type Msg, type NatsConnection } from "@nats-io/nats-core";
+import { inLanes } from "../../src/lanes.ts";
+import { connectTo, unlessMissing } from "./nats.ts";
 import type { BenchEnv, BenchPayload, System } from "./system.ts";
 
 const CONSUMER = "workers";
@@ -21,9 +23,10 @@ const names = (env: BenchEnv) => ({
 const encoder = new TextEncoder();
 
 export const jetstreamSystem: System = {
+  usesNats: true,
   async prepare(env) {
     const { stream, subject, bucket } = names(env);
-    const nc = await connect({ servers: env.natsUrl, noAsyncTraces: true });
+    const nc = await connectTo(env);
     const jsm = await jetstreamManager(nc);
     await jsm.streams.add({
       name: stream,
@@ -39,53 +42,27 @@ export const jetstreamSystem: System = {
 
   async producer(env) {
     const { subject } = names(env);
-    const nc = await connect({ servers: env.natsUrl, noAsyncTraces: true });
-    const js = jetstream(nc);
-    const idHeaders = (id: string) => {
-      const h = headers();
-      h.set("Nats-Msg-Id", id);
-      return h;
+    const nc = await connectTo(env);
+    const publisher = new Publisher(nc);
+    const submit = async (payload: BenchPayload) => {
+      const id = crypto.randomUUID();
+      await publisher.publish(subject, encoder.encode(JSON.stringify(payload)), id);
+      return id;
     };
     return {
-      // Core publishes with one reply subject per message under a single wildcard subscription.
       async submitMany(payloads: BenchPayload[]) {
-        const prefix = createInbox();
-        const ids = payloads.map(() => crypto.randomUUID());
-        let acked = 0;
-        let failure: Error | undefined;
-        let wake: (() => void) | undefined;
-        const sub = nc.subscribe(`${prefix}.*`, {
-          callback: (_err, msg: Msg) => {
-            const ack = msg.json<{ error?: { description: string } }>();
-            if (ack.error) failure ??= new Error(`publish refused: ${ack.error.description}`);
-            acked++;
-            wake?.();
-          },
-        });
-        const until = async (done: () => boolean) => {
-          while (!done() && !failure) await new Promise<void>((r) => (wake = r));
-        };
-        for (let i = 0; i < payloads.length; i++) {
-          await until(() => i - acked < WINDOW);
-          nc.publish(subject, encoder.encode(JSON.stringify(payloads[i])), { reply: `${prefix}.${i}`, headers: idHeaders(ids[i]) });
-        }
-        await until(() => acked === payloads.length);
-        sub.unsubscribe();
-        if (failure) throw failure;
+        const ids = new Array<string>(payloads.length);
+        await inLanes(payloads.length, WINDOW, async (i) => void (ids[i] = await submit(payloads[i])));
         return ids;
       },
-      async submit(payload: BenchPayload) {
-        const id = crypto.randomUUID();
-        await js.publish(subject, JSON.stringify(payload), { msgID: id });
-        return id;
-      },
+      submit,
       close: () => nc.close(),
     };
   },
 
   async worker(env, concurrency, hooks) {
     const { stream, bucket } = names(env);
-    const nc = await connect({ servers: env.natsUrl, noAsyncTraces: true });
+    const nc = await connectTo(env);
     const kv = await new Kvm(nc).open(bucket);
     const consumer = await jetstream(nc).consumers.get(stream, CONSUMER);
     const messages = await consumer.consume({ max_messages: concurrency });
@@ -118,7 +95,7 @@ export const jetstreamSystem: System = {
   },
 
   async countCompleted(env, ids) {
-    const nc = await connect({ servers: env.natsUrl, noAsyncTraces: true });
+    const nc = await connectTo(env);
     const kv = await new Kvm(nc).open(names(env).bucket);
     const entries = await Promise.all(ids.map((id) => kv.get(id)));
     await nc.close();
@@ -128,15 +105,46 @@ export const jetstreamSystem: System = {
   /** Matters on a shared server (NATS_URL): the measurement's stream and bucket go. */
   async cleanup(env) {
     const { stream, bucket } = names(env);
-    const nc = await connect({ servers: env.natsUrl, noAsyncTraces: true });
+    const nc = await connectTo(env);
     try {
       const jsm = await jetstreamManager(nc);
-      // Either is missing if prepare failed.
-      await Promise.all([stream, `KV_${bucket}`].map((name) => jsm.streams.delete(name).catch((err) => {
-        if (!(err instanceof JetStreamApiError)) throw err;
-      })));
+      await Promise.all([stream, `KV_${bucket}`].map((name) => jsm.streams.delete(name).catch(unlessMissing)));
     } finally {
       await nc.close();
     }
   },
 };
+
+/**
+ * JetStream publishes with their acks matched by hand on one wildcard inbox, for single submissions
+ * and batches alike: the client library's fast path, as edgeq's own requests use it.
+ */
+class Publisher {
+  readonly #prefix = createInbox();
+  readonly #waiting = new Map<number, (ack: Msg) => void>();
+  #next = 0;
+
+  constructor(private readonly nc: NatsConnection) {
+    nc.subscribe(`${this.#prefix}.*`, {
+      callback: (_err, msg) => {
+        const n = Number(msg.subject.slice(this.#prefix.length + 1));
+        this.#waiting.get(n)?.(msg);
+        this.#waiting.delete(n);
+      },
+    });
+  }
+
+  publish(subject: string, data: Uint8Array, id: string): Promise<void> {
+    const n = this.#next++;
+    const h = headers();
+    h.set("Nats-Msg-Id", id);
+    return new Promise((resolve, reject) => {
+      this.#waiting.set(n, (msg) => {
+        const ack = msg.json<{ error?: { description: string } }>();
+        if (ack.error) reject(new Error(`publish refused: ${ack.error.description}`));
+        else resolve();
+      });
+      this.nc.publish(subject, data, { reply: `${this.#prefix}.${n}`, headers: h });
+    });
+  }
+}

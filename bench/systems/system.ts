@@ -5,6 +5,7 @@
 
 /** Where the systems under test live; one fresh queue (and, for NATS, usually one fresh server) per measurement. */
 export interface BenchEnv {
+  /** Empty for a system that does not use NATS. */
   natsUrl: string;
   redisUrl: string;
   /** Unique per measurement, so no run sees another's tasks. */
@@ -36,6 +37,8 @@ export interface BenchWorker {
 }
 
 export interface System {
+  /** Whether it keeps its queue in NATS (each measurement then gets a fresh nats-server). */
+  usesNats: boolean;
   /** Creates what a measurement needs (streams, consumers, buckets) before its processes start. */
   prepare(env: BenchEnv): Promise<void>;
   producer(env: BenchEnv): Promise<Producer>;
@@ -51,9 +54,14 @@ export type SystemName = (typeof SYSTEM_NAMES)[number];
 
 /** JSON data of about `bytes` bytes once serialized. */
 export function payload(bytes: number): BenchPayload {
-  const base = JSON.stringify({ sentAt: now(), pad: "" }).length;
-  return { sentAt: now(), pad: "x".repeat(Math.max(0, bytes - base)) };
+  let pad = pads.get(bytes);
+  if (pad === undefined) {
+    pad = "x".repeat(Math.max(0, bytes - JSON.stringify({ sentAt: now(), pad: "" }).length));
+    pads.set(bytes, pad);
+  }
+  return { sentAt: now(), pad };
 }
+const pads = new Map<number, string>();
 
 /** Wall-clock ms with sub-ms precision, comparable across processes on one machine. */
 export function now(): number {
