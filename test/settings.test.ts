@@ -3,14 +3,13 @@
  * variable, and carried through to the connection (credentials, TLS) and to what edgeq creates.
  */
 import { createUser } from "@nats-io/nkeys";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
-import { freePort, waitForPort } from "../deploy/ports.ts";
 import { NatsServer } from "./helpers/nats-server.ts";
 import { consumerName, STATS_BUCKET, WORK_STREAM } from "../src/names.ts";
 import { readSettings } from "../src/settings.ts";
@@ -107,14 +106,14 @@ describe("against a nats-server that requires credentials and TLS", () => {
   const dir = mkdtempSync(join(tmpdir(), "edgeq-auth-"));
   const user = createUser();
   const procs: EdgeqProcess[] = [];
-  let port: number;
-  let server: ReturnType<typeof spawn> | undefined;
+  let server: NatsServer | undefined;
+  const port = () => server!.port;
 
   afterEach(async () => {
     await Promise.all(procs.splice(0).map((p) => p.stop()));
   });
   afterAll(async () => {
-    server?.kill("SIGTERM");
+    await server?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -126,21 +125,17 @@ describe("against a nats-server that requires credentials and TLS", () => {
     writeFileSync(join(dir, "san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
     openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "1", "-extfile", "san.ext", "-out", "server.pem");
     writeFileSync(join(dir, "seed.txt"), new TextDecoder().decode(user.getSeed()) + "\n");
-    port = await freePort();
     writeFileSync(join(dir, "server.conf"), `
-      listen: 127.0.0.1:${port}
-      jetstream { store_dir: "${join(dir, "store")}" }
       tls { cert_file: "${join(dir, "server.pem")}", key_file: "${join(dir, "server.key")}" }
       authorization { users: [ { user: edgeq, password: s3cret }, { nkey: ${user.getPublicKey()} } ] }
     `);
-    server = spawn("nats-server", ["-c", join(dir, "server.conf")], { stdio: "ignore" });
-    await waitForPort(port);
+    server = await NatsServer.start({ config: join(dir, "server.conf") });
   }
 
   beforeAll(startServer);
 
   const worker = (env: Record<string, string>) => {
-    const proc = runEdgeq("node", ["worker", "workers/demo.ts"], { NATS_URL: `tls://127.0.0.1:${port}`, NATS_TLS_CA: join(dir, "ca.pem"), ...env });
+    const proc = runEdgeq("node", ["worker", "workers/demo.ts"], { NATS_URL: `tls://127.0.0.1:${port()}`, NATS_TLS_CA: join(dir, "ca.pem"), ...env });
     procs.push(proc);
     return proc;
   };
@@ -149,7 +144,7 @@ describe("against a nats-server that requires credentials and TLS", () => {
     await worker({ NATS_USER: "edgeq", NATS_PASSWORD: "s3cret", EDGEQ_ACK_WAIT_MS: "7000", EDGEQ_RETENTION_MS: "3600000" }).workerId();
     await worker({ NATS_NKEY_SEED_FILE: join(dir, "seed.txt") }).workerId();
 
-    const nc = await connect({ servers: `127.0.0.1:${port}`, user: "edgeq", pass: "s3cret", tls: { caFile: join(dir, "ca.pem") } });
+    const nc = await connect({ servers: `127.0.0.1:${port()}`, user: "edgeq", pass: "s3cret", tls: { caFile: join(dir, "ca.pem") } });
     try {
       const jsm = await jetstreamManager(nc);
       expect((await jsm.consumers.info(WORK_STREAM, consumerName("default", "normal"))).config.ack_wait).toBe(7000 * 1e6);
