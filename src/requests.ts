@@ -22,6 +22,8 @@ interface Pending {
   resolve(msg: Msg): void;
   reject(err: Error): void;
   sentAt: number;
+  /** Where the request went, for the error when nothing listens there. */
+  subject: string;
 }
 
 interface Outgoing {
@@ -63,7 +65,7 @@ export class Requests {
     });
     const id = this.#next++;
     return new Promise<Msg>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject, sentAt: Date.now() });
+      this.#pending.set(id, { resolve, reject, sentAt: Date.now(), subject });
       this.#sweeper ??= setInterval(() => this.#sweep(), Math.max(100, this.timeoutMs / 4));
       if (this.#outbox.push({ id, subject, data, headers }) === 1) nextTurn(() => this.#flush());
     });
@@ -110,7 +112,7 @@ export class Requests {
     const pending = this.#pending.get(id);
     if (!pending) return; // timed out already
     this.#pending.delete(id);
-    if (msg.headers?.code === 503) pending.reject(new NoRespondersError(msg.subject));
+    if (msg.headers?.code === 503) pending.reject(new NoRespondersError(pending.subject));
     else pending.resolve(msg);
   }
 
