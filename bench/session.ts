@@ -16,7 +16,10 @@ export interface Sizes {
   /** Bytes of the "small JSON" payload. */
   payloadBytes: number;
   latencyRate: number;
+  /** Measured seconds, after the warm-up. */
   latencySeconds: number;
+  /** Seconds submitted at the rate before the measured ones: the processes compile their hot code then. */
+  latencyWarmupSeconds: number;
   httpSeconds: number;
   httpConnections: number;
   scalingWorkers: number[];
