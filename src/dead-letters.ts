@@ -180,7 +180,7 @@ export class DeadLetters {
     return requeued;
   }
 
-  /** Resolves false when another requeue of this letter stored its message first: that one finishes it. */
+  /** Resolves false when another requeue of this letter is under way or stored its message first: that one finishes it. */
   async #requeue(stored: Stored, { maxAttempts }: { maxAttempts?: number }): Promise<boolean> {
     const letter = readLetter(stored);
     // From the letter's headers, which anyone can publish: it becomes a record key and a message id.
@@ -205,13 +205,15 @@ export class DeadLetters {
     const task = { id: letter.id, ...parts, data: letter.data };
     const pending = newRecord(task, { status: "pending", attempts: 0, max_attempts: policy.maxAttempts, created_at: new Date().toISOString(), history: letter.history });
     // `pending` before the message, as a submission does: a worker takes a `pending` record without
-    // a sequence as its task's, history included. Refused when the record moved on since the read
-    // (another requeue of the letter wrote it first).
+    // a sequence as its task's, history included.
     const before = await this.edgeq.tasks.read(letter.id);
     const written = await this.edgeq.tasks.putIfUnchanged(pending, before.revision);
+    // Refused: the record moved on since the read, as when another requeue of the letter wrote it
+    // first. That one publishes; were this one to publish first, the other's would be the duplicate,
+    // and its undo would set the record back to `dead` under a waiting message.
+    if (written === null) return false;
     // When this requeue stores no message, the record goes back to what it was.
     const undo = async () => {
-      if (written === null) return;
       const back = before.record ? this.edgeq.tasks.putIfUnchanged(before.record, written) : this.edgeq.tasks.deleteIfUnchanged(letter.id, written);
       await back.catch(() => null);
     };

@@ -5,13 +5,17 @@
 import { headers } from "@nats-io/nats-core";
 import { connect as connectTcp } from "node:net";
 import { afterEach, describe, expect, test } from "vitest";
+import { connect } from "@nats-io/transport-node";
 import { createApi } from "../src/api.ts";
+import { Edgeq } from "../src/client.ts";
 import { consumerName, WORK_STREAM } from "../src/names.ts";
 import type { Handlers, Worker } from "../src/worker.ts";
 import { eventually } from "./helpers/processes.ts";
 import { useNats } from "./helpers/setup.ts";
 
-const env = useNats({ backoff: "fixed:10", queues: { "dl-full": { maxLength: 1 } } });
+// dl-race's bound makes this handle read the queue's length before publishing a requeue, so that a
+// second handle without it publishes first.
+const env = useNats({ backoff: "fixed:10", queues: { "dl-full": { maxLength: 1 }, "dl-race": { maxLength: 1000 } } });
 const workers: Worker[] = [];
 afterEach(async () => {
   await Promise.all(workers.splice(0).map((w) => w.stop(0)));
@@ -108,6 +112,30 @@ describe("tasks that use up their attempts", () => {
       return records.every((r) => r?.status === "dead" && r.history.length === 2);
     }, 5000, "each task to die once more, and only once");
     expect((await env.edgeq.deadLetters.list({ queue: "dl-twice", limit: 10 })).length).toBe(3);
+  });
+
+  test("two requeues of one letter at once, from two connections, store it once and leave its record pending with its history", async () => {
+    const worker = await startWorker("dl-race", { nope: () => { throw new Error("nope"); } });
+    const tasks = await env.edgeq.queue("dl-race").submitMany(Array.from({ length: 8 }, () => ({ type: "nope", maxAttempts: 1 })));
+    await Promise.all(tasks.map((t) => env.edgeq.tasks.waitFor(t.id, 5000)));
+    await worker.stop(0); // so that the requeued messages wait, and their records must say so
+
+    const nc = await connect({ servers: env.server.url });
+    try {
+      const other = await Edgeq.open(nc, { backoff: "fixed:10" });
+      for (const { id } of tasks) {
+        // Past the cached queue length, so that this handle reads it before publishing: where its
+        // requeue wins the record write, the other's, refused, is first to publish.
+        await new Promise((r) => setTimeout(r, 260));
+        await Promise.all([env.edgeq, other].map((e) => e.deadLetters.requeue(id)));
+      }
+    } finally {
+      await nc.close();
+    }
+    expect((await env.edgeq.jsm.consumers.info(WORK_STREAM, consumerName("dl-race", "normal"))).num_pending).toBe(tasks.length);
+    const records = await Promise.all(tasks.map((t) => env.edgeq.tasks.get(t.id)));
+    expect(records.filter((r) => r?.status !== "pending" || r.history.length !== 1)).toEqual([]);
+    expect(await env.edgeq.deadLetters.list({ queue: "dl-race", limit: 100 })).toEqual([]);
   });
 
   test("a requeue into a full queue is refused with 429 and the letter stays", async () => {
