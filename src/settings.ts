@@ -1,23 +1,8 @@
 /**
  * Every setting edgeq's commands take from the environment, in one place. The runtime hands in
  * the variables (`Runtime.env`); nothing here reads them itself. Values are checked at start-up
- * and a bad one is reported under the name of its variable, with what is expected.
- *
- *   NATS_URL                  servers, comma-separated: nats://host:4222 (TCP) or ws://host:8080 (WebSocket)
- *   NATS_USER, NATS_PASSWORD  user and password
- *   NATS_TOKEN                token
- *   NATS_NKEY_SEED            NKey seed (SU…), or NATS_NKEY_SEED_FILE: a file holding it
- *   NATS_CREDS                credentials file (JWT and seed, as `nsc` writes them)
- *   NATS_TLS_CA, NATS_TLS_CERT, NATS_TLS_KEY   TLS files (TCP connections)
- *   NATS_JS_DOMAIN            JetStream domain of the hub, for processes connected to a leaf node
- *   EDGEQ_REPLICAS            replicas of the stream and buckets edgeq creates: 1, or 3 on a cluster
- *   EDGEQ_ACK_WAIT_MS         how long a task may go silent before it is redelivered
- *   EDGEQ_RETENTION_MS        how long records of finished tasks are kept
- *   EDGEQ_DUPLICATE_WINDOW_MS, EDGEQ_MAX_ACK_PENDING, EDGEQ_WORKER_TTL_MS, EDGEQ_MAX_ATTEMPTS
- *   EDGEQ_CONCURRENCY, EDGEQ_QUEUES, EDGEQ_HEARTBEAT_MS, EDGEQ_SHUTDOWN_GRACE_MS   worker options
- *   PORT                      HTTP port of the API
- *   EDGEQ_API_TOKENS          bearer tokens of the API and their scopes (auth.ts); unset: the API is open
- *   EDGEQ_RATE_LIMIT          submissions per caller: "<n>/s", "<n>/min" or "off" (rate-limit.ts)
+ * and a bad one is reported under the name of its variable, with what is expected. What each
+ * variable means and its default: the table in docs/deploy.md, which a test keeps to `envSchema`.
  */
 import { z } from "zod";
 import { type ApiToken, parseApiTokens } from "./auth.ts";

@@ -4,7 +4,7 @@
  */
 import { createUser } from "@nats-io/nkeys";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
@@ -12,7 +12,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { NatsServer } from "./helpers/nats-server.ts";
 import { consumerName, STATS_BUCKET, WORK_STREAM } from "../src/names.ts";
-import { readSettings } from "../src/settings.ts";
+import { ENV_NAMES, readSettings } from "../src/settings.ts";
 import { type EdgeqProcess, runEdgeq } from "./helpers/processes.ts";
 
 const envOf = (vars: Record<string, string>) => (name: string) => vars[name];
@@ -26,6 +26,13 @@ describe("readSettings", () => {
       port: 5000,
       api: { tokens: [], rateLimit: null },
     });
+  });
+
+  test("docs/deploy.md's table documents every variable the settings read, and no other", () => {
+    const doc = readFileSync(new URL("../docs/deploy.md", import.meta.url), "utf8");
+    const table = doc.slice(doc.indexOf("| variable | default | what |")).split("\n\n")[0];
+    const documented = table.split("\n").flatMap((row) => [...(row.split("|")[1] ?? "").matchAll(/`([A-Z_]+)`/g)].map((m) => m[1]));
+    expect(documented.sort()).toEqual([...ENV_NAMES].sort());
   });
 
   test("a WebSocket URL may have a path, as behind a reverse proxy", () => {
