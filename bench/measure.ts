@@ -88,7 +88,7 @@ export async function produce(job: ProducerJob, timeoutMs = 600_000) {
 export async function endToEnd(system: SystemName, env: BenchEnv, opts: { count: number; workers: number; concurrency: number; payloadBytes: number }): Promise<number> {
   const workers = await Workers.start(system, env, opts.workers, opts.concurrency);
   try {
-    const sub = await produce({ system, env, payloadBytes: opts.payloadBytes, mode: "batch", count: opts.count, rate: 0, seconds: 0 });
+    const sub = await produce({ system, env, payloadBytes: opts.payloadBytes, mode: "batch", count: opts.count });
     const lastAt = await workers.until(opts.count, 600_000);
     return opts.count / ((lastAt - sub.startedAt) / 1000);
   } finally {

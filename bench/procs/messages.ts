@@ -12,16 +12,10 @@ export interface WorkerJob {
   timings: boolean;
 }
 
-export interface ProducerJob {
-  system: SystemName;
-  env: BenchEnv;
-  payloadBytes: number;
-  /** `batch`: submit `count` tasks in one batch; `rate`: submit one at a time, `rate` a second for `seconds`. */
-  mode: "batch" | "rate";
-  count: number;
-  rate: number;
-  seconds: number;
-}
+/** `batch`: submit `count` tasks in one batch; `rate`: submit one at a time, `rate` a second for `seconds`. */
+export type ProducerJob =
+  & { system: SystemName; env: BenchEnv; payloadBytes: number }
+  & ({ mode: "batch"; count: number } | { mode: "rate"; rate: number; seconds: number });
 
 export interface HttpServerJob {
   system: SystemName;

@@ -11,17 +11,19 @@ const SAMPLE = 20;
 /** Rate mode submits what is due every tick, each task on its own as independent clients would. */
 const TICK_MS = 5;
 
-const { system, env, payloadBytes, mode, count, rate, seconds } = job<ProducerJob>();
+const work = job<ProducerJob>();
+const { system, env, payloadBytes } = work;
 const producer = await (await loadSystem(system)).producer(env);
 let ids: string[] = [];
 let failed = 0;
 
 // A batch is built before the clock starts: the rate is the submission's alone.
-const batch = mode === "batch" ? Array.from({ length: count }, () => payload(payloadBytes)) : [];
+const batch = work.mode === "batch" ? Array.from({ length: work.count }, () => payload(payloadBytes)) : [];
 const startedAt = now();
-if (mode === "batch") {
+if (work.mode === "batch") {
   ids = await producer.submitMany(batch);
 } else {
+  const { rate, seconds } = work;
   const total = Math.round(rate * seconds);
   const pending: Promise<void>[] = [];
   let due = 0;

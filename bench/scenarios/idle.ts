@@ -32,7 +32,7 @@ export async function idle(session: Session): Promise<Row[]> {
         cpu.values[system] = (100 * (cpuSeconds(pid) - before)) / idleSeconds;
         idleRss.values[system] = rssMb(pid);
         baseRss.values[system] = baselineMb ??= rssMb(baseline.pid);
-        await produce({ system, env, payloadBytes, mode: "batch", count: tasks, rate: 0, seconds: 0 });
+        await produce({ system, env, payloadBytes, mode: "batch", count: tasks });
         await group.until(tasks, 600_000);
         busyRss.values[system] = group.peakRssMb;
       } finally {

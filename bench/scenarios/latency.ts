@@ -38,7 +38,7 @@ export async function latency(session: Session): Promise<Row[]> {
       let timings;
       let warmEnd = 0;
       try {
-        const sub = await produce({ system, env, payloadBytes, mode: "rate", count: 0, rate, seconds: warmup + seconds });
+        const sub = await produce({ system, env, payloadBytes, mode: "rate", rate, seconds: warmup + seconds });
         if (sub.failed) throw new Error(`${system}: ${sub.failed} submissions failed`);
         achieved.values[system] = sub.submitted / ((sub.endedAt - sub.startedAt) / 1000);
         warmEnd = sub.startedAt + warmup * 1000;

@@ -19,7 +19,7 @@ export async function throughput(session: Session): Promise<Row[]> {
 
   for (const system of session.systems) {
     await session.measure(system, async (env) => {
-      const batch = { system, env, payloadBytes, mode: "batch" as const, count: tasks, rate: 0, seconds: 0 };
+      const batch = { system, env, payloadBytes, mode: "batch" as const, count: tasks };
       const alone = await produce(batch);
       submit.values[system] = tasks / ((alone.endedAt - alone.startedAt) / 1000);
       const group = await Workers.start(system, env, workers, concurrency);
