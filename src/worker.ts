@@ -216,13 +216,19 @@ export class Worker {
     this.#running.delete(delivery);
     // Not begun (settled or handed back already), or begun: then `running` is stored and is taken back.
     if (!(await run.begun)) return;
+    // With NATS down there is no one to tell: the message comes back after the ack wait, and the
+    // redelivery counts this run as one that ended without an outcome.
+    if (!this.edgeq.connection.up) return;
     const { record, revision } = run as Required<Running>;
-    if (this.edgeq.connection.up) {
-      // The interrupted run does not count as an attempt. (With NATS down, the redelivery overwrites it.)
-      const back = { ...record, status: "pending" as const, attempts: record.attempts - 1, worker_id: null };
-      await this.edgeq.tasks.putIfUnchanged({ ...back, updated_at: new Date().toISOString() }, revision).catch(this.#report);
-    }
-    delivery.nak();
+    // The interrupted run does not count as an attempt.
+    const back = { ...record, status: "pending" as const, attempts: record.attempts - 1, worker_id: null };
+    const stored = await this.edgeq.tasks.putIfUnchanged({ ...back, updated_at: new Date().toISOString() }, revision).catch((err) => {
+      this.#report(err);
+      return null;
+    });
+    // Refused: this run's lease lapsed and another run holds the task. The server would take a nak
+    // from us for that run's delivery and hand the message to a third.
+    if (stored !== null) delivery.nak();
   }
 
   #report = (err: unknown): void => {

@@ -165,6 +165,23 @@ test("a task that kills its worker every time is dead-lettered once its attempts
   expect(crashes).toBe(2);
 });
 
+test("a worker stopped during a run whose lease lapsed leaves the run that took over alone", async () => {
+  // One slot: no pull of its own is open for the redelivery while its run blocks.
+  const stalled = startModule("test/fixtures/stalling-worker.ts", "--grace-ms", "0", "--concurrency", "1");
+  await stalled.workerId();
+  const { id } = await env.edgeq.queue().submit("stallThenWait", { ms: 3000, waitMs: 6000 });
+  await eventually(async () => (await env.edgeq.tasks.get(id))?.status === "running", 5000, "the first run to start");
+  const takeover = startModule("test/fixtures/stalling-worker.ts");
+  const takeoverId = await takeover.workerId();
+  await eventually(async () => (await env.edgeq.tasks.get(id))?.worker_id === takeoverId, 10_000, "the second run to start");
+  // The first run is waiting now, its lease gone: stopping its worker gives nothing back, so the
+  // message the second run holds is not handed out a third time.
+  await new Promise((r) => setTimeout(r, 1500));
+  stalled.kill("SIGTERM");
+  expect(await stalled.exited).toBe(0);
+  expect(await env.edgeq.tasks.waitFor(id, 10_000)).toMatchObject({ status: "completed", attempts: 2, worker_id: takeoverId });
+});
+
 test("a run whose lease lapsed cannot overwrite the outcome of the run that took over", async () => {
   const stalled = startModule("test/fixtures/stalling-worker.ts");
   const stalledId = await stalled.workerId();
