@@ -18,7 +18,7 @@ import { headers as natsHeaders, type MsgHdrs } from "@nats-io/nats-core";
 import { JetStreamApiError } from "@nats-io/jetstream";
 import type { Edgeq } from "./client.ts";
 import { parseInput } from "./config.ts";
-import { NotFoundError, PoisonMessageError, UnavailableError, ValidationError } from "./errors.ts";
+import { ConflictError, NotFoundError, PoisonMessageError, UnavailableError, ValidationError } from "./errors.ts";
 import type { Delivery } from "./delivery.ts";
 import { inLanes } from "./lanes.ts";
 import { idSchema, parseBody } from "./message.ts";
@@ -32,9 +32,10 @@ import {
   parseTaskSubject,
   POLICY_HEADERS,
   type Priority,
+  WORK_STREAM,
 } from "./names.ts";
 import { type Attempt, newRecord } from "./records.ts";
-import { resolvePolicy } from "./retry.ts";
+import { maxAttemptsSchema, resolvePolicy } from "./retry.ts";
 import { StreamScanner } from "./scan.ts";
 
 const HEADER_SUBJECT = "Edgeq-Subject";
@@ -164,18 +165,27 @@ export class DeadLetters {
    */
   async requeue(id: string, options: { maxAttempts?: number } = {}): Promise<DeadLetter> {
     const stored = await this.#find(id);
-    await this.#requeue(stored, options);
+    await this.#requeue(stored, checkedOptions(options));
     return readLetter(stored);
   }
 
-  /** Requeues every dead letter (of one queue, if given), `PARALLEL` at once; resolves with how many. */
+  /**
+   * Requeues every dead letter (of one queue, if given), `PARALLEL` at once; resolves with how many.
+   * Letters that cannot be requeued (a body left out, a task whose last run is unsettled) stay.
+   */
   async requeueAll(options: { queue?: string; maxAttempts?: number } = {}): Promise<number> {
+    const checked = checkedOptions(options);
     const letters = await this.#all(options.queue);
     let requeued = 0;
     await inLanes(letters.length, PARALLEL, async (i) => {
       // Read again just before: a letter requeued, purged or replaced since the listing is not ours to requeue.
       const current = await this.#newest(letters[i].subject);
-      if (current?.seq === letters[i].seq && (await this.#requeue(letters[i], options))) requeued++;
+      if (current?.seq !== letters[i].seq) return;
+      const done = await this.#requeue(letters[i], checked).catch((err) => {
+        if (err instanceof ValidationError || err instanceof ConflictError) return false;
+        throw err;
+      });
+      if (done) requeued++;
     });
     return requeued;
   }
@@ -204,9 +214,16 @@ export class DeadLetters {
     const policy = resolvePolicy(this.edgeq.config, parts.queue, parts.type, { maxAttempts: given });
     const task = { id: letter.id, ...parts, data: letter.data };
     const pending = newRecord(task, { status: "pending", attempts: 0, max_attempts: policy.maxAttempts, created_at: new Date().toISOString(), history: letter.history });
+    const queue = this.edgeq.queue(parts.queue);
     // `pending` before the message, as a submission does: a worker takes a `pending` record without
     // a sequence as its task's, history included.
     const before = await this.edgeq.tasks.read(letter.id);
+    // Its last message still in the work stream: a run whose worker died before settling it (before
+    // its `+TERM`, or before recording `dead`). Redelivered, that message would take our `pending`
+    // record as its own and run beside the requeued one.
+    if (before.record?.seq !== undefined && (await this.#inWorkStream(before.record.seq))) {
+      throw new ConflictError(`task ${letter.id}: its last run is not settled yet; requeue it after the ack wait`);
+    }
     const written = await this.edgeq.tasks.putIfUnchanged(pending, before.revision);
     // Refused: the record moved on since the read, as when another requeue of the letter wrote it
     // first. That one publishes; were this one to publish first, the other's would be the duplicate,
@@ -218,19 +235,28 @@ export class DeadLetters {
       await back.catch(() => null);
     };
     const work = { id: letter.id, subject: letter.subject, body: stored.body, headers };
-    const { duplicate } = await this.edgeq.queue(parts.queue).resubmit(work).catch(async (err) => {
+    const { duplicate } = await queue.resubmit(work).catch(async (err) => {
       await undo();
       if (!(err instanceof UnavailableError)) throw err;
       // Not "resubmit": a requeue sent again has the same message id, so it is stored at most once.
       throw new UnavailableError(`NATS did not confirm the requeue of task ${letter.id}; its dead letter is kept: requeue it again`, { cause: err });
     });
+    // Gone already if the task died again meanwhile: its new letter replaced this one.
+    const remove = () => this.#delete(stored.seq);
     if (duplicate) {
+      // This letter's message was stored already, by another requeue (which removes the letter) or
+      // by one whose answer was lost (which left it): either way the letter has been requeued.
       await undo();
+      await remove();
       return false;
     }
-    // Gone already if the task died again meanwhile: its new letter replaced this one.
-    await this.#delete(stored.seq);
+    await remove();
     return true;
+  }
+
+  /** Whether the work stream still holds the message at `seq` (settled messages leave it). */
+  async #inWorkStream(seq: number): Promise<boolean> {
+    return (await this.edgeq.jsm.streams.getMessage(WORK_STREAM, { seq })) !== null;
   }
 
   /** Deletes one dead letter for good. */
@@ -285,6 +311,12 @@ export class DeadLetters {
     const found = await this.edgeq.jsm.streams.getMessage(DEAD_STREAM, { last_by_subj: subject });
     return found && { subject: found.subject, headers: found.header, body: found.data, seq: found.seq, storedAt: found.time.getTime() };
   }
+}
+
+/** The library's options are checked as the API's are: a bad `maxAttempts` would make a poison message. */
+function checkedOptions<T extends { maxAttempts?: number }>(options: T): T {
+  parseInput(maxAttemptsSchema.optional(), options.maxAttempts, "maxAttempts");
+  return options;
 }
 
 function storedOf({ msg, streamSeq, storedAt }: Delivery): Stored {

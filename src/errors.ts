@@ -46,6 +46,12 @@ export class UnavailableError extends EdgeqError {
   readonly taskId?: string;
 }
 
+/** The request cannot be carried out in the current state (a requeue while the task's last run is unsettled); retry later. */
+export class ConflictError extends EdgeqError {
+  override name = "ConflictError";
+  override readonly status = 409;
+}
+
 /** The queue holds its maximum number of tasks; nothing was accepted. Retry later. */
 export class QueueFullError extends EdgeqError {
   override name = "QueueFullError";

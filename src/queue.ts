@@ -52,7 +52,7 @@ export class Queue {
    * queue's bound and retried as a submission is; resolves with its stream sequence, and
    * `duplicate` when the stream already held the message id.
    */
-  resubmit(message: WorkMessage): Promise<{ seq: number; duplicate: boolean }> {
+  async resubmit(message: WorkMessage): Promise<{ seq: number; duplicate: boolean }> {
     this.edgeq.assertConnected();
     return this.#bounded(0, () => this.#store(message));
   }

@@ -11,7 +11,7 @@ import { Edgeq } from "../src/client.ts";
 import { consumerName, WORK_STREAM } from "../src/names.ts";
 import type { Handlers, Worker } from "../src/worker.ts";
 import { eventually } from "./helpers/processes.ts";
-import { useNats } from "./helpers/setup.ts";
+import { putRecord, useNats } from "./helpers/setup.ts";
 
 // dl-race's bound makes this handle read the queue's length before publishing a requeue, so that a
 // second handle without it publishes first.
@@ -138,6 +138,42 @@ describe("tasks that use up their attempts", () => {
     expect(await env.edgeq.deadLetters.list({ queue: "dl-race", limit: 100 })).toEqual([]);
   });
 
+  test("a requeue while the task's last message is unsettled (its worker died before +TERM) is refused with 409", async () => {
+    // As a worker leaves it when it dies after burying the task and recording `dead`, before its +TERM.
+    const { id } = await env.edgeq.queue("dl-unsettled").submit("nope", "data", { maxAttempts: 1 });
+    const subject = "edgeq.dl-unsettled.normal.nope";
+    const seq = (await env.edgeq.jsm.streams.getMessage(WORK_STREAM, { last_by_subj: subject }))!.seq;
+    const record = (await env.edgeq.tasks.get(id))!;
+    await putRecord(env.edgeq, { ...record, status: "dead", attempts: 1, seq, error: "Error: nope" });
+    await env.edgeq.deadLetters.add({ id, subject, headers: undefined, body: new TextEncoder().encode('"data"'), reason: "Error: nope", attempts: 1, history: [], workSeq: seq });
+
+    expect(await call("POST", `/dead-letters/${id}/requeue`)).toMatchObject({ status: 409, body: { code: "conflict_error" } });
+    expect(await env.edgeq.deadLetters.requeueAll({ queue: "dl-unsettled" })).toBe(0);
+    expect(await env.edgeq.tasks.get(id)).toMatchObject({ status: "dead" });
+    // Redelivered, the message finds its record `dead` and is settled without running; then the requeue goes through.
+    let runs = 0;
+    await startWorker("dl-unsettled", { nope: () => void runs++ });
+    await eventually(async () => (await call("POST", `/dead-letters/${id}/requeue`)).status === 200, 5000, "the message to be settled");
+    expect(await env.edgeq.tasks.waitFor(id, 5000)).toMatchObject({ status: "completed", attempts: 1 });
+    expect(runs).toBe(1);
+  });
+
+  test("a requeue that finds its message stored already (an earlier one's answer was lost) removes the letter", async () => {
+    await startWorker("dl-lost", { nope: () => { throw new Error("nope"); } });
+    const { id } = await env.edgeq.queue("dl-lost").submit("nope", "data", { maxAttempts: 1 });
+    await env.edgeq.tasks.waitFor(id, 5000);
+    await Promise.all(workers.splice(0).map((w) => w.stop(0)));
+    const letter = await env.edgeq.deadLetters.get(id);
+    // The earlier requeue's message, stored though its publish went unanswered.
+    const h = headers();
+    h.set("Nats-Msg-Id", `${id}:requeue:${letter.seq}`);
+    h.set("Edgeq-Task-Id", id);
+    await env.edgeq.js.publish(letter.subject, new TextEncoder().encode('"data"'), { headers: h });
+
+    await env.edgeq.deadLetters.requeue(id);
+    await expect(env.edgeq.deadLetters.get(id)).rejects.toThrow(/no dead letter/);
+  });
+
   test("a requeue into a full queue is refused with 429 and the letter stays", async () => {
     const worker = await startWorker("dl-full", { nope: () => { throw new Error("nope"); } });
     const { id } = await env.edgeq.queue("dl-full").submit("nope", null, { maxAttempts: 1 });
@@ -160,6 +196,8 @@ describe("tasks that use up their attempts", () => {
     expect((await call("DELETE", "/dead-letters?queue=a.b")).status).toBe(400);
     // The library checks ids too: an id becomes a subject, where ">" would match another task's letter.
     await expect(env.edgeq.deadLetters.purge(">")).rejects.toThrow(/invalid task id/);
+    // And the attempts: a bad one would requeue a message no worker can read.
+    await expect(env.edgeq.deadLetters.requeueAll({ maxAttempts: 0 })).rejects.toThrow(/invalid maxAttempts/);
   });
 
   test("a dead letter sent twice for the same delivery (a worker died after sending it) is stored once", async () => {
@@ -189,6 +227,9 @@ describe("large dead letters", () => {
     expect(await env.edgeq.deadLetters.get("huge-raw")).toMatchObject({ data: null, body_omitted_bytes: body.length });
     const refused = await call("POST", "/dead-letters/huge-raw/requeue");
     expect(refused).toMatchObject({ status: 400, body: { error: expect.stringMatching(/could not keep its \d+-byte body/) } });
+    // Requeueing all requeues the others and leaves it.
+    expect(await call("POST", "/dead-letters/requeue", { queue: "dl-big" })).toMatchObject({ status: 200, body: { requeued: 1 } });
+    expect((await env.edgeq.deadLetters.list({ queue: "dl-big", limit: 10 })).map((l) => l.id)).toContain("huge-raw");
   });
 });
 
