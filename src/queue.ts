@@ -111,8 +111,9 @@ export class Queue {
   async #publish(task: OutgoingTask): Promise<Submitted> {
     const record = newRecord(task, { status: "pending", attempts: 0, max_attempts: task.policy.maxAttempts, created_at: new Date().toISOString() });
     // A record already under the id, or a failed write: the message goes without the revision, and
-    // the worker reads the record instead. A lost record write is not a lost task.
-    const revision = await this.edgeq.tasks.create(record).catch(() => null);
+    // the worker reads the record instead. A lost record write is not a lost task. (An unanswered
+    // write that landed keeps its revision, so that a refused message still forgets its record.)
+    const revision = await this.edgeq.tasks.create(record).catch(() => this.edgeq.tasks.revisionHolding(record).catch(() => null));
     if (revision !== null) task.headers.set(HEADER_RECORD_REVISION, String(revision));
     // Our record, when this submission stored no message (refused, unconfirmed, or a duplicate of a
     // task whose record is gone): it would describe nothing that will run.
@@ -135,9 +136,12 @@ export class Queue {
    * this very message (`seq`), which a quick worker already wrote, is left alone.
    */
   async #replaceStale(record: TaskRecord): Promise<void> {
-    const { record: old, revision } = await this.edgeq.tasks.read(record.id);
-    const stale = !old || (old.seq !== record.seq && (FINAL_STATUSES.includes(old.status) || (old.status === "pending" && old.seq === undefined)));
-    if (stale) await this.edgeq.tasks.putIfUnchanged(record, revision);
+    // Refused: written meanwhile (another submission of the id forgetting its record, a sweep): look again.
+    for (let tries = 0; tries < REPLACE_TRIES; tries++) {
+      const { record: old, revision } = await this.edgeq.tasks.read(record.id);
+      const stale = !old || (old.seq !== record.seq && (FINAL_STATUSES.includes(old.status) || (old.status === "pending" && old.seq === undefined)));
+      if (!stale || (await this.edgeq.tasks.putIfUnchanged(record, revision)) !== null) return;
+    }
   }
 
   /**
@@ -148,13 +152,18 @@ export class Queue {
    * our own first try, which is not one).
    */
   async #store(task: WorkMessage): Promise<{ seq: number; duplicate: boolean }> {
+    let unanswered: unknown;
     for (let tries = 1; ; tries++) {
       try {
         const ack = await this.edgeq.requests.publish(task.subject, task.body, task.headers);
         return { seq: ack.seq, duplicate: ack.duplicate && tries === 1 };
       } catch (err) {
-        if ((err as Error)?.name === "TimeoutError" && tries < PUBLISH_TRIES) continue;
-        throw fromNatsError(err, task.id);
+        if ((err as Error)?.name === "TimeoutError") {
+          unanswered = err;
+          if (tries < PUBLISH_TRIES) continue;
+        }
+        // After a try that went unanswered, a later refusal does not say that try was not stored.
+        throw fromNatsError(unanswered ?? err, task.id);
       }
     }
   }
@@ -162,3 +171,5 @@ export class Queue {
 
 /** Publishes of one task before a time-out is reported to the caller. */
 const PUBLISH_TRIES = 3;
+/** Reads of a stale record before a submission leaves it to the worker. */
+const REPLACE_TRIES = 3;

@@ -158,6 +158,15 @@ export class TaskRecords {
     return this.#writeIfUnchanged(record.id, this.#encode(record), revision);
   }
 
+  /**
+   * The revision at which the bucket holds exactly `record`, or null: after a write that went
+   * unanswered, whether it landed.
+   */
+  async revisionHolding(record: TaskRecord): Promise<number | null> {
+    const found = await this.read(record.id);
+    return JSON.stringify(found.record) === JSON.stringify(record) ? found.revision : null;
+  }
+
   /** Writes the record only if the key has no entry (a delete marker is one); null when it has. */
   create(record: TaskRecord): Promise<number | null> {
     return this.putIfUnchanged(record, 0);

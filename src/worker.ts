@@ -409,9 +409,14 @@ export class Worker {
     try {
       stored = await this.edgeq.tasks.putIfUnchanged(record, revision);
     } catch (err) {
-      this.#report(err);
-      delivery.nak(1000);
-      return false;
+      // An unanswered write may have landed all the same: then this run is counted, and runs, rather
+      // than leave an attempt on the record that no handler made.
+      stored = await this.edgeq.tasks.revisionHolding(record).catch(() => null);
+      if (stored === null) {
+        this.#report(err);
+        delivery.nak(1000);
+        return false;
+      }
     }
     if (stored === null) return null;
     Object.assign(run, { task, policy, record, revision: stored });

@@ -72,3 +72,12 @@ test("workers sweep on their own: a finished task's record is gone after the ret
   await eventually(async () => (await env.edgeq.tasks.get(done.id)) === null, 5000, "the record to be swept");
   expect((await env.edgeq.tasks.get(waiting.id))?.status).toBe("pending");
 });
+
+test("after an unanswered write, revisionHolding tells whether the bucket holds exactly that record", async () => {
+  const written = record(1, { status: "running", seq: 7, worker_id: "w-1" });
+  const revision = await putRecord(env.edgeq, written);
+  expect(await env.edgeq.tasks.revisionHolding(written)).toBe(revision);
+  // Another run's write, or none at all: not ours.
+  expect(await env.edgeq.tasks.revisionHolding({ ...written, worker_id: "w-2" })).toBeNull();
+  expect(await env.edgeq.tasks.revisionHolding(record(2))).toBeNull();
+});
