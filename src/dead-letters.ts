@@ -165,7 +165,11 @@ export class DeadLetters {
    */
   async requeue(id: string, options: { maxAttempts?: number } = {}): Promise<DeadLetter> {
     const stored = await this.#find(id);
-    await this.#requeue(stored, checkedOptions(options));
+    // Not done by this call, and the letter still there: another requeue of it is under way, or the
+    // record changed for another reason (a sweep). Either way the caller should try again.
+    if (!(await this.#requeue(stored, checkedOptions(options))) && (await this.#newest(stored.subject))?.seq === stored.seq) {
+      throw new ConflictError(`task ${id}: its record changed while it was being requeued (another requeue?); try again`);
+    }
     return readLetter(stored);
   }
 
