@@ -239,23 +239,20 @@ export class DeadLetters {
       await back.catch(() => null);
     };
     const work = { id: letter.id, subject: letter.subject, body: stored.body, headers };
-    const { duplicate } = await queue.resubmit(work).catch(async (err) => {
+    const { seq, duplicate } = await queue.resubmit(work).catch(async (err) => {
       await undo();
       if (!(err instanceof UnavailableError)) throw err;
       // Not "resubmit": a requeue sent again has the same message id, so it is stored at most once.
       throw new UnavailableError(`NATS did not confirm the requeue of task ${letter.id}; its dead letter is kept: requeue it again`, { cause: err });
     });
-    // Gone already if the task died again meanwhile: its new letter replaced this one.
-    const remove = () => this.#delete(stored.seq);
-    if (duplicate) {
-      // This letter's message was stored already, by another requeue (which removes the letter) or
-      // by one whose answer was lost (which left it): either way the letter has been requeued.
-      await undo();
-      await remove();
-      return false;
-    }
-    await remove();
-    return true;
+    // A duplicate: this letter's message was stored already, by another requeue (which removes the
+    // letter) or by one whose answer was lost (which left it). Still waiting, that message takes our
+    // `pending` record as its own; settled, it has its own record, which we put back.
+    if (duplicate && !(await this.#inWorkStream(seq))) await undo();
+    // The letter has been requeued either way. (Gone already if the task died again meanwhile: its
+    // new letter replaced this one.)
+    await this.#delete(stored.seq);
+    return !duplicate;
   }
 
   /** Whether the work stream still holds the message at `seq` (settled messages leave it). */

@@ -46,7 +46,10 @@ export class UnavailableError extends EdgeqError {
   readonly taskId?: string;
 }
 
-/** The request cannot be carried out in the current state (a requeue while the task's last run is unsettled); retry later. */
+/**
+ * The request conflicts with what is going on: a requeue while another requeue of the letter is
+ * under way, or while the task's last run is unsettled. Retry later.
+ */
 export class ConflictError extends EdgeqError {
   override name = "ConflictError";
   override readonly status = 409;

@@ -11,6 +11,7 @@ export { configSchema, resolveConfig } from "./config.ts";
 export { DEFAULT_NATS_URL, ENV_NAMES, readSettings } from "./settings.ts";
 export { natsConnectOptions } from "./nats-options.ts";
 export {
+  ConflictError,
   EdgeqError,
   ForbiddenError,
   NoHandlerError,

@@ -5,7 +5,7 @@
  * has stored the message. Many submissions are pipelined.
  */
 import type { Edgeq } from "./client.ts";
-import { fromNatsError, ValidationError } from "./errors.ts";
+import { fromNatsError, UnavailableError, ValidationError } from "./errors.ts";
 import { encodeTask, idForKey, type OutgoingTask, type SubmitOptions, submitOptionsSchema, typeSchema } from "./message.ts";
 import { parseInput } from "./config.ts";
 import { inLanes } from "./lanes.ts";
@@ -111,17 +111,18 @@ export class Queue {
   async #publish(task: OutgoingTask): Promise<Submitted> {
     const record = newRecord(task, { status: "pending", attempts: 0, max_attempts: task.policy.maxAttempts, created_at: new Date().toISOString() });
     // A record already under the id, or a failed write: the message goes without the revision, and
-    // the worker reads the record instead. A lost record write is not a lost task. (An unanswered
-    // write that landed keeps its revision, so that a refused message still forgets its record.)
-    const revision = await this.edgeq.tasks.create(record).catch(() => this.edgeq.tasks.revisionHolding(record).catch(() => null));
+    // the worker reads the record instead. A lost record write is not a lost task.
+    const revision = await this.edgeq.tasks.create(record).catch(() => null);
     if (revision !== null) task.headers.set(HEADER_RECORD_REVISION, String(revision));
-    // Our record, when this submission stored no message (refused, unconfirmed, or a duplicate of a
-    // task whose record is gone): it would describe nothing that will run.
+    // Our record, when this submission stored no message (refused, or a duplicate of a task whose
+    // record is gone): it would describe nothing that will run.
     const forget = async () => {
       if (revision !== null) await this.edgeq.tasks.deleteIfUnchanged(task.id, revision).catch(() => false);
     };
     const { seq, duplicate } = await this.#store(task).catch(async (err) => {
-      await forget();
+      // Unanswered (an UnavailableError that names the task), the message may be stored: the record
+      // stays for it, and a resubmission under the id finds it.
+      if (!(err instanceof UnavailableError && err.taskId)) await forget();
       throw err;
     });
     if (duplicate) await forget();

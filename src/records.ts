@@ -152,19 +152,26 @@ export class TaskRecords {
   /**
    * Writes the record only if the entry is still at `revision` (0: has none), so that a writer
    * working from stale knowledge cannot overwrite a newer state. Resolves with the new revision,
-   * or null when someone else wrote first.
+   * or null when someone else wrote first. A write that goes unanswered is read back, and counts as
+   * stored if it landed: otherwise a run would leave an attempt no handler made, or a submission a
+   * record it cannot find to delete.
    */
   async putIfUnchanged(record: TaskRecord, revision: number): Promise<number | null> {
-    return this.#writeIfUnchanged(record.id, this.#encode(record), revision);
+    try {
+      return await this.#writeIfUnchanged(record.id, this.#encode(record), revision);
+    } catch (err) {
+      if ((err as Error)?.name !== "TimeoutError") throw err;
+      const landed = await this.revisionHolding(record).catch(() => null);
+      if (landed === null) throw err;
+      return landed;
+    }
   }
 
-  /**
-   * The revision at which the bucket holds exactly `record`, or null: after a write that went
-   * unanswered, whether it landed.
-   */
+  /** The revision at which the bucket holds exactly `record`, or null: whether a write landed. */
   async revisionHolding(record: TaskRecord): Promise<number | null> {
     const found = await this.read(record.id);
-    return JSON.stringify(found.record) === JSON.stringify(record) ? found.revision : null;
+    // As stored: a record too large for its data keeps it out.
+    return JSON.stringify(found.record) === decoder.decode(this.#encode(record)) ? found.revision : null;
   }
 
   /** Writes the record only if the key has no entry (a delete marker is one); null when it has. */

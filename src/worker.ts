@@ -107,6 +107,11 @@ interface Running {
   finishing: boolean;
   /** Set when shutdown gave the task back; the handler's late outcome is then ignored. */
   returned: boolean;
+  /**
+   * Set when the run's lease may have lapsed: no renewal went out for an ack wait (the event loop
+   * was blocked), or the connection was lost. JetStream may have handed the task to another worker.
+   */
+  lapsed?: boolean;
   /** Resolves true once `running` is stored and the handler may start; false if the run ended before. */
   begun: Promise<boolean>;
   done: Promise<void>;
@@ -126,6 +131,9 @@ export class Worker {
   #stopping: Promise<void> | undefined;
   readonly #timers: ReturnType<typeof setInterval>[] = [];
   #stopReconnect: (() => void) | undefined;
+  /** The shortest ack wait of the worker's queues, and when leases were last renewed. */
+  #ackWaitMs = 0;
+  #renewedAt = Date.now();
   #completed = 0;
   #failed = 0;
   #processed = 0;
@@ -152,12 +160,14 @@ export class Worker {
     validateHandlers(handlers);
     const ackWaits = await Promise.all(opts.queues.map((queue) => edgeq.ensureQueue(queue)));
     const worker = new Worker(edgeq, handlers, opts);
+    worker.#ackWaitMs = Math.min(...ackWaits);
     await worker.#heartbeat.start();
     worker.#timers.push(
-      setInterval(() => worker.#renewLeases(), Math.min(...ackWaits) / 3),
+      setInterval(() => worker.#renewLeases(), worker.#ackWaitMs / 3),
       setInterval(() => edgeq.tasks.sweep(edgeq.config.retentionMs).catch(worker.#report), opts.sweepIntervalMs),
     );
     worker.#stopReconnect = edgeq.connection.onReconnect(() => {
+      worker.#markLapsed();
       worker.#puller.abandonAll();
       worker.#fill();
     });
@@ -216,9 +226,10 @@ export class Worker {
     this.#running.delete(delivery);
     // Not begun (settled or handed back already), or begun: then `running` is stored and is taken back.
     if (!(await run.begun)) return;
-    // With NATS down there is no one to tell: the message comes back after the ack wait, and the
-    // redelivery counts this run as one that ended without an outcome.
-    if (!this.edgeq.connection.up) return;
+    // With NATS down there is no one to tell, and a run whose lease may have lapsed may have been
+    // taken over: our -NAK would hand the delivery of the run that holds it to a third. The message
+    // comes back after the ack wait, and counts this run as one that ended without an outcome.
+    if (!this.edgeq.connection.up || run.lapsed) return;
     const { record, revision } = run as Required<Running>;
     // The interrupted run does not count as an attempt.
     const back = { ...record, status: "pending" as const, attempts: record.attempts - 1, worker_id: null };
@@ -301,7 +312,14 @@ export class Worker {
   }
 
   #renewLeases(): void {
+    const now = Date.now();
+    if (now - this.#renewedAt > this.#ackWaitMs) this.#markLapsed();
+    this.#renewedAt = now;
     for (const delivery of this.#running.keys()) delivery.working();
+  }
+
+  #markLapsed(): void {
+    for (const run of this.#running.values()) run.lapsed = true;
   }
 
   /**
@@ -409,14 +427,9 @@ export class Worker {
     try {
       stored = await this.edgeq.tasks.putIfUnchanged(record, revision);
     } catch (err) {
-      // An unanswered write may have landed all the same: then this run is counted, and runs, rather
-      // than leave an attempt on the record that no handler made.
-      stored = await this.edgeq.tasks.revisionHolding(record).catch(() => null);
-      if (stored === null) {
-        this.#report(err);
-        delivery.nak(1000);
-        return false;
-      }
+      this.#report(err);
+      delivery.nak(1000);
+      return false;
     }
     if (stored === null) return null;
     Object.assign(run, { task, policy, record, revision: stored });

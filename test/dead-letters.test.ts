@@ -176,6 +176,8 @@ describe("tasks that use up their attempts", () => {
 
     await env.edgeq.deadLetters.requeue(id);
     await expect(env.edgeq.deadLetters.get(id)).rejects.toThrow(/no dead letter/);
+    // That message still waits: its record says so, with the history the letter kept.
+    expect(await env.edgeq.tasks.get(id)).toMatchObject({ status: "pending", history: [expect.objectContaining({ error: "Error: nope" })] });
   });
 
   test("a requeue into a full queue is refused with 429 and the letter stays", async () => {
