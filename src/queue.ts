@@ -4,6 +4,7 @@
  * the worker can store `running` without reading the record. The task is accepted once JetStream
  * has stored the message. Many submissions are pipelined.
  */
+import { JetStreamApiError } from "@nats-io/jetstream";
 import type { Edgeq } from "./client.ts";
 import { fromNatsError, UnavailableError, ValidationError } from "./errors.ts";
 import { encodeTask, idForKey, type OutgoingTask, type SubmitOptions, submitOptionsSchema, typeSchema } from "./message.ts";
@@ -163,8 +164,9 @@ export class Queue {
           unanswered = err;
           if (tries < PUBLISH_TRIES) continue;
         }
-        // After a try that went unanswered, a later refusal does not say that try was not stored.
-        throw fromNatsError(unanswered ?? err, task.id);
+        // JetStream's refusal is certain: a try stored earlier would have been answered as a
+        // duplicate. Any other failure after an unanswered try leaves that try's fate unknown.
+        throw fromNatsError(err instanceof JetStreamApiError ? err : unanswered ?? err, task.id);
       }
     }
   }

@@ -108,10 +108,10 @@ interface Running {
   /** Set when shutdown gave the task back; the handler's late outcome is then ignored. */
   returned: boolean;
   /**
-   * Set when the run's lease may have lapsed: no renewal went out for an ack wait (the event loop
-   * was blocked), or the connection was lost. JetStream may have handed the task to another worker.
+   * Set when the run's lease may have lapsed (see #checkLeases): JetStream may have handed the task
+   * to another worker.
    */
-  lapsed?: boolean;
+  lapsed: boolean;
   /** Resolves true once `running` is stored and the handler may start; false if the run ended before. */
   begun: Promise<boolean>;
   done: Promise<void>;
@@ -131,9 +131,15 @@ export class Worker {
   #stopping: Promise<void> | undefined;
   readonly #timers: ReturnType<typeof setInterval>[] = [];
   #stopReconnect: (() => void) | undefined;
-  /** The shortest ack wait of the worker's queues, and when leases were last renewed. */
+  /** The shortest ack wait of the worker's queues. */
   #ackWaitMs = 0;
-  #renewedAt = Date.now();
+  /** When leases were last renewed with the connection up (`performance.now()`). */
+  #renewedAt = 0;
+  /**
+   * Set by a renewal that came too late, until one comes in time: a delivery accepted meanwhile may
+   * have waited out its lease in the socket while the event loop was blocked.
+   */
+  #late = false;
   #completed = 0;
   #failed = 0;
   #processed = 0;
@@ -162,12 +168,13 @@ export class Worker {
     const worker = new Worker(edgeq, handlers, opts);
     worker.#ackWaitMs = Math.min(...ackWaits);
     await worker.#heartbeat.start();
+    worker.#renewedAt = performance.now();
     worker.#timers.push(
       setInterval(() => worker.#renewLeases(), worker.#ackWaitMs / 3),
       setInterval(() => edgeq.tasks.sweep(edgeq.config.retentionMs).catch(worker.#report), opts.sweepIntervalMs),
     );
     worker.#stopReconnect = edgeq.connection.onReconnect(() => {
-      worker.#markLapsed();
+      worker.#checkLeases();
       worker.#puller.abandonAll();
       worker.#fill();
     });
@@ -294,6 +301,7 @@ export class Worker {
     const run: Running = {
       id: taskId(delivery.msg, delivery.streamSeq),
       finishing: false,
+      lapsed: this.#late,
       returned: false,
       begun: Promise.resolve(false),
       done: Promise.resolve(),
@@ -312,14 +320,18 @@ export class Worker {
   }
 
   #renewLeases(): void {
-    const now = Date.now();
-    if (now - this.#renewedAt > this.#ackWaitMs) this.#markLapsed();
-    this.#renewedAt = now;
+    this.#checkLeases();
+    if (this.edgeq.connection.up) this.#renewedAt = performance.now();
     for (const delivery of this.#running.keys()) delivery.working();
   }
 
-  #markLapsed(): void {
-    for (const run of this.#running.values()) run.lapsed = true;
+  /**
+   * Marks the runs whose leases may have lapsed: no renewal went out for two thirds of the ack wait
+   * (the event loop was blocked, or the connection was down), past which one sent now may arrive late.
+   */
+  #checkLeases(): void {
+    this.#late = performance.now() - this.#renewedAt > (this.#ackWaitMs * 2) / 3;
+    if (this.#late) for (const run of this.#running.values()) run.lapsed = true;
   }
 
   /**
