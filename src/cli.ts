@@ -115,7 +115,7 @@ function readInvocation(argv: string[], runtime: Runtime): Invocation {
   }
   if (command === "worker" && !positional[0]) throw new EdgeqError(`worker needs a module\n\n${USAGE}`);
   const parsed = flagsSchema.safeParse(flags);
-  if (!parsed.success) throw new EdgeqError(`${parsed.error.issues.map((i) => `--${i.path.join(".")}: ${i.message}`).join("; ")}\n\n${USAGE}`);
+  if (!parsed.success) throw new EdgeqError(`${describeIssues(parsed.error, "--")}\n\n${USAGE}`);
   const extra = parsed.data;
   return {
     ...settings,

@@ -50,9 +50,10 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what:
   throw new ValidationError(`invalid ${what}: ${describeIssues(result.error)}`);
 }
 
-export function describeIssues(error: z.ZodError): string {
+/** Each issue as `<path>: <message>`; `prefix` goes before each path (`--` for command-line flags). */
+export function describeIssues(error: z.ZodError, prefix = ""): string {
   return error.issues
-    .map((issue) => (issue.path.length ? `${issue.path.join(".")}: ${issue.message}` : issue.message))
+    .map((issue) => (issue.path.length ? `${prefix}${issue.path.join(".")}: ${issue.message}` : issue.message))
     .join("; ");
 }
 

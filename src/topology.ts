@@ -119,5 +119,3 @@ async function createUnlessExists<T>(info: () => Promise<T>, create: () => Promi
     throw err;
   }
 }
-
-
