@@ -205,9 +205,8 @@ export class DeadLetters {
       throw new ValidationError(`dead letter ${letter.id} could not keep its ${letter.body_omitted_bytes}-byte body: resubmit the task instead`);
     }
     const headers = natsHeaders();
-    // A new message id: the duplicate window still holds the task id's first publish. The same one
-    // for every requeue of this letter, so that two at once store it once.
-    headers.set(HEADER_ID, `${letter.id}:requeue:${stored.seq}`);
+    // The same message id for every requeue of this letter, so that two at once store it once.
+    headers.set(HEADER_ID, requeueMessageId(letter.id, stored.seq));
     headers.set(HEADER_TASK_ID, letter.id);
     for (const name of POLICY_HEADERS) {
       const value = stored.headers?.get(name);
@@ -312,6 +311,11 @@ export class DeadLetters {
     const found = await this.edgeq.jsm.streams.getMessage(DEAD_STREAM, { last_by_subj: subject });
     return found && { subject: found.subject, headers: found.header, body: found.data, seq: found.seq, storedAt: found.time.getTime() };
   }
+}
+
+/** A requeue's message id: new, since the duplicate window still holds the task id's first publish. */
+export function requeueMessageId(id: string, letterSeq: number): string {
+  return `${id}:requeue:${letterSeq}`;
 }
 
 /** The library's options are checked as the API's are: a bad `maxAttempts` would make a poison message. */

@@ -1,15 +1,15 @@
 /**
  * Bounded queues: a queue with a `maxLength` refuses submissions while it holds that many tasks
  * (stored and not yet acknowledged). The length is read from the work stream's per-subject counts,
- * at most every REFRESH_MS per queue and process, and what this process submits in between is
- * added to it. So the bound is exact for one submitter and may be overshot by what other
+ * at most every QUEUE_LENGTH_REFRESH_MS per queue and process, and what this process submits in
+ * between is added to it. So the bound is exact for one submitter and may be overshot by what other
  * submitters send within one refresh; a plain `nats pub` is not counted against it until stored.
  */
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { QueueFullError } from "./errors.ts";
 import { SUBJECT_ROOT, WORK_STREAM } from "./names.ts";
 
-const REFRESH_MS = 250;
+export const QUEUE_LENGTH_REFRESH_MS = 250;
 
 interface Known {
   length: number;
@@ -38,7 +38,7 @@ export class QueueLengths {
       }
       const left = deadline - Date.now();
       if (left <= 0) throw new QueueFullError(`queue ${queue} is full: it holds ${known.length} of at most ${maxLength} tasks; retry later`);
-      await new Promise((r) => setTimeout(r, Math.min(REFRESH_MS, left)));
+      await new Promise((r) => setTimeout(r, Math.min(QUEUE_LENGTH_REFRESH_MS, left)));
     }
   }
 
@@ -50,7 +50,7 @@ export class QueueLengths {
 
   #read(queue: string): Promise<Known> {
     const cached = this.#known.get(queue);
-    if (cached && Date.now() - cached.readAt < REFRESH_MS) return Promise.resolve(cached);
+    if (cached && Date.now() - cached.readAt < QUEUE_LENGTH_REFRESH_MS) return Promise.resolve(cached);
     let reading = this.#reading.get(queue);
     if (!reading) {
       reading = this.#fetch(queue).finally(() => this.#reading.delete(queue));

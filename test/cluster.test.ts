@@ -39,7 +39,7 @@ test("the work stream and every bucket have 3 replicas, on three different serve
   }
 });
 
-/** Submits under a fresh id until accepted (untilAccepted); failover itself is the reliability tests' subject. */
+/** Submits under one fresh id, resubmitted under it until accepted (untilAccepted); failover itself is the reliability tests' subject. */
 async function submit(data: number) {
   const id = crypto.randomUUID();
   const { result, refusals } = await untilAccepted(() => edgeq.queue().submit("double", data, { id }), 15_000);

@@ -12,7 +12,8 @@ import { ConflictError } from "../src/errors.ts";
 import { consumerName, WORK_STREAM } from "../src/names.ts";
 import type { Handlers, Worker } from "../src/worker.ts";
 import { eventually } from "./helpers/processes.ts";
-import { putRecord, useNats } from "./helpers/setup.ts";
+import { QUEUE_LENGTH_REFRESH_MS } from "../src/queue-length.ts";
+import { publishRequeued, putRecord, useNats } from "./helpers/setup.ts";
 
 // dl-race's bound makes this handle read the queue's length before publishing a requeue, so that a
 // second handle without it publishes first.
@@ -106,8 +107,11 @@ describe("tasks that use up their attempts", () => {
     const tasks = await env.edgeq.queue("dl-twice").submitMany(Array.from({ length: 3 }, () => ({ type: "nope", maxAttempts: 1 })));
     await Promise.all(tasks.map((t) => env.edgeq.tasks.waitFor(t.id, 5000)));
 
+    const before = (await env.edgeq.jsm.streams.info(WORK_STREAM)).state.last_seq;
     const counts = await Promise.all([1, 2].map(() => env.edgeq.deadLetters.requeueAll({ queue: "dl-twice" })));
     expect(counts[0] + counts[1]).toBe(3);
+    // One work message each, however the two calls met.
+    expect((await env.edgeq.jsm.streams.info(WORK_STREAM)).state.last_seq - before).toBe(3);
     await eventually(async () => {
       const records = await Promise.all(tasks.map((t) => env.edgeq.tasks.get(t.id)));
       return records.every((r) => r?.status === "dead" && r.history.length === 2);
@@ -127,7 +131,8 @@ describe("tasks that use up their attempts", () => {
       for (const { id } of tasks) {
         // Past the cached queue length, so that this handle reads it before publishing: where its
         // requeue wins the record write, the other's, refused, is first to publish.
-        await new Promise((r) => setTimeout(r, 260));
+        // (Likely, not certain: it depends on which write the server takes first.)
+        await new Promise((r) => setTimeout(r, QUEUE_LENGTH_REFRESH_MS + 10));
         // Each succeeds, or is told that another requeue of the letter is under way.
         const results = await Promise.allSettled([env.edgeq, other].map((e) => e.deadLetters.requeue(id)));
         expect(results.some((r) => r.status === "fulfilled")).toBe(true);
@@ -163,19 +168,18 @@ describe("tasks that use up their attempts", () => {
   });
 
   test("a requeue that finds its message stored already (an earlier one's answer was lost) removes the letter", async () => {
-    await startWorker("dl-lost", { nope: () => { throw new Error("nope"); } });
+    const worker = await startWorker("dl-lost", { nope: () => { throw new Error("nope"); } });
     const { id } = await env.edgeq.queue("dl-lost").submit("nope", "data", { maxAttempts: 1 });
     await env.edgeq.tasks.waitFor(id, 5000);
-    await Promise.all(workers.splice(0).map((w) => w.stop(0)));
+    await worker.stop(0);
     const letter = await env.edgeq.deadLetters.get(id);
     // The earlier requeue's message, stored though its publish went unanswered.
-    const h = headers();
-    h.set("Nats-Msg-Id", `${id}:requeue:${letter.seq}`);
-    h.set("Edgeq-Task-Id", id);
-    await env.edgeq.js.publish(letter.subject, new TextEncoder().encode('"data"'), { headers: h });
+    await publishRequeued(env.edgeq, letter.subject, id, letter.seq, "data");
 
     await env.edgeq.deadLetters.requeue(id);
     await expect(env.edgeq.deadLetters.get(id)).rejects.toThrow(/no dead letter/);
+    // It met that message, and stored no second one.
+    expect((await env.edgeq.jsm.consumers.info(WORK_STREAM, consumerName("dl-lost", "normal"))).num_pending).toBe(1);
     // That message still waits: its record says so, with the history the letter kept.
     expect(await env.edgeq.tasks.get(id)).toMatchObject({ status: "pending", history: [expect.objectContaining({ error: "Error: nope" })] });
   });

@@ -30,7 +30,6 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-
 test(`killing the work stream's leader during ${TASKS} tasks loses none of them`, async () => {
   const runs = new Map<string, number>();
   const workers: Worker[] = [];

@@ -179,6 +179,8 @@ test("a worker stopped during a run whose lease lapsed leaves the run that took 
   await new Promise((r) => setTimeout(r, 1500));
   stalled.kill("SIGTERM");
   expect(await stalled.exited).toBe(0);
+  // Its run was still waiting when it stopped: it never got as far as trying to store an outcome.
+  expect(stalled.output).not.toMatch(/taken over by another run/);
   expect(await env.edgeq.tasks.waitFor(id, 10_000)).toMatchObject({ status: "completed", attempts: 2, worker_id: takeoverId });
 });
 

@@ -80,4 +80,9 @@ test("after an unanswered write, revisionHolding tells whether the bucket holds 
   // Another run's write, or none at all: not ours.
   expect(await env.edgeq.tasks.revisionHolding({ ...written, worker_id: "w-2" })).toBeNull();
   expect(await env.edgeq.tasks.revisionHolding(record(2))).toBeNull();
+  // A record stored without its data, too large to keep in it, is recognised too.
+  const large = record(3, { data: "x".repeat(env.edgeq.maxPayload) });
+  const stored = await env.edgeq.tasks.putIfUnchanged(large, 0);
+  expect(await env.edgeq.tasks.get(large.id)).toMatchObject({ data: null, data_omitted: true });
+  expect(await env.edgeq.tasks.revisionHolding(large)).toBe(stored);
 });

@@ -13,7 +13,7 @@ import { Puller } from "../src/puller.ts";
 import { newRecord } from "../src/records.ts";
 import type { Handlers, Worker, WorkerOptions } from "../src/worker.ts";
 import { eventually } from "./helpers/processes.ts";
-import { putRecord, useNats } from "./helpers/setup.ts";
+import { publishRequeued, putRecord, useNats } from "./helpers/setup.ts";
 
 // A short ack wait so that a task whose lease is not kept would be redelivered within the test.
 const env = useNats({ ackWaitMs: 1000 });
@@ -98,26 +98,17 @@ describe("the library", () => {
     expect(info.num_pending + info.num_ack_pending).toBe(0);
   });
 
-  test("an id reused after the duplicate window shows the new task as pending, not the old one's result", async () => {
-    const old = newRecord({ id: "reused-1", type: "echo", queue: "default", priority: "normal", data: "old" }, {
-      status: "completed", attempts: 1, max_attempts: 3, created_at: "2026-01-01T00:00:00.000Z", result: "old result",
-    });
-    await putRecord(env.edgeq, old);
-    await env.edgeq.queue().submit("echo", "new", { id: "reused-1" });
-    expect(await env.edgeq.tasks.get("reused-1")).toMatchObject({ status: "pending", data: "new", result: null });
+  test.each([
+    ["an id reused after the duplicate window shows the new task as pending, not the old one's result", "reused-1", { status: "completed" as const, attempts: 1, result: "old result" }],
+    ["a pending record no message was stored for (its submission got no answer) gives way to the task submitted again", "orphan-1", { status: "pending" as const, attempts: 0 }],
+  ])("%s", async (_name, id, found) => {
+    await putRecord(env.edgeq, newRecord({ id, type: "echo", queue: "default", priority: "normal", data: "old" }, {
+      max_attempts: 3, created_at: "2026-01-01T00:00:00.000Z", ...found,
+    }));
+    await env.edgeq.queue().submit("echo", "new", { id });
+    expect(await env.edgeq.tasks.get(id)).toMatchObject({ status: "pending", data: "new", result: null, created_at: expect.not.stringMatching(/^2026-01-01/) });
     await startWorker(echo);
-    expect(await env.edgeq.tasks.waitFor("reused-1", 5000)).toMatchObject({ status: "completed", result: { data: "new" } });
-  });
-
-  test("a pending record no message was stored for (its submission got no answer) gives way to the task submitted again", async () => {
-    const orphan = newRecord({ id: "orphan-1", type: "echo", queue: "default", priority: "normal", data: "lost" }, {
-      status: "pending", attempts: 0, max_attempts: 3, created_at: "2026-01-01T00:00:00.000Z",
-    });
-    await putRecord(env.edgeq, orphan);
-    await env.edgeq.queue().submit("echo", "again", { id: "orphan-1" });
-    expect(await env.edgeq.tasks.get("orphan-1")).toMatchObject({ status: "pending", data: "again", created_at: expect.not.stringMatching(/^2026-01-01/) });
-    await startWorker(echo);
-    expect(await env.edgeq.tasks.waitFor("orphan-1", 5000)).toMatchObject({ status: "completed", result: { data: "again" } });
+    expect(await env.edgeq.tasks.waitFor(id, 5000)).toMatchObject({ status: "completed", result: { data: "new" } });
   });
 
   test("a submission the work stream refuses leaves no record behind", async () => {
@@ -185,7 +176,10 @@ describe("a plain NATS publish", () => {
     env.nc.publish(taskSubject("default", "high", "echo"), encode("hello"));
     const record = await eventually(async () => {
       // A listing JetStream left unanswered on a loaded machine (UnavailableError) is polled again.
-      const list = await env.edgeq.tasks.list({ limit: 50, status: "completed" }).catch(() => []);
+      const list = await env.edgeq.tasks.list({ limit: 50, status: "completed" }).catch((err) => {
+        if (err instanceof UnavailableError) return [];
+        throw err;
+      });
       return list.find((r) => r.data === "hello");
     }, 5000, "the raw task to complete");
     expect(record.id).toMatch(/^seq-\d+$/);
@@ -305,10 +299,7 @@ describe("workers", () => {
       status: "pending", attempts: 0, max_attempts: 3, created_at: "2026-01-01T00:00:02.000Z", history: [earlier],
     });
     await putRecord(env.edgeq, pending);
-    const h = headers();
-    h.set("Nats-Msg-Id", "requeued-1:requeue:1");
-    h.set("Edgeq-Task-Id", "requeued-1");
-    await env.edgeq.js.publish(taskSubject("default", "normal", "echo"), JSON.stringify("x"), { headers: h });
+    await publishRequeued(env.edgeq, taskSubject("default", "normal", "echo"), "requeued-1", 1, "x");
     await startWorker(echo);
     const done = await env.edgeq.tasks.waitFor("requeued-1", 5000);
     expect(done).toMatchObject({ status: "completed", attempts: 1, result: { attempt: 1 } });

@@ -28,7 +28,7 @@ export async function openOnCluster(cluster: LocalCluster, servers = cluster.url
  * a moment while its replicas elect a leader (after creation, after a node went down, or when a
  * busy machine delays their heartbeats). Resolves with the result and how many times it was refused.
  */
-export async function untilAccepted<T>(submit: () => Promise<T>, timeoutMs = 30_000): Promise<{ result: T; refusals: number }> {
+export async function untilAccepted<T>(submit: () => Promise<T>, timeoutMs: number): Promise<{ result: T; refusals: number }> {
   let refusals = 0;
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -5,6 +5,9 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll } from "vitest";
 import { Edgeq } from "../../src/client.ts";
 import type { EdgeqConfigInput } from "../../src/config.ts";
+import { headers } from "@nats-io/nats-core";
+import { requeueMessageId } from "../../src/dead-letters.ts";
+import { HEADER_ID, HEADER_TASK_ID } from "../../src/names.ts";
 import type { TaskRecord } from "../../src/records.ts";
 import { NatsServer } from "./nats-server.ts";
 
@@ -27,6 +30,14 @@ export function useNats(config?: EdgeqConfigInput): Env {
     await env.server?.stop();
   });
   return env;
+}
+
+/** Publishes a work message as a requeue of the dead letter at `letterSeq` publishes it. */
+export async function publishRequeued(edgeq: Edgeq, subject: string, id: string, letterSeq: number, data: unknown): Promise<void> {
+  const h = headers();
+  h.set(HEADER_ID, requeueMessageId(id, letterSeq));
+  h.set(HEADER_TASK_ID, id);
+  await edgeq.js.publish(subject, JSON.stringify(data), { headers: h });
 }
 
 /** Writes a record as it stands, over whatever is there: tests set up states a worker would reach. */
