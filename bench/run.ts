@@ -9,7 +9,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "./args.ts";
 import { chart } from "./chart.ts";
 import { buildProcs, killChildren, ROOT } from "./children.ts";
@@ -59,11 +59,11 @@ try {
 }
 report.seconds = Math.round((Date.now() - began) / 1000);
 
-const out = join(ROOT, args.out);
+const out = resolve(ROOT, args.out);
 mkdirSync(out, { recursive: true });
 const title = `edgeq benchmark, ${report.date.slice(0, 10)}, ${report.machine.cpus} cores${args.quick ? " (quick)" : ""}`;
 writeFileSync(join(out, "latest.json"), JSON.stringify(report, null, 2) + "\n");
 writeFileSync(join(out, "latest.svg"), chart(report.rows, args.systems, title));
 console.log(`\n${table(report.rows, args.systems)}\n`);
-console.log(`${title}; load average at start ${report.machine.loadAverageAtStart.join(", ")}; ${report.seconds} s. Written to ${args.out}/latest.json and latest.svg`);
+console.log(`${title}; load average at start ${report.machine.loadAverageAtStart.join(", ")}; ${report.seconds} s. Written to ${out}/latest.json and latest.svg`);
 process.exit(0);

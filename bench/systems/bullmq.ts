@@ -11,18 +11,8 @@ const BULK = 1000;
 /** Every key the benchmark creates in Redis starts with this, then the per-measurement queue name. */
 const PREFIX = "edgeq-bench";
 
-/** All of REDIS_URL: host, port, user, password, database (`/<n>`) and TLS (`rediss://`). */
-function connection(env: BenchEnv) {
-  const url = new URL(env.redisUrl);
-  return {
-    host: url.hostname,
-    port: Number(url.port || 6379),
-    username: decodeURIComponent(url.username) || undefined,
-    password: decodeURIComponent(url.password) || undefined,
-    db: Number(url.pathname.slice(1)) || 0,
-    tls: url.protocol === "rediss:" ? {} : undefined,
-  };
-}
+/** All of REDIS_URL (user, password, database, `rediss://`): ioredis reads it. */
+const connection = (env: BenchEnv) => ({ url: env.redisUrl });
 
 function queue(env: BenchEnv): Queue {
   return new Queue(env.queue, { connection: connection(env), prefix: PREFIX });

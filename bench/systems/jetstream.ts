@@ -6,8 +6,9 @@
  */
 import { AckPolicy, jetstream, jetstreamManager, type JsMsg, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import { createInbox, headers, type Msg, type NatsConnection } from "@nats-io/nats-core";
+import { headers } from "@nats-io/nats-core";
 import { inLanes } from "../../src/lanes.ts";
+import { Requests } from "../../src/requests.ts";
 import { connectTo, unlessMissing } from "./nats.ts";
 import type { BenchEnv, BenchPayload, System } from "./system.ts";
 
@@ -43,10 +44,13 @@ export const jetstreamSystem: System = {
   async producer(env) {
     const { subject } = names(env);
     const nc = await connectTo(env);
-    const publisher = new Publisher(nc);
+    // Acks matched by hand on one wildcard inbox, as edgeq's own publishes are: the client's fast path.
+    const requests = new Requests(nc, "$JS.API");
     const submit = async (payload: BenchPayload) => {
       const id = crypto.randomUUID();
-      await publisher.publish(subject, encoder.encode(JSON.stringify(payload)), id);
+      const h = headers();
+      h.set("Nats-Msg-Id", id);
+      await requests.publish(subject, encoder.encode(JSON.stringify(payload)), h);
       return id;
     };
     return {
@@ -114,37 +118,3 @@ export const jetstreamSystem: System = {
     }
   },
 };
-
-/**
- * JetStream publishes with their acks matched by hand on one wildcard inbox, for single submissions
- * and batches alike: the client library's fast path, as edgeq's own requests use it.
- */
-class Publisher {
-  readonly #prefix = createInbox();
-  readonly #waiting = new Map<number, (ack: Msg) => void>();
-  #next = 0;
-
-  constructor(private readonly nc: NatsConnection) {
-    nc.subscribe(`${this.#prefix}.*`, {
-      callback: (_err, msg) => {
-        const n = Number(msg.subject.slice(this.#prefix.length + 1));
-        this.#waiting.get(n)?.(msg);
-        this.#waiting.delete(n);
-      },
-    });
-  }
-
-  publish(subject: string, data: Uint8Array, id: string): Promise<void> {
-    const n = this.#next++;
-    const h = headers();
-    h.set("Nats-Msg-Id", id);
-    return new Promise((resolve, reject) => {
-      this.#waiting.set(n, (msg) => {
-        const ack = msg.json<{ error?: { description: string } }>();
-        if (ack.error) reject(new Error(`publish refused: ${ack.error.description}`));
-        else resolve();
-      });
-      this.nc.publish(subject, data, { reply: `${this.#prefix}.${n}`, headers: h });
-    });
-  }
-}

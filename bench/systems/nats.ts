@@ -3,7 +3,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { isNotFound } from "../../src/errors.ts";
 import type { BenchEnv } from "./system.ts";
 
-/** Without per-request async stack traces, as edgeq's commands connect. */
+/** Without per-request async stack traces, as edgeq's commands connect; with no credentials, so a NATS_URL that needs them is not supported. */
 export function connectTo(env: BenchEnv): Promise<NatsConnection> {
   return connect({ servers: env.natsUrl, noAsyncTraces: true });
 }
