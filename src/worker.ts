@@ -23,6 +23,8 @@
  * A failed attempt with attempts left is nak'd with the task's backoff delay; a PermanentError
  * fails the task at once; a task whose attempts are used up, or whose message cannot be read, is
  * published to the dead-letter stream before its record says `dead` and its message is terminated.
+ * If that publish fails, the record keeps the attempt as `pending` and the message comes back to
+ * be buried.
  *
  * Time-outs. An attempt that runs past the task's `timeoutMs` has its signal aborted and counts as
  * failed at once, freeing its slot: JavaScript cannot stop a handler that ignores its signal.
@@ -389,11 +391,13 @@ export class Worker {
     const policy = resolvePolicy(this.edgeq.config, task.queue, task.type, task.policy);
     const record = this.#runningRecord(delivery, task, policy, previous);
     if (record.attempts > policy.maxAttempts) {
-      // Failures end a task when they use up its attempts; only runs that never finished get here.
+      // Used up by runs that never finished (the last left `running`), or by a failure whose burial
+      // did not go through (left `pending` with its error, see #settle): buried now, with that error.
       const reason = `used up its ${policy.maxAttempts} attempts; the last ended without an outcome`;
-      const dead = this.#finished({ ...record, attempts: policy.maxAttempts, worker_id: previous?.worker_id ?? null }, "dead", {
-        error: clip(`${reason}${previous?.error ? `; the last error: ${previous.error}` : ""}`),
-      });
+      const error = previous?.status === "running"
+        ? clip(`${reason}${previous.error ? `; the last error: ${previous.error}` : ""}`)
+        : previous?.error ?? reason;
+      const dead = this.#finished({ ...record, attempts: policy.maxAttempts, worker_id: previous?.worker_id ?? null }, "dead", { error });
       await this.#settle(delivery, run, dead, found.revision);
       return false;
     }
@@ -530,8 +534,19 @@ export class Worker {
   async #settle(delivery: Delivery, run: Running, outcome: TaskRecord, revision: number): Promise<void> {
     run.finishing = true;
     let stored: number | null;
+    let unburied = false;
     try {
-      if (outcome.status === "dead") await this.#bury(delivery, outcome);
+      if (outcome.status === "dead") {
+        try {
+          await this.#bury(delivery, outcome);
+        } catch (err) {
+          // Kept as `pending` with its attempts used up, so that this attempt's error and history
+          // survive until the message comes back to be buried (see #beginFromRecord).
+          this.#report(err);
+          unburied = true;
+          outcome = { ...outcome, status: "pending", finished_at: null };
+        }
+      }
       stored = await this.edgeq.tasks.putIfUnchanged(outcome, revision).catch((err) => {
         // A result the record cannot hold (too large, not JSON) fails the task; retrying would not help.
         if (!(err instanceof EdgeqError)) throw err;
@@ -549,6 +564,7 @@ export class Worker {
       this.#report(new EdgeqError(`task ${outcome.id}: taken over by another run after this one's lease lapsed; its outcome is dropped`));
       return;
     }
+    if (unburied) return delivery.nak(1000);
     try {
       this.opts.onOutcome?.(outcome);
     } catch (err) {

@@ -9,7 +9,8 @@ import { connect } from "@nats-io/transport-node";
 import { createApi } from "../src/api.ts";
 import { Edgeq } from "../src/client.ts";
 import { ConflictError } from "../src/errors.ts";
-import { consumerName, WORK_STREAM } from "../src/names.ts";
+import { consumerName, DEAD_STREAM, WORK_STREAM } from "../src/names.ts";
+import { ensureTopology } from "../src/topology.ts";
 import type { Handlers, Worker } from "../src/worker.ts";
 import { eventually } from "./helpers/processes.ts";
 import { QUEUE_LENGTH_REFRESH_MS } from "../src/queue-length.ts";
@@ -64,6 +65,32 @@ describe("tasks that use up their attempts", () => {
     expect((await call("GET", "/dead-letters?queue=other")).body.count).toBe(0);
     expect((await call("GET", `/dead-letters/${id}`)).body).toMatchObject({ id, data: { order: 7 } });
     expect((await call("GET", "/health")).body.dead_tasks).toBe(1);
+  });
+
+  test("a failure whose burial does not go through keeps its error, and is buried with it once the dead-letter stream is back", async () => {
+    const reported: unknown[] = [];
+    const worker = await env.edgeq.worker({ flaky: () => { throw new Error("broken for good"); } }, {
+      queues: ["dl-unburied"],
+      onError: (err) => reported.push(err),
+    });
+    workers.push(worker);
+    await env.edgeq.jsm.streams.delete(DEAD_STREAM);
+    let id: string;
+    try {
+      ({ id } = await env.edgeq.queue("dl-unburied").submit("flaky", null, { maxAttempts: 1 }));
+      const waiting = await eventually(async () => {
+        const record = await env.edgeq.tasks.get(id);
+        return record?.status === "pending" && record.attempts === 1 ? record : null;
+      }, 5000, "the failed attempt to be recorded");
+      expect(waiting.error).toBe("Error: broken for good");
+      expect(String((reported[0] as Error).cause)).toMatch(/no responders: 'edgeq_dead\./);
+    } finally {
+      await ensureTopology(env.edgeq.js, env.edgeq.jsm, env.edgeq.config);
+    }
+    expect(await env.edgeq.tasks.waitFor(id, 5000)).toMatchObject({ status: "dead", attempts: 1, error: "Error: broken for good" });
+    const letter = await env.edgeq.deadLetters.get(id);
+    expect(letter.reason).toBe("Error: broken for good");
+    expect(letter.history.map((a) => [a.attempt, a.error])).toEqual([[1, "Error: broken for good"]]);
   });
 
   test("requeued with new attempts, a task runs again under its id and keeps its history; the letter is gone", async () => {
