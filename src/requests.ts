@@ -66,7 +66,9 @@ export class Requests {
     const id = this.#next++;
     return new Promise<Msg>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, sentAt: Date.now(), subject });
-      this.#sweeper ??= setInterval(() => this.#sweep(), Math.max(100, this.timeoutMs / 4));
+      // Swept in the turn after the timer's: after an event loop blocked past the time-out, the
+      // answers waiting in the socket are read first, not counted as time-outs.
+      this.#sweeper ??= setInterval(() => nextTurn(() => this.#sweep()), Math.max(100, this.timeoutMs / 4));
       if (this.#outbox.push({ id, subject, data, headers }) === 1) nextTurn(() => this.#flush());
     });
   }
