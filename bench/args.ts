@@ -5,6 +5,8 @@
  *   --only a,b          scenarios to run: throughput, latency, http, scaling, idle (default all)
  *   --systems a,b       systems to compare: edgeq, bullmq, jetstream (default all)
  *   --tasks N           tasks per throughput measurement
+ *   --rounds N          times each scenario runs, every system in each round, the first system
+ *                       changing from round to round; the table gives medians (default 3; 1 quick)
  *   --out DIR           where latest.json and latest.svg go (default bench/results)
  * Environment: NATS_URL (use that server instead of starting one per measurement), REDIS_URL
  * (default redis://127.0.0.1:6379), BENCH_CPU_PROF_DIR (CPU profiles of the producer and workers).
@@ -20,6 +22,7 @@ export interface Args {
   sizes: Sizes;
   scenarios: ScenarioName[];
   systems: SystemName[];
+  rounds: number;
   out: string;
 }
 
@@ -68,7 +71,7 @@ export function parseArgs(argv: string[]): Args {
     if (i + 1 >= argv.length) throw new Error(`${flag} needs a value`);
     return argv[i + 1];
   };
-  const withValue = new Set(["--only", "--systems", "--tasks", "--out"]);
+  const withValue = new Set(["--only", "--systems", "--tasks", "--rounds", "--out"]);
   const known = new Set(["--quick", "--smoke", ...withValue]);
   const unknown = argv.filter((a, i) => a.startsWith("--") && !known.has(a) && !withValue.has(argv[i - 1]));
   if (unknown.length) throw new Error(`unknown option ${unknown[0]}`);
@@ -76,11 +79,13 @@ export function parseArgs(argv: string[]): Args {
   const smoke = argv.includes("--smoke");
   const quick = smoke || argv.includes("--quick");
   const sizes = { ...(smoke ? SMOKE : quick ? QUICK : FULL) };
-  const tasks = value("--tasks");
-  if (tasks !== undefined) {
-    sizes.tasks = Number(tasks);
-    if (!Number.isInteger(sizes.tasks) || sizes.tasks <= 0) throw new Error("--tasks must be a positive integer");
-  }
+  const positive = (flag: string, fallback: number) => {
+    const n = Number(value(flag) ?? fallback);
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag} must be a positive integer`);
+    return n;
+  };
+  sizes.tasks = positive("--tasks", sizes.tasks);
+  const rounds = positive("--rounds", quick ? 1 : 3);
   const only = value("--only");
   const systems = value("--systems");
   return {
@@ -92,6 +97,7 @@ export function parseArgs(argv: string[]): Args {
       ? ["throughput"]
       : SCENARIO_NAMES.filter((s) => !quick || s !== "scaling"),
     systems: systems ? list(systems, SYSTEM_NAMES, "--systems") : [...SYSTEM_NAMES],
+    rounds,
     out: value("--out") ?? "bench/results",
   };
 }

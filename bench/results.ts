@@ -16,10 +16,35 @@ export interface Row {
   scenario: string;
   metric: string;
   unit: string;
+  /** With several rounds, the median of each system's figures. */
   values: Partial<Record<SystemName, number>>;
+  /** Each round's figure, in round order, when there was more than one round. */
+  rounds?: Partial<Record<SystemName, number[]>>;
   target?: Target;
   /** Bars of the chart: throughput figures only, where higher is better. */
   chart?: boolean;
+}
+
+/**
+ * One row per figure from the rows each round returned (the same figures in the same order): the
+ * median of each system's figures, and the figures themselves.
+ */
+export function mergeRounds(rounds: Row[][]): Row[] {
+  if (rounds.length === 1) return rounds[0];
+  return rounds[0].map((first, i) => {
+    const perRound: Partial<Record<SystemName, number[]>> = {};
+    for (const round of rounds) {
+      for (const [system, value] of Object.entries(round[i].values) as [SystemName, number][]) (perRound[system] ??= []).push(value);
+    }
+    const values = Object.fromEntries(Object.entries(perRound).map(([system, figures]) => [system, median(figures!)]));
+    return { ...first, values, rounds: perRound };
+  });
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** A figure as the table shows it: thousands separated, decimals only for small values. */
@@ -64,7 +89,7 @@ export function targetMet(row: Row): boolean | undefined {
 export interface Report {
   date: string;
   machine: { cpus: number; model: string; loadAverageAtStart: number[]; node: string; natsServer: string };
-  options: { quick: boolean; systems: SystemName[]; sizes: object };
+  options: { quick: boolean; systems: SystemName[]; rounds: number; sizes: object };
   rows: Row[];
   seconds: number;
 }

@@ -3,7 +3,8 @@
  *
  * Runs every scenario for edgeq, BullMQ and raw JetStream, one system after the other, each
  * measurement on a fresh nats-server (or NATS_URL) and a fresh queue, with producers and workers in
- * their own processes. Prints a Markdown table with the figures, edgeq's ratios to the others and
+ * their own processes; by default three rounds of each scenario, whose medians the table gives,
+ * since one run's figures move with whatever else the machine is doing. Prints a Markdown table with the figures, edgeq's ratios to the others and
  * the issue's targets, and writes it as JSON and as an SVG chart to bench/results/.
  */
 import { execFileSync } from "node:child_process";
@@ -13,7 +14,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "./args.ts";
 import { chart } from "./chart.ts";
 import { buildProcs, killChildren, ROOT } from "./children.ts";
-import type { Report, Row } from "./results.ts";
+import { mergeRounds, type Report, type Row } from "./results.ts";
 import { SCENARIOS } from "./scenarios/mod.ts";
 import { Session } from "./session.ts";
 import { table } from "./table.ts";
@@ -40,16 +41,19 @@ const report: Report = {
     node: process.version,
     natsServer: process.env.NATS_URL ? "given by NATS_URL" : execFileSync("nats-server", ["--version"], { encoding: "utf8" }).trim(),
   },
-  options: { quick: args.quick, systems: args.systems, sizes: args.sizes },
+  options: { quick: args.quick, systems: args.systems, rounds: args.rounds, sizes: args.sizes },
   rows: [],
   seconds: 0,
 };
 
 try {
   for (const name of args.scenarios) {
-    console.log(`${name}…`);
-    const rows: Row[] = await SCENARIOS[name](session);
-    report.rows.push(...rows);
+    const rounds: Row[][] = [];
+    for (let n = 0; n < args.rounds; n++) {
+      console.log(`${name}${args.rounds > 1 ? `, round ${n + 1} of ${args.rounds}` : ""}…`);
+      rounds.push(await SCENARIOS[name](session.round(n)));
+    }
+    report.rows.push(...mergeRounds(rounds));
   }
 } catch (err) {
   console.error(err);

@@ -31,16 +31,29 @@ export interface Sizes {
 
 export class Session {
   readonly #runId = Math.random().toString(36).slice(2, 8);
+  /** Where `systems` starts this round. */
+  #first = 0;
   #measurements = 0;
   /** The server of the measurement under way, if it has one. */
   #server: NatsServer | undefined;
 
   constructor(
     readonly sizes: Sizes,
-    readonly systems: SystemName[],
+    private readonly allSystems: SystemName[],
     readonly redisUrl: string,
     private readonly natsUrl: string | undefined,
   ) {}
+
+  /** The systems in this round's order: each round, a different one goes first. */
+  get systems(): SystemName[] {
+    return [...this.allSystems.slice(this.#first), ...this.allSystems.slice(0, this.#first)];
+  }
+
+  /** Starts round `n` (from 0). */
+  round(n: number): this {
+    this.#first = n % this.allSystems.length;
+    return this;
+  }
 
   /** Runs `fn` in a fresh environment for `system`, and tears the environment down whatever happens. */
   async measure<T>(system: SystemName, fn: (env: BenchEnv) => Promise<T>): Promise<T> {

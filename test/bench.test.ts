@@ -35,20 +35,26 @@ function run(args: string[]): Promise<{ code: number | null; output: string }> {
   });
 }
 
-test("the benchmark's smoke run writes a table for every system it ran", async () => {
+test("the benchmark's smoke run writes a table for every system it ran, with the median of its rounds", async () => {
   const systems: SystemName[] = ["edgeq", "jetstream", ...(await redisAnswers() ? ["bullmq" as const] : [])];
-  const { code, output } = await run(["--smoke", "--systems", systems.join(","), "--out", relative(ROOT, out)]);
+  const { code, output } = await run(["--smoke", "--rounds", "2", "--systems", systems.join(","), "--out", relative(ROOT, out)]);
   expect(code, output).toBe(0);
 
   const report = JSON.parse(readFileSync(join(out, "latest.json"), "utf8")) as Report;
-  expect(report.options.systems).toEqual(systems);
+  expect(report.options).toMatchObject({ systems, rounds: 2 });
   const figure = (metric: string) => report.rows.find((r) => r.metric.startsWith(metric))!;
   for (const system of systems) {
     for (const metric of ["submit alone", "drain a backlog", "end-to-end"]) {
-      expect(figure(metric).values[system], `${system} ${metric}`).toBeGreaterThan(0);
+      const rounds = figure(metric).rounds![system]!;
+      expect(rounds, `${system} ${metric}`).toHaveLength(2);
+      expect(Math.min(...rounds), `${system} ${metric}`).toBeGreaterThan(0);
+      expect(figure(metric).values[system]).toBeCloseTo((rounds[0] + rounds[1]) / 2, 6);
     }
     expect(figure("sampled outcomes read back completed").values[system]).toBe(100);
   }
+  // Each round began with another system.
+  expect(output).toMatch(/round 1 of 2…\n {2}edgeq:[\s\S]*round 2 of 2…\n {2}jetstream:/);
   expect(readFileSync(join(out, "latest.svg"), "utf8")).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
-  expect(output).toContain("| 1 throughput | end-to-end");
-}, 180_000);
+  // A ratio with the range of the rounds' own ratios.
+  expect(output).toMatch(/\| 1 throughput \| end-to-end .*\| \d+\.\d\d× \(\d+\.\d\d–\d+\.\d\d\) \|/);
+}, 240_000);
