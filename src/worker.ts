@@ -88,6 +88,9 @@ type ResolvedOptions = z.output<typeof workerOptionsSchema>;
 /** Times a run re-reads its record when a write landed between its read and its `running` write. */
 const BEGIN_REREADS = 2;
 
+/** Between tries to publish a dead letter: 0.5–1 s on a message's first delivery, doubling with each, up to a minute. */
+const BURIAL_BACKOFF = parseBackoff("exponential:1000:60000")!;
+
 /** Pause before pulling again after a pull the server did not answer. */
 const UNANSWERED_PAUSE_MS = 1000;
 
@@ -564,7 +567,8 @@ export class Worker {
       this.#report(new EdgeqError(`task ${outcome.id}: taken over by another run after this one's lease lapsed; its outcome is dropped`));
       return;
     }
-    if (unburied) return delivery.nak(1000);
+    // Backing off, so that a dead-letter stream down for long does not cost a record write per task every second.
+    if (unburied) return delivery.nak(retryDelayMs(BURIAL_BACKOFF, delivery.deliveryCount));
     try {
       this.opts.onOutcome?.(outcome);
     } catch (err) {
