@@ -66,6 +66,25 @@ export function describeTarget(target: Target): string {
   }
 }
 
+/**
+ * edgeq's figure over `other`'s. With rounds, the median of the rounds' own ratios: each is taken
+ * between figures measured minutes apart, where the medians of the figures may come from rounds
+ * the machine ran at different speeds.
+ */
+export function ratio(row: Row, other: SystemName): number | undefined {
+  const ratios = roundRatios(row, other);
+  if (ratios) return ratios.length ? median(ratios) : undefined;
+  const [mine, theirs] = [row.values.edgeq, row.values[other]];
+  return mine === undefined || !theirs ? undefined : mine / theirs;
+}
+
+/** Each round's ratio of edgeq's figure to `other`'s; undefined with one round. */
+export function roundRatios(row: Row, other: SystemName): number[] | undefined {
+  const [mine, theirs] = [row.rounds?.edgeq, row.rounds?.[other]];
+  if (!mine || !theirs) return undefined;
+  return mine.map((m, i) => m / theirs[i]).filter(Number.isFinite);
+}
+
 /** Whether edgeq meets the row's target; undefined when a figure it needs was not measured. */
 export function targetMet(row: Row): boolean | undefined {
   const { target, values } = row;
@@ -74,9 +93,9 @@ export function targetMet(row: Row): boolean | undefined {
   switch (target.kind) {
     case "at-least-times":
     case "at-most-times": {
-      const other = values[target.vs];
-      if (other === undefined) return undefined;
-      return target.kind === "at-least-times" ? edgeq >= target.value * other : edgeq <= target.value * other;
+      const times = ratio(row, target.vs);
+      if (times === undefined) return undefined;
+      return target.kind === "at-least-times" ? times >= target.value : times <= target.value;
     }
     case "at-least":
       return edgeq >= target.value;

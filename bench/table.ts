@@ -1,9 +1,9 @@
 /**
  * The results as a Markdown table: absolute figures, edgeq's ratios to the others, and the targets.
- * With several rounds, a ratio is followed by the lowest and highest of the rounds' own ratios,
- * each taken between figures measured minutes apart.
+ * With several rounds, a ratio is the median of the rounds' own ratios (see `ratio`), followed
+ * by the lowest and highest of them.
  */
-import { describeTarget, fmt, type Row, targetMet } from "./results.ts";
+import { describeTarget, fmt, ratio, roundRatios, type Row, targetMet } from "./results.ts";
 import type { SystemName } from "./systems/system.ts";
 
 export function table(rows: Row[], systems: SystemName[]): string {
@@ -11,8 +11,8 @@ export function table(rows: Row[], systems: SystemName[]): string {
   const header = ["scenario", "figure", "unit", ...systems, ...others.map((s) => `edgeq / ${s}`), "target", "met"];
   const lines = rows.map((row) => {
     const ratios = others.map((s) => {
-      const [mine, theirs] = [row.values.edgeq, row.values[s]];
-      return mine === undefined || !theirs ? "–" : `${(mine / theirs).toFixed(2)}×${roundsRange(row, s)}`;
+      const times = ratio(row, s);
+      return times === undefined ? "–" : `${times.toFixed(2)}×${roundsRange(row, s)}`;
     });
     const met = targetMet(row);
     return [
@@ -28,10 +28,8 @@ export function table(rows: Row[], systems: SystemName[]): string {
   return [header, header.map(() => "---"), ...lines].map((cells) => `| ${cells.join(" | ")} |`).join("\n");
 }
 
-/** " (low–high)" of edgeq's ratio to `other` in each round; empty with one round. */
+/** " (low–high)" of the rounds' own ratios; empty with one round. */
 function roundsRange(row: Row, other: SystemName): string {
-  const [mine, theirs] = [row.rounds?.edgeq, row.rounds?.[other]];
-  if (!mine || !theirs || mine.length < 2) return "";
-  const ratios = mine.map((m, i) => m / theirs[i]).filter(Number.isFinite);
-  return ratios.length ? ` (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})` : "";
+  const ratios = roundRatios(row, other);
+  return ratios?.length ? ` (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})` : "";
 }

@@ -9,7 +9,8 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, expect, test } from "vitest";
-import type { Report } from "../bench/results.ts";
+import { mergeRounds, ratio, type Report, type Row, targetMet } from "../bench/results.ts";
+import { table } from "../bench/table.ts";
 import type { SystemName } from "../bench/systems/system.ts";
 import { ROOT } from "./helpers/processes.ts";
 
@@ -58,3 +59,16 @@ test("the benchmark's smoke run writes a table for every system it ran, with the
   // A ratio with the range of the rounds' own ratios.
   expect(output).toMatch(/\| 1 throughput \| end-to-end .*\| \d+\.\d\d× \(\d+\.\d\d–\d+\.\d\d\) \|/);
 }, 240_000);
+
+test("with rounds, a figure is the median of the rounds' figures and a ratio the median of the rounds' own ratios", () => {
+  const round = (edgeq: number, bullmq: number): Row[] => [
+    { scenario: "s", metric: "m", unit: "tasks/s", values: { edgeq, bullmq }, target: { kind: "at-least-times", vs: "bullmq", value: 2 } },
+  ];
+  // The rounds' ratios are 1, 3 and 0.5; the medians' ratio (20 / 10) would say 2.
+  const [merged] = mergeRounds([round(10, 10), round(30, 10), round(20, 40)]);
+  expect(merged.values).toEqual({ edgeq: 20, bullmq: 10 });
+  expect(merged.rounds).toEqual({ edgeq: [10, 30, 20], bullmq: [10, 10, 40] });
+  expect(ratio(merged, "bullmq")).toBe(1);
+  expect(targetMet(merged)).toBe(false);
+  expect(table([merged], ["edgeq", "bullmq"])).toContain("| 20 | 10 | 1.00× (0.50–3.00) | ≥ 2× bullmq | **no** |");
+});
