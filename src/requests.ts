@@ -21,6 +21,7 @@ import { JetStreamApiError } from "@nats-io/jetstream";
 interface Pending {
   resolve(msg: Msg): void;
   reject(err: Error): void;
+  /** Infinity until the flush sends it: a request's time-out runs from its sending. */
   sentAt: number;
   /** Where the request went, for the error when nothing listens there. */
   subject: string;
@@ -65,7 +66,7 @@ export class Requests {
     });
     const id = this.#next++;
     return new Promise<Msg>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject, sentAt: Date.now(), subject });
+      this.#pending.set(id, { resolve, reject, sentAt: Infinity, subject });
       // Swept in the turn after the timer's: after an event loop blocked past the time-out, the
       // answers waiting in the socket are read first, not counted as time-outs.
       this.#sweeper ??= setInterval(() => nextTurn(() => this.#sweep()), Math.max(100, this.timeoutMs / 4));
@@ -81,11 +82,13 @@ export class Requests {
   #flush(): void {
     const outbox = this.#outbox;
     this.#outbox = [];
+    const now = Date.now();
     for (const { id, subject, data, headers } of outbox) {
+      const pending = this.#pending.get(id);
+      if (pending) pending.sentAt = now;
       try {
         this.nc.publish(subject, data, { reply: `${this.#inbox}.${id}`, headers });
       } catch (err) {
-        const pending = this.#pending.get(id);
         this.#pending.delete(id);
         pending?.reject(err as Error);
       }
