@@ -88,7 +88,7 @@ type ResolvedOptions = z.output<typeof workerOptionsSchema>;
 /** Times a run re-reads its record when a write landed between its read and its `running` write. */
 const BEGIN_REREADS = 2;
 
-/** Between tries to publish a dead letter: 0.5–1 s on a message's first delivery, doubling with each, up to a minute. */
+/** Between tries to publish a dead letter: 0.5–1 s after the first, doubling with each redelivery since, up to a minute. */
 const BURIAL_BACKOFF = parseBackoff("exponential:1000:60000")!;
 
 /** Pause before pulling again after a pull the server did not answer. */
@@ -537,22 +537,27 @@ export class Worker {
   async #settle(delivery: Delivery, run: Running, outcome: TaskRecord, revision: number): Promise<void> {
     run.finishing = true;
     let stored: number | null;
-    let unburied = false;
+    // The delay before the message returns, when its dead letter could not be published.
+    let unburied: number | undefined;
     try {
       if (outcome.status === "dead") {
         try {
           await this.#bury(delivery, outcome);
         } catch (err) {
+          this.#report(err);
+          // An unreadable message has no attempt to keep: it comes back and is buried as before.
+          const delayMs = retryDelayMs(BURIAL_BACKOFF, Math.max(1, delivery.deliveryCount - outcome.attempts));
+          if (outcome.attempts === 0) return delivery.nak(delayMs);
           // Kept as `pending` with its attempts used up, so that this attempt's error and history
           // survive until the message comes back to be buried (see #beginFromRecord).
-          this.#report(err);
-          unburied = true;
+          unburied = delayMs;
           outcome = { ...outcome, status: "pending", finished_at: null };
         }
       }
       stored = await this.edgeq.tasks.putIfUnchanged(outcome, revision).catch((err) => {
         // A result the record cannot hold (too large, not JSON) fails the task; retrying would not help.
         if (!(err instanceof EdgeqError)) throw err;
+        unburied = undefined;
         outcome = this.#finished({ ...outcome, result: null }, "failed", { error: clip(`${err.name}: ${err.message}`) });
         return this.edgeq.tasks.putIfUnchanged(outcome, revision);
       });
@@ -568,7 +573,7 @@ export class Worker {
       return;
     }
     // Backing off, so that a dead-letter stream down for long does not cost a record write per task every second.
-    if (unburied) return delivery.nak(retryDelayMs(BURIAL_BACKOFF, delivery.deliveryCount));
+    if (unburied !== undefined) return delivery.nak(unburied);
     try {
       this.opts.onOutcome?.(outcome);
     } catch (err) {

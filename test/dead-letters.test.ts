@@ -93,6 +93,23 @@ describe("tasks that use up their attempts", () => {
     expect(letter.history.map((a) => [a.attempt, a.error])).toEqual([[1, "Error: broken for good"]]);
   });
 
+  test("an unreadable message whose burial does not go through writes no record, and is buried once the stream is back", async () => {
+    const reported: unknown[] = [];
+    workers.push(await env.edgeq.worker({ echo: (data) => data }, { queues: ["dl-unread"], onError: (err) => reported.push(err) }));
+    await env.edgeq.jsm.streams.delete(DEAD_STREAM);
+    try {
+      const poison = headers();
+      poison.set("Nats-Msg-Id", "unread-1");
+      env.nc.publish("edgeq.dl-unread.normal.echo", new Uint8Array([0xff, 0xfe]), { headers: poison });
+      await eventually(async () => reported.length > 0, 5000, "the failed burial to be reported");
+      expect(await env.edgeq.tasks.get("unread-1")).toBeNull();
+    } finally {
+      await ensureTopology(env.edgeq.js, env.edgeq.jsm, env.edgeq.config);
+    }
+    expect(await env.edgeq.tasks.waitFor("unread-1", 5000)).toMatchObject({ status: "dead", attempts: 0 });
+    expect((await env.edgeq.deadLetters.get("unread-1")).reason).toMatch(/^PoisonMessageError/);
+  });
+
   test("requeued with new attempts, a task runs again under its id and keeps its history; the letter is gone", async () => {
     let broken = true;
     await startWorker("dl-requeue", { flaky: () => { if (broken) throw new Error("down"); return "fixed"; } });
