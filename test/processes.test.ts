@@ -187,14 +187,15 @@ test("a worker stopped during a run whose lease lapsed leaves the run that took 
 test("a run whose lease lapsed cannot overwrite the outcome of the run that took over", async () => {
   const stalled = startModule("test/fixtures/stalling-worker.ts");
   const stalledId = await stalled.workerId();
-  const { id } = await env.edgeq.queue().submit("stall", { ms: 5000 });
+  // 8 s: under a full test run, the second worker can take seconds to start pulling.
+  const { id } = await env.edgeq.queue().submit("stall", { ms: 8000 });
   await eventually(async () => (await env.edgeq.tasks.get(id))?.worker_id === stalledId, 5000, "the first run to start");
   const takeover = startModule("test/fixtures/stalling-worker.ts");
   const takeoverId = await takeover.workerId();
   // The ack wait (2 s) lapses while the first run blocks; the second worker runs the task again.
   const done = await env.edgeq.tasks.waitFor(id, 10_000);
   expect(done).toMatchObject({ status: "completed", attempts: 2, worker_id: takeoverId, result: { attempt: 2 } });
-  // The first run wakes up at 5 s and must leave that outcome alone.
+  // The first run wakes up at 8 s and must leave that outcome alone.
   await stalled.waitFor(/taken over by another run/, 10_000);
   expect(await env.edgeq.tasks.get(id)).toMatchObject({ status: "completed", attempts: 2, result: { attempt: 2 } });
 });
