@@ -88,7 +88,7 @@ type ResolvedOptions = z.output<typeof workerOptionsSchema>;
 /** Times a run re-reads its record when a write landed between its read and its `running` write. */
 const BEGIN_REREADS = 2;
 
-/** Between tries to publish a dead letter: 0.5–1 s after the first, doubling with each redelivery since, up to a minute. */
+/** Between tries to publish a dead letter: 0.5–2 s after the first, doubling with each redelivery since, up to a minute. */
 const BURIAL_BACKOFF = parseBackoff("exponential:1000:60000")!;
 
 /** Pause before pulling again after a pull the server did not answer. */
@@ -546,7 +546,8 @@ export class Worker {
         } catch (err) {
           this.#report(err);
           // An unreadable message has no attempt to keep: it comes back and is buried as before.
-          const delayMs = retryDelayMs(BURIAL_BACKOFF, Math.max(1, delivery.deliveryCount - outcome.attempts));
+          // Counted from the delivery of the task's last attempt: one more with each failed try since.
+          const delayMs = retryDelayMs(BURIAL_BACKOFF, Math.max(1, delivery.deliveryCount - outcome.attempts + 1));
           if (outcome.attempts === 0) return delivery.nak(delayMs);
           // Kept as `pending` with its attempts used up, so that this attempt's error and history
           // survive until the message comes back to be buried (see #beginFromRecord).
