@@ -31,6 +31,16 @@ async function startWorker(queue: string, handlers: Handlers) {
   return worker;
 }
 
+/** Runs `fn` with the dead-letter stream gone, so that burials fail; then makes it again. */
+async function withoutDeadStream(fn: () => Promise<void>): Promise<void> {
+  await env.edgeq.jsm.streams.delete(DEAD_STREAM);
+  try {
+    await fn();
+  } finally {
+    await ensureTopology(env.edgeq.js, env.edgeq.jsm, env.edgeq.config);
+  }
+}
+
 const api = () => createApi(env.edgeq, { onError: () => {} });
 async function call(method: string, path: string, body?: unknown) {
   const res = await api().request(path, { method, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -74,9 +84,8 @@ describe("tasks that use up their attempts", () => {
       onError: (err) => reported.push(err),
     });
     workers.push(worker);
-    await env.edgeq.jsm.streams.delete(DEAD_STREAM);
     let id: string;
-    try {
+    await withoutDeadStream(async () => {
       ({ id } = await env.edgeq.queue("dl-unburied").submit("flaky", null, { maxAttempts: 1 }));
       const waiting = await eventually(async () => {
         const record = await env.edgeq.tasks.get(id);
@@ -84,11 +93,9 @@ describe("tasks that use up their attempts", () => {
       }, 5000, "the failed attempt to be recorded");
       expect(waiting.error).toBe("Error: broken for good");
       expect(String((reported[0] as Error).cause)).toMatch(/no responders: 'edgeq_dead\./);
-    } finally {
-      await ensureTopology(env.edgeq.js, env.edgeq.jsm, env.edgeq.config);
-    }
-    expect(await env.edgeq.tasks.waitFor(id, 5000)).toMatchObject({ status: "dead", attempts: 1, error: "Error: broken for good" });
-    const letter = await env.edgeq.deadLetters.get(id);
+    });
+    expect(await env.edgeq.tasks.waitFor(id!, 5000)).toMatchObject({ status: "dead", attempts: 1, error: "Error: broken for good" });
+    const letter = await env.edgeq.deadLetters.get(id!);
     expect(letter.reason).toBe("Error: broken for good");
     expect(letter.history.map((a) => [a.attempt, a.error])).toEqual([[1, "Error: broken for good"]]);
   });
@@ -96,16 +103,13 @@ describe("tasks that use up their attempts", () => {
   test("an unreadable message whose burial does not go through writes no record, and is buried once the stream is back", async () => {
     const reported: unknown[] = [];
     workers.push(await env.edgeq.worker({ echo: (data) => data }, { queues: ["dl-unread"], onError: (err) => reported.push(err) }));
-    await env.edgeq.jsm.streams.delete(DEAD_STREAM);
-    try {
+    await withoutDeadStream(async () => {
       const poison = headers();
       poison.set("Nats-Msg-Id", "unread-1");
       env.nc.publish("edgeq.dl-unread.normal.echo", new Uint8Array([0xff, 0xfe]), { headers: poison });
       await eventually(async () => reported.length > 0, 5000, "the failed burial to be reported");
       expect(await env.edgeq.tasks.get("unread-1")).toBeNull();
-    } finally {
-      await ensureTopology(env.edgeq.js, env.edgeq.jsm, env.edgeq.config);
-    }
+    });
     expect(await env.edgeq.tasks.waitFor("unread-1", 5000)).toMatchObject({ status: "dead", attempts: 0 });
     expect((await env.edgeq.deadLetters.get("unread-1")).reason).toMatch(/^PoisonMessageError/);
   });

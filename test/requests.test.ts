@@ -4,17 +4,10 @@
 import { type Msg, TimeoutError } from "@nats-io/nats-core";
 import { expect, test } from "vitest";
 import { Requests } from "../src/requests.ts";
+import { block } from "./helpers/block.ts";
 import { useNats } from "./helpers/setup.ts";
 
 const env = useNats();
-
-/** Blocks the event loop, as a CPU-bound handler does. */
-function block(ms: number): void {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    // no await
-  }
-}
 
 test("an answer that arrived while the event loop was blocked past the time-out is read, not timed out", async () => {
   const requests = new Requests(env.nc, "$JS.API", 300);
