@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { rssMb } from "../bench/procstat.ts";
 import { Edgeq } from "../src/client.ts";
-import { FINAL_STATUSES } from "../src/records.ts";
+import { FINAL_STATUSES } from "../src/record.ts";
 import { freePort, NatsServer, waitForPort } from "../test/helpers/nats-server.ts";
 import { type EdgeqProcess, runEdgeq } from "../test/helpers/processes.ts";
 

@@ -9,19 +9,18 @@
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 import { z } from "zod";
-import { createApi } from "./api.ts";
 import { DEAD_USAGE, type DeadCommand, runDeadCommand } from "./cli-dead-letters.ts";
 import { Edgeq } from "./client.ts";
 import { describeIssues } from "./config.ts";
 import { EdgeqError, UnavailableError, ValidationError } from "./errors.ts";
-import { limitSchema } from "./http-input.ts";
+import { limitSchema } from "./records.ts";
 import { ensureLocalNats, type LocalNats } from "./local-nats.ts";
 import { queueSchema } from "./message.ts";
 import { natsConnectOptions } from "./nats-options.ts";
 import { maxAttemptsSchema } from "./retry.ts";
 import type { Runtime } from "./runtime.ts";
 import { type EnvName, readSettings, type Settings, wholeNumber } from "./settings.ts";
-import type { Handlers, Worker, WorkerOptions } from "./worker.ts";
+import type { Handlers, Worker, WorkerOptions } from "./worker/mod.ts";
 
 const USAGE = `usage: edgeq <command> [options]
 
@@ -214,6 +213,8 @@ function disconnect(edgeq: Edgeq): Promise<void> {
 
 async function startApi(edgeq: Edgeq, settings: Settings, runtime: Runtime): Promise<() => Promise<void>> {
   const { tokens, rateLimit } = settings.api;
+  // Loaded here: a worker process never loads Hono.
+  const { createApi } = await import("./api/mod.ts");
   const app = createApi(edgeq, {
     gateway: `gateway-${runtime.hostname()}`,
     tokens,

@@ -8,16 +8,16 @@ import { type EdgeqConfig, type EdgeqConfigInput, parseInput, resolveConfig } fr
 import { ConnectionState } from "./connection.ts";
 import { UnavailableError } from "./errors.ts";
 import { type Health, readHealth } from "./health.ts";
-import { listWorkers, totalStats, type WorkerInfo, type WorkerStats } from "./heartbeat.ts";
+import { type Handlers, listWorkers, totalStats, Worker, type WorkerInfo, type WorkerOptions, type WorkerStats } from "./worker/mod.ts";
 import { queueSchema } from "./message.ts";
 import { DEFAULT_QUEUE, TASKS_BUCKET } from "./names.ts";
+import { PendingTasks } from "./pending.ts";
 import { DeadLetters } from "./dead-letters.ts";
 import { Queue } from "./queue.ts";
 import { QueueLengths } from "./queue-length.ts";
 import { Requests } from "./requests.ts";
 import { TaskRecords } from "./records.ts";
 import { type Buckets, ensureQueueConsumers, ensureTopology } from "./topology.ts";
-import { type Handlers, Worker, type WorkerOptions } from "./worker.ts";
 
 /** Bytes a record needs beyond its data; submissions leave this much of the server's max payload free. */
 const RECORD_OVERHEAD = 4096;
@@ -43,9 +43,9 @@ export class Edgeq {
     this.connection = new ConnectionState(nc);
     this.maxPayload = nc.info?.max_payload ?? 1024 * 1024;
     this.requests = new Requests(nc, js.apiPrefix);
-    this.tasks = new TaskRecords(nc, this.requests, jsm, TASKS_BUCKET, this.maxPayload);
+    this.tasks = new TaskRecords(nc, this.requests, jsm, TASKS_BUCKET, this.maxPayload, new PendingTasks(jsm, config));
     this.deadLetters = new DeadLetters(this);
-    this.queueLengths = new QueueLengths(jsm);
+    this.queueLengths = new QueueLengths(jsm, (queue) => this.ensureQueue(queue));
   }
 
   /**

@@ -28,13 +28,14 @@ import {
   HEADER_BACKOFF,
   HEADER_ID,
   HEADER_MAX_ATTEMPTS,
+  HEADER_RECORD_REVISION,
   HEADER_TASK_ID,
   parseTaskSubject,
   POLICY_HEADERS,
   type Priority,
   WORK_STREAM,
 } from "./names.ts";
-import { type Attempt, newRecord } from "./records.ts";
+import { type Attempt, newRecord } from "./record.ts";
 import { maxAttemptsSchema, resolvePolicy } from "./retry.ts";
 import { StreamScanner } from "./scan.ts";
 
@@ -232,6 +233,8 @@ export class DeadLetters {
     // first. That one publishes; were this one to publish first, the other's would be the duplicate,
     // and its undo would set the record back to `dead` under a waiting message.
     if (written === null) return false;
+    // Tells the worker a record was written for this message: it reads it rather than create one.
+    headers.set(HEADER_RECORD_REVISION, String(written));
     // When this requeue stores no message, the record goes back to what it was.
     const undo = async () => {
       const back = before.record ? this.edgeq.tasks.putIfUnchanged(before.record, written) : this.edgeq.tasks.deleteIfUnchanged(letter.id, written);

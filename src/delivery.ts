@@ -21,7 +21,11 @@ export class Delivery {
    */
   readonly deliveryCount: number;
 
-  constructor(readonly msg: Msg) {
+  constructor(
+    readonly msg: Msg,
+    /** Sends an answer to the delivery; a worker sends them batched, once per event loop turn. */
+    private readonly send: (subject: string, data: Uint8Array) => void = (_subject, data) => void msg.respond(data),
+  ) {
     // $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>, or with
     // <domain>.<account hash> after $JS.ACK on newer servers.
     const tokens = msg.reply?.split(".") ?? [];
@@ -32,18 +36,22 @@ export class Delivery {
   }
 
   ack(): void {
-    this.msg.respond(ACK);
+    this.#respond(ACK);
+  }
+
+  #respond(data: Uint8Array): void {
+    if (this.msg.reply) this.send(this.msg.reply, data);
   }
 
   /** Returns the message for redelivery after `delayMs` (immediately when 0). */
   nak(delayMs = 0): void {
     const delay = delayMs > 0 ? ` {"delay":${Math.round(delayMs * 1e6)}}` : "";
-    this.msg.respond(encoder.encode(`-NAK${delay}`));
+    this.#respond(encoder.encode(`-NAK${delay}`));
   }
 
   /** Resets the ack timer: the task is still being worked on. */
   working(): void {
-    this.msg.respond(WPI);
+    this.#respond(WPI);
   }
 
   /**
@@ -51,6 +59,6 @@ export class Delivery {
    * redeliver the message; the reason is in the task record.
    */
   term(): void {
-    this.msg.respond(TERM);
+    this.#respond(TERM);
   }
 }

@@ -2,19 +2,21 @@
  * The task message: what the API, the library and a plain `nats pub` put on a work subject, and
  * how a worker reads it back.
  *
- *   subject  edgeq.<queue>.<priority>.<type>
+ *   subject  edgeq.<queue>.<priority>.<type>, or edgeq.<queue>.<priority>.=<task id>.<type>
+ *            (edgeq's submitters' form: the id token lets a pending task be found by its id)
  *   headers  Nats-Msg-Id: <task id>        (optional; else the id is derived from the stream sequence)
  *            Edgeq-Task-Id: <task id>      (optional; takes precedence over Nats-Msg-Id)
  *            Edgeq-Max-Attempts: <n>       (optional; each of these three defaults as retry.ts says)
  *            Edgeq-Backoff: <spec>
  *            Edgeq-Timeout-Ms: <n>
- *            Edgeq-Record-Revision: <n>  (set by edgeq's submitters; a hint, ignored when not a number)
+ *            Edgeq-Record-Revision: <n>  (set by a requeue: its `pending` record's revision; ignored when not a number)
  *   body     the task's data as JSON; a body that is not JSON is taken as a UTF-8 string
  *
  * A message no worker can read (a body that is not UTF-8, an edgeq header with a bad value) is a
  * poison message: decodeTask throws PoisonMessageError and the worker dead-letters it.
  */
-import { headers as natsHeaders, type Msg, type MsgHdrs } from "@nats-io/nats-core";
+import type { Msg, MsgHdrs } from "@nats-io/nats-core";
+import { EncodedHeaders, headerLines } from "./encoded-headers.ts";
 import { z } from "zod";
 import { parseInput } from "./config.ts";
 import { PayloadTooLargeError, PoisonMessageError, ValidationError } from "./errors.ts";
@@ -105,13 +107,24 @@ export function encodeTask(type: string, data: unknown, address: TaskAddress, ma
     throw new PayloadTooLargeError(`task data is ${body.length} bytes; the limit is ${maxBytes}`);
   }
   const { id, queue, priority, policy } = address;
-  const headers = natsHeaders();
-  headers.set(HEADER_ID, id);
-  headers.set(HEADER_MAX_ATTEMPTS, String(policy.maxAttempts));
-  headers.set(HEADER_BACKOFF, policy.backoff);
-  if (policy.timeoutMs !== null) headers.set(HEADER_TIMEOUT, String(policy.timeoutMs));
-  return { id, type, queue, priority, data: data ?? null, policy, subject: taskSubject(queue, priority, type), headers, body };
+  // The id is checked by ID_PATTERN before it gets here; the policy's lines are made once per policy.
+  const headers = new EncodedHeaders(`\r\n${HEADER_ID}: ${id}${policyLines(policy)}`);
+  return { id, type, queue, priority, data: data ?? null, policy, subject: taskSubject(queue, priority, type, id), headers, body };
 }
+
+/** The header lines of a retry policy, made once for each policy a process sends. */
+function policyLines(policy: RetryPolicy): string {
+  const key = `${policy.maxAttempts}|${policy.backoff}|${policy.timeoutMs}`;
+  let lines = knownPolicyLines.get(key);
+  if (lines === undefined) {
+    const pairs: [string, string][] = [[HEADER_MAX_ATTEMPTS, String(policy.maxAttempts)], [HEADER_BACKOFF, policy.backoff]];
+    if (policy.timeoutMs !== null) pairs.push([HEADER_TIMEOUT, String(policy.timeoutMs)]);
+    if (knownPolicyLines.size >= 1000) knownPolicyLines.clear();
+    knownPolicyLines.set(key, lines = headerLines(pairs));
+  }
+  return lines;
+}
+const knownPolicyLines = new Map<string, string>();
 
 /** The task id for an idempotency key: the same key always gives the same id. */
 export async function idForKey(key: string): Promise<string> {
@@ -136,8 +149,11 @@ export interface IncomingTask {
   data: unknown;
   /** What the message says of its policy; the worker fills in the rest from its defaults. */
   policy: Partial<RetryPolicy>;
-  /** The revision of the `pending` record its submitter wrote, if it says one. */
+  /** The revision of the `pending` record a requeue wrote, if it says one. */
   recordRevision: number | null;
+  /** The message body, and whether it is the data's JSON (so a record can hold it as it is). */
+  body: Uint8Array;
+  bodyIsJson: boolean;
 }
 
 /** Reads a delivered work message whose id `taskId` gave. */
@@ -151,10 +167,15 @@ export function decodeTask(msg: Msg, id: string): IncomingTask {
     throw new PoisonMessageError(`its headers cannot be read: ${(err as Error).message}`);
   }
   const revision = Number(headers?.get(HEADER_RECORD_REVISION) || NaN);
+  const { data, json } = readBody(msg.data);
   return {
-    ...parts,
+    queue: parts.queue,
+    priority: parts.priority,
+    type: parts.type,
     id,
-    data: parseBody(msg.data),
+    data,
+    body: msg.data,
+    bodyIsJson: json,
     policy: readPolicy(headers),
     recordRevision: Number.isSafeInteger(revision) && revision > 0 ? revision : null,
   };
@@ -174,7 +195,13 @@ export function headersOf(msg: Msg): MsgHdrs | undefined {
 
 /** The task id of a work message, whether or not the rest of it can be read. */
 export function taskId(msg: Msg, streamSeq: number): string {
-  const headers = headersOf(msg);
+  return taskIdOf(msg.subject, headersOf(msg), streamSeq);
+}
+
+/** The task id from a work message's parts: its subject's id token, its headers, or its sequence. */
+export function taskIdOf(subject: string, headers: MsgHdrs | undefined, streamSeq: number): string {
+  const fromSubject = parseTaskSubject(subject)?.id;
+  if (fromSubject) return fromSubject;
   const id = [headers?.get(HEADER_TASK_ID), headers?.get(HEADER_ID)].find((v) => v && ID_PATTERN.test(v));
   return id ?? `seq-${streamSeq}`;
 }
@@ -208,7 +235,12 @@ const strictDecoder = new TextDecoder("utf-8", { fatal: true });
 
 /** A body's data: JSON, else UTF-8 text, else PoisonMessageError. */
 export function parseBody(body: Uint8Array): unknown {
-  if (body.length === 0) return null;
+  return readBody(body).data;
+}
+
+/** A body's data, and whether the body was its JSON. */
+function readBody(body: Uint8Array): { data: unknown; json: boolean } {
+  if (body.length === 0) return { data: null, json: false };
   let text: string;
   try {
     text = strictDecoder.decode(body);
@@ -216,8 +248,8 @@ export function parseBody(body: Uint8Array): unknown {
     throw new PoisonMessageError(`the body (${body.length} bytes) is neither JSON nor UTF-8 text`);
   }
   try {
-    return JSON.parse(text);
+    return { data: JSON.parse(text), json: true };
   } catch {
-    return text;
+    return { data: text, json: false };
   }
 }

@@ -1,12 +1,12 @@
-/** edgeq's public API. */
+/**
+ * edgeq's library: submitting, working and reading tasks. It loads no HTTP framework and no CLI:
+ * the API is `edgeq/api` (src/api/mod.ts), the command `edgeq/cli` (src/cli.ts).
+ */
 export { Edgeq } from "./client.ts";
 export { Queue } from "./queue.ts";
-export { Worker, workerOptionsSchema } from "./worker.ts";
+export { Worker, workerOptionsSchema } from "./worker/mod.ts";
 export { DeadLetters } from "./dead-letters.ts";
 export { parseBackoff, resolvePolicy, retryDelayMs } from "./retry.ts";
-export { createApi } from "./api.ts";
-export { constantTimeEqual, parseApiTokens, SCOPES } from "./auth.ts";
-export { parseRateLimit, RateLimiter } from "./rate-limit.ts";
 export { configSchema, resolveConfig } from "./config.ts";
 export { DEFAULT_NATS_URL, ENV_NAMES, readSettings } from "./settings.ts";
 export { natsConnectOptions } from "./nats-options.ts";
@@ -44,22 +44,19 @@ export {
   WORK_STREAM,
   WORKERS_BUCKET,
 } from "./names.ts";
-export { TASK_STATUSES } from "./records.ts";
-export { runCli } from "./cli.ts";
+export { TASK_STATUSES } from "./record.ts";
 
-export type { ApiOptions } from "./api.ts";
-export type { ApiToken, Scope } from "./auth.ts";
-export type { RateLimit } from "./rate-limit.ts";
 export type { EdgeqConfig, EdgeqConfigInput } from "./config.ts";
 export type { Health } from "./health.ts";
-export type { WorkerInfo } from "./heartbeat.ts";
+export type { WorkerInfo } from "./worker/mod.ts";
 export type { SubmitOptions } from "./message.ts";
 export type { Priority } from "./names.ts";
 export type { ReadTextFile } from "./nats-options.ts";
 export type { Env, EnvName, NatsSettings, Settings } from "./settings.ts";
 export type { Submitted, TaskSpec } from "./queue.ts";
-export type { Attempt, ListOptions, TaskRecord, TaskRecords, TaskStatus } from "./records.ts";
+export type { Attempt, TaskRecord, TaskStatus } from "./record.ts";
+export type { ListOptions, TaskRecords } from "./records.ts";
 export type { DeadLetter } from "./dead-letters.ts";
 export type { Backoff, RetryPolicy } from "./retry.ts";
 export type { Runtime } from "./runtime.ts";
-export type { Handler, Handlers, TaskContext, WorkerOptions } from "./worker.ts";
+export type { Handler, Handlers, TaskContext, WorkerOptions } from "./worker/mod.ts";

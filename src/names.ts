@@ -58,8 +58,23 @@ export function workStreamSubjects(): string[] {
   return PRIORITIES.map((p) => `${SUBJECT_ROOT}.*.${p}.>`);
 }
 
-export function taskSubject(queue: string, priority: Priority, type: string): string {
-  return `${SUBJECT_ROOT}.${queue}.${priority}.${type}`;
+/**
+ * Marks the subject token that carries a task's id: `edgeq.<queue>.<priority>.=<id>.<type>`. No
+ * type word can hold a `=`, so the token cannot be mistaken for one; with it, a pending task is
+ * found in the work stream by its id (`pendingSubject`) without a record of its own.
+ */
+export const ID_TOKEN_MARK = "=";
+
+/** A work subject; with `id`, the form edgeq's submitters publish, which a lookup by id finds. */
+export function taskSubject(queue: string, priority: Priority, type: string, id?: string): string {
+  return id === undefined
+    ? `${SUBJECT_ROOT}.${queue}.${priority}.${type}`
+    : `${SUBJECT_ROOT}.${queue}.${priority}.${ID_TOKEN_MARK}${id}.${type}`;
+}
+
+/** The filter that matches the work message of task `id` published with its id token. */
+export function pendingSubject(id: string): string {
+  return `${SUBJECT_ROOT}.*.*.${ID_TOKEN_MARK}${id}.>`;
 }
 
 /** Filter subject of the consumer that serves one queue at one priority. */
@@ -76,6 +91,8 @@ export interface SubjectParts {
   queue: string;
   priority: Priority;
   type: string;
+  /** The id token's id, when the subject has one. */
+  id?: string;
 }
 
 export function deadSubject(id: string): string {
@@ -86,7 +103,10 @@ export function deadSubject(id: string): string {
 export function parseTaskSubject(subject: string): SubjectParts | null {
   const tokens = subject.split(".");
   if (tokens.length < 4 || tokens[0] !== SUBJECT_ROOT) return null;
-  const [, queue, priority] = tokens;
+  const [, queue, priority, fourth] = tokens;
   if (!(PRIORITIES as readonly string[]).includes(priority)) return null;
-  return { queue, priority: priority as Priority, type: tokens.slice(3).join(".") };
+  if (!fourth.startsWith(ID_TOKEN_MARK)) return { queue, priority: priority as Priority, type: tokens.slice(3).join(".") };
+  const id = fourth.slice(ID_TOKEN_MARK.length);
+  if (tokens.length < 5 || !ID_PATTERN.test(id)) return null;
+  return { queue, priority: priority as Priority, type: tokens.slice(4).join("."), id };
 }

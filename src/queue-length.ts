@@ -1,13 +1,14 @@
 /**
  * Bounded queues: a queue with a `maxLength` refuses submissions while it holds that many tasks
- * (stored and not yet acknowledged). The length is read from the work stream's per-subject counts,
+ * (stored and not yet acknowledged). The length is read from the queue's consumers (undelivered
+ * plus unacknowledged: together, what the work stream holds for the queue),
  * at most every QUEUE_LENGTH_REFRESH_MS per queue and process, and what this process submits in
  * between is added to it. So the bound is exact for one submitter and may be overshot by what other
  * submitters send within one refresh; a plain `nats pub` is not counted against it until stored.
  */
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { QueueFullError } from "./errors.ts";
-import { SUBJECT_ROOT, WORK_STREAM } from "./names.ts";
+import { consumerName, PRIORITIES, WORK_STREAM } from "./names.ts";
 
 export const QUEUE_LENGTH_REFRESH_MS = 250;
 
@@ -21,7 +22,11 @@ export class QueueLengths {
   /** Reads under way: concurrent submissions share one, so that neither replaces the other's count. */
   readonly #reading = new Map<string, Promise<Known>>();
 
-  constructor(private readonly jsm: JetStreamManager) {}
+  constructor(
+    private readonly jsm: JetStreamManager,
+    /** Makes sure the queue's consumers exist: until they do, they count nothing. */
+    private readonly ensureQueue: (queue: string) => Promise<unknown>,
+  ) {}
 
   /**
    * Counts `count` more tasks against the queue's bound, waiting up to `waitMs` for room; throws
@@ -60,8 +65,10 @@ export class QueueLengths {
   }
 
   async #fetch(queue: string): Promise<Known> {
-    const info = await this.jsm.streams.info(WORK_STREAM, { subjects_filter: `${SUBJECT_ROOT}.${queue}.>` });
-    const length = Object.values(info.state.subjects ?? {}).reduce((n, c) => n + c, 0);
+    // Not the stream's per-subject counts: every task has a subject of its own (its id token).
+    await this.ensureQueue(queue);
+    const infos = await Promise.all(PRIORITIES.map((p) => this.jsm.consumers.info(WORK_STREAM, consumerName(queue, p))));
+    const length = infos.reduce((n, c) => n + c.num_pending + c.num_ack_pending, 0);
     const fresh = { length, readAt: Date.now() };
     this.#known.set(queue, fresh);
     return fresh;

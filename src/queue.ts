@@ -1,8 +1,8 @@
 /**
- * Submitting tasks. One submission is two JetStream writes: a `pending` record, created only if the
- * id has none, then the task message on its work subject, carrying that record's revision so that
- * the worker can store `running` without reading the record. The task is accepted once JetStream
- * has stored the message. Many submissions are pipelined.
+ * Submitting tasks. One submission is one JetStream write: the task message, on its work subject
+ * with the task id as a token, so that the pending task can be found by its id with no record of
+ * its own. The task is accepted once JetStream has stored the message. Many submissions are sent
+ * with their acknowledgements matched in one window, with no promise per task.
  */
 import { JetStreamApiError } from "@nats-io/jetstream";
 import type { Edgeq } from "./client.ts";
@@ -10,9 +10,10 @@ import { fromNatsError, UnavailableError, ValidationError } from "./errors.ts";
 import { encodeTask, idForKey, type OutgoingTask, type SubmitOptions, submitOptionsSchema, typeSchema } from "./message.ts";
 import { parseInput } from "./config.ts";
 import { inLanes } from "./lanes.ts";
-import { DEFAULT_PRIORITY, HEADER_RECORD_REVISION, type Priority } from "./names.ts";
-import { FINAL_STATUSES, newRecord, type TaskRecord } from "./records.ts";
-import { resolvePolicy } from "./retry.ts";
+import { DEFAULT_PRIORITY, type Priority } from "./names.ts";
+import type { PubAck } from "./requests.ts";
+import { resolvePolicy, type RetryPolicy } from "./retry.ts";
+import type { z } from "zod";
 
 export interface Submitted {
   id: string;
@@ -32,8 +33,8 @@ export interface TaskSpec extends Omit<SubmitOptions, "waitMs"> {
 /** A work message as it is published: what storing it needs. */
 export type WorkMessage = Pick<OutgoingTask, "id" | "subject" | "body" | "headers">;
 
-/** Submissions kept in flight at once by `submitMany`: enough to keep the server busy, bounding memory. */
-const WINDOW = 500;
+/** Submissions kept unanswered at once by `submitMany`: enough to keep the server busy, bounding memory. */
+const WINDOW = 5000;
 
 export class Queue {
   constructor(
@@ -61,31 +62,71 @@ export class Queue {
   /** Submits many tasks, validating all before publishing any; resolves in input order. */
   async submitMany(specs: TaskSpec[], options: { waitMs?: number } = {}): Promise<Submitted[]> {
     if (!Array.isArray(specs)) throw new ValidationError("submitMany takes an array of tasks");
-    const tasks = await Promise.all(specs.map(({ type, data, ...taskOptions }, i) =>
-      this.#encode(type, data, taskOptions).catch((err) => {
+    const tasks = new Array<OutgoingTask>(specs.length);
+    for (let i = 0; i < specs.length; i++) {
+      try {
+        const { type, data, ...taskOptions } = specs[i] ?? {};
+        const task = this.#encode(type, data, taskOptions);
+        tasks[i] = task instanceof Promise ? await task : task;
+      } catch (err) {
         (err as Error).message = `task ${i}: ${(err as Error).message}`;
         throw err;
-      })
-    ));
+      }
+    }
     this.edgeq.assertConnected();
     await this.#reserve(tasks.length, options.waitMs);
     const submitted = new Array<Submitted>(tasks.length);
     try {
-      await inLanes(tasks.length, WINDOW, async (i) => void (submitted[i] = await this.#publish(tasks[i])));
+      const acks = await this.edgeq.requests.publishAll(tasks, WINDOW);
+      const unanswered: number[] = [];
+      acks.forEach((ack, i) => {
+        if (ack instanceof Error) unanswered.push(i);
+        else submitted[i] = submittedOf(tasks[i], ack.duplicate);
+      });
+      // Sent again under their ids, as a single submission is, or refused.
+      await inLanes(unanswered.length, WINDOW, async (k) => {
+        const i = unanswered[k];
+        submitted[i] = submittedOf(tasks[i], (await this.#store(tasks[i], acks[i] as Error)).duplicate);
+      });
     } finally {
       this.#release(tasks.length - submitted.filter((s) => s && !s.duplicate).length);
     }
     return submitted;
   }
 
-  /** The retry policy always travels with the task, so that every worker applies the same one. */
-  async #encode(type: unknown, data: unknown, options: unknown = {}): Promise<OutgoingTask> {
-    const validType = parseInput(typeSchema, type, "task type");
-    const opts = parseInput(submitOptionsSchema, options ?? {}, "submit options");
-    const id = opts.id ?? (opts.idempotencyKey !== undefined ? await idForKey(opts.idempotencyKey) : crypto.randomUUID());
-    const policy = resolvePolicy(this.edgeq.config, this.name, validType, opts);
-    const address = { id, queue: this.name, priority: opts.priority ?? DEFAULT_PRIORITY, policy };
-    return encodeTask(validType, data, address, this.edgeq.maxDataBytes);
+  /**
+   * Validates and encodes one task; the retry policy always travels with it, so that every worker
+   * applies the same one. Synchronous unless an idempotency key has to be hashed into the id.
+   */
+  #encode(type: unknown, data: unknown, options: object = {}): OutgoingTask | Promise<OutgoingTask> {
+    const validType = this.#validType(type);
+    // The common case, no options, skips the schema.
+    const opts: z.output<typeof submitOptionsSchema> = isEmpty(options) ? {} : parseInput(submitOptionsSchema, options, "submit options");
+    const encode = (id: string) => {
+      const policy = opts.maxAttempts ?? opts.backoff ?? opts.timeoutMs
+        ? resolvePolicy(this.edgeq.config, this.name, validType, opts)
+        : this.#defaultPolicy(validType);
+      return encodeTask(validType, data, { id, queue: this.name, priority: opts.priority ?? DEFAULT_PRIORITY, policy }, this.edgeq.maxDataBytes);
+    };
+    if (opts.id === undefined && opts.idempotencyKey !== undefined) return idForKey(opts.idempotencyKey).then(encode);
+    return encode(opts.id ?? crypto.randomUUID());
+  }
+
+  /** Types already validated by this queue: a batch of one type checks it once. */
+  readonly #types = new Map<string, RetryPolicy>();
+
+  #validType(type: unknown): string {
+    if (typeof type === "string" && this.#types.has(type)) return type;
+    return parseInput(typeSchema, type, "task type");
+  }
+
+  #defaultPolicy(type: string): RetryPolicy {
+    let policy = this.#types.get(type);
+    if (!policy) {
+      if (this.#types.size >= MAX_CACHED_TYPES) this.#types.clear();
+      this.#types.set(type, policy = resolvePolicy(this.edgeq.config, this.name, type, {}));
+    }
+    return policy;
   }
 
   /** Runs one submission under the queue's bound: one that fails or stores nothing new gives its place back. */
@@ -110,40 +151,7 @@ export class Queue {
   }
 
   async #publish(task: OutgoingTask): Promise<Submitted> {
-    const record = newRecord(task, { status: "pending", attempts: 0, max_attempts: task.policy.maxAttempts, created_at: new Date().toISOString() });
-    // A record already under the id, or a failed write: the message goes without the revision, and
-    // the worker reads the record instead. A lost record write is not a lost task.
-    const revision = await this.edgeq.tasks.create(record).catch(() => null);
-    if (revision !== null) task.headers.set(HEADER_RECORD_REVISION, String(revision));
-    // Our record, when this submission stored no message (refused, or a duplicate of a task whose
-    // record is gone): it would describe nothing that will run.
-    const forget = async () => {
-      if (revision !== null) await this.edgeq.tasks.deleteIfUnchanged(task.id, revision).catch(() => false);
-    };
-    const { seq, duplicate } = await this.#store(task).catch(async (err) => {
-      // Unanswered (an UnavailableError that names the task), the message may be stored: the record
-      // stays for it, and a resubmission under the id finds it.
-      if (!(err instanceof UnavailableError && err.taskId)) await forget();
-      throw err;
-    });
-    if (duplicate) await forget();
-    else if (revision === null) await this.#replaceStale({ ...record, seq }).catch(() => null);
-    return { id: task.id, type: task.type, queue: task.queue, priority: task.priority, duplicate };
-  }
-
-  /**
-   * Writes `pending` where the id's entry is not a record (a delete marker), is an old task's
-   * finished record (an id reused after the duplicate window must not show the old result), or is
-   * a `pending` record no message was stored for (a submission that got no answer). A record of
-   * this very message (`seq`), which a quick worker already wrote, is left alone.
-   */
-  async #replaceStale(record: TaskRecord): Promise<void> {
-    // Refused: written meanwhile (another submission of the id forgetting its record, a sweep): look again.
-    for (let tries = 0; tries < REPLACE_TRIES; tries++) {
-      const { record: old, revision } = await this.edgeq.tasks.read(record.id);
-      const stale = !old || (old.seq !== record.seq && (FINAL_STATUSES.includes(old.status) || (old.status === "pending" && old.seq === undefined)));
-      if (!stale || (await this.edgeq.tasks.putIfUnchanged(record, revision)) !== null) return;
-    }
+    return submittedOf(task, (await this.#store(task)).duplicate);
   }
 
   /**
@@ -153,11 +161,12 @@ export class Queue {
    * id, which the stream's duplicate window stores at most once (and then reports as a duplicate of
    * our own first try, which is not one).
    */
-  async #store(task: WorkMessage): Promise<{ seq: number; duplicate: boolean }> {
+  async #store(task: WorkMessage, firstTry?: Error): Promise<{ seq: number; duplicate: boolean }> {
     let unanswered: unknown;
     for (let tries = 1; ; tries++) {
       try {
-        const ack = await this.edgeq.requests.publish(task.subject, task.body, task.headers);
+        if (tries === 1 && firstTry) throw firstTry;
+        const ack: PubAck = await this.edgeq.requests.publish(task.subject, task.body, task.headers);
         return { seq: ack.seq, duplicate: ack.duplicate && tries === 1 };
       } catch (err) {
         if ((err as Error)?.name === "TimeoutError") {
@@ -172,7 +181,18 @@ export class Queue {
   }
 }
 
+/** Task types a queue keeps the default policy of. */
+const MAX_CACHED_TYPES = 1000;
+
+function isEmpty(options: object | null | undefined): boolean {
+  if (options == null) return true;
+  for (const _ in options) return false;
+  return true;
+}
+
 /** Publishes of one task before a time-out is reported to the caller. */
 const PUBLISH_TRIES = 3;
-/** Reads of a stale record before a submission leaves it to the worker. */
-const REPLACE_TRIES = 3;
+
+function submittedOf(task: OutgoingTask, duplicate: boolean): Submitted {
+  return { id: task.id, type: task.type, queue: task.queue, priority: task.priority, duplicate };
+}

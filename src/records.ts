@@ -4,94 +4,24 @@
  */
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
-import { headers as natsHeaders, type NatsConnection } from "@nats-io/nats-core";
+import { z } from "zod";
+import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
+import { EncodedHeaders, headerLines } from "./encoded-headers.ts";
 import type { Delivery } from "./delivery.ts";
-import { PayloadTooLargeError, ValidationError } from "./errors.ts";
-import { KV_OPERATION_HEADER, type Priority } from "./names.ts";
+import type { PendingTasks } from "./pending.ts";
+import { PayloadTooLargeError } from "./errors.ts";
+import { KV_OPERATION_HEADER } from "./names.ts";
+import { encodeRecord, FINAL_STATUSES, parseRecord, sameRecord, type TaskRecord, type TaskStatus } from "./record.ts";
 import type { Requests } from "./requests.ts";
 import { SCAN_BATCH, StreamScanner } from "./scan.ts";
 
-export const TASK_STATUSES = ["pending", "running", "completed", "failed", "dead"] as const;
-export type TaskStatus = (typeof TASK_STATUSES)[number];
-/** `failed`: a handler gave up for good (PermanentError); `dead`: attempts used up, or unreadable. */
-export const FINAL_STATUSES: readonly TaskStatus[] = ["completed", "failed", "dead"];
-
-/** One finished or abandoned attempt, as the record's history keeps it. */
-export interface Attempt {
-  attempt: number;
-  worker_id: string | null;
-  started_at: string | null;
-  finished_at: string;
-  /** Null for the attempt that completed. */
-  error: string | null;
-}
-
-/** Attempts a record keeps, the latest ones: a task with 1,000 attempts must still fit a record. */
-const MAX_HISTORY = 20;
-
-/** The record's history with `attempt` added. */
-export function withAttempt(record: TaskRecord, attempt: Attempt): Attempt[] {
-  return [...(record.history ?? []), attempt].slice(-MAX_HISTORY);
-}
-
-/** The JSON stored under a task's id; also what the API returns. */
-export interface TaskRecord {
-  id: string;
-  type: string;
-  queue: string;
-  priority: Priority;
-  data: unknown;
-  /** Present when the data was too large to keep in the record (the task itself still has it). */
-  data_omitted?: true;
-  status: TaskStatus;
-  /** Times a handler has started on this task; 0 until a worker first picks it up. */
-  attempts: number;
-  max_attempts: number;
-  result: unknown;
-  /** The last attempt's error, kept when a retry is pending. */
-  error: string | null;
-  /** The latest attempts, oldest first; absent in records written before edgeq kept it. */
-  history: Attempt[];
-  /** The work message's sequence in the work stream: tells this task from an earlier one with its id. */
-  seq?: number;
-  worker_id: string | null;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  updated_at: string;
-}
-
-/** What a record is made from: the task's identity and data. */
-export interface TaskIdentity {
-  id: string;
-  type: string;
-  queue: string;
-  priority: Priority;
-  data: unknown;
-}
-
-/** A record with nothing yet recorded about its outcome; `fields` says what is known. */
-export function newRecord(
-  task: TaskIdentity,
-  fields: Pick<TaskRecord, "status" | "attempts" | "max_attempts" | "created_at"> & Partial<TaskRecord>,
-): TaskRecord {
-  const { id, type, queue, priority, data } = task;
-  return {
-    id,
-    type,
-    queue,
-    priority,
-    data,
-    result: null,
-    error: null,
-    history: [],
-    worker_id: null,
-    started_at: null,
-    finished_at: null,
-    updated_at: fields.created_at,
-    ...fields,
-  };
-}
+/** `?limit=` of a listing: newest first, 50 by default. */
+export const limitSchema = z.coerce
+  .number({ error: "must be a number" })
+  .int("must be a whole number")
+  .min(1, "must be at least 1")
+  .max(1000, "must be at most 1000")
+  .default(50);
 
 export interface ListOptions {
   status?: TaskStatus;
@@ -106,8 +36,6 @@ interface Stored {
   record: TaskRecord | null;
 }
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /**
  * Reads and writes go to the bucket's subjects directly (`$KV.<bucket>.<id>`, Direct Get of its
@@ -128,6 +56,8 @@ export class TaskRecords {
     bucket: string,
     /** The server's max payload: a larger record cannot be stored. */
     private readonly maxBytes: number,
+    /** Tasks with no record yet, read from their work messages. */
+    private readonly pending: PendingTasks,
   ) {
     this.#stream = `KV_${bucket}`;
     this.#keyPrefix = `$KV.${bucket}.`;
@@ -137,8 +67,11 @@ export class TaskRecords {
     this.#scanner = new StreamScanner(nc, jsm, requests.apiPrefix, this.#stream, maxBytes, "task records");
   }
 
+  /** The task's record; for a pending task, which has none, one made from its work message. */
   async get(id: string): Promise<TaskRecord | null> {
-    return (await this.read(id)).record;
+    const current = await this.pending.current(id, (await this.read(id)).record);
+    // Read again when the message is gone too: its worker may have settled it in between.
+    return current ?? (await this.read(id)).record;
   }
 
   /** The record and its revision; revision 0 when the id has never had an entry. */
@@ -154,24 +87,41 @@ export class TaskRecords {
    * working from stale knowledge cannot overwrite a newer state. Resolves with the new revision,
    * or null when someone else wrote first. A write that goes unanswered is read back, and counts as
    * stored if it landed: otherwise a run would leave an attempt no handler made, or a submission a
-   * record it cannot find to delete.
+   * record it cannot find to delete. `dataJson`, the data's JSON as its message carried it, is
+   * spliced into the record instead of encoding the data again.
    */
-  async putIfUnchanged(record: TaskRecord, revision: number): Promise<number | null> {
+  putIfUnchanged(record: TaskRecord, revision: number, dataJson?: Uint8Array): Promise<number | null> {
+    return new Promise((resolve, reject) =>
+      this.sendIfUnchanged(record, revision, dataJson, (err, stored) => (err ? reject(err) : resolve(stored)))
+    );
+  }
+
+  /** `putIfUnchanged` with a callback: the worker's hot path, with no promise per write. */
+  sendIfUnchanged(
+    record: TaskRecord,
+    revision: number,
+    dataJson: Uint8Array | undefined,
+    done: (err: Error | null, revision: number | null) => void,
+  ): void {
+    let body: Uint8Array;
     try {
-      return await this.#writeIfUnchanged(record.id, this.#encode(record), revision);
+      body = this.#encode(record, dataJson);
     } catch (err) {
-      if ((err as Error)?.name !== "TimeoutError") throw err;
-      const landed = await this.revisionHolding(record).catch(() => null);
-      if (landed === null) throw err;
-      return landed;
+      return done(err as Error, null);
     }
+    this.requests.sendPublish(this.#subjectPrefix + record.id, body, expectRevision(revision), (err, ack) => {
+      if (!err) return done(null, ack!.seq);
+      if (isConflict(err)) return done(null, null);
+      if (err.name !== "TimeoutError") return done(err, null);
+      this.revisionHolding(record).then((landed) => (landed === null ? done(err, null) : done(null, landed)), () => done(err, null));
+    });
   }
 
   /** The revision at which the bucket holds exactly `record`, or null: whether a write landed. */
   async revisionHolding(record: TaskRecord): Promise<number | null> {
     const found = await this.read(record.id);
     // As stored: a record too large for its data keeps it out.
-    return JSON.stringify(found.record) === decoder.decode(this.#encode(record)) ? found.revision : null;
+    return found.record !== null && sameRecord(found.record, parseRecord(this.#encode(record))) ? found.revision : null;
   }
 
   /** Writes the record only if the key has no entry (a delete marker is one); null when it has. */
@@ -184,10 +134,10 @@ export class TaskRecords {
     return (await this.#writeIfUnchanged(id, new Uint8Array(), revision, "DEL")) !== null;
   }
 
-  async #writeIfUnchanged(id: string, body: Uint8Array, revision: number, operation?: "DEL"): Promise<number | null> {
+  async #writeIfUnchanged(id: string, body: Uint8Array, revision: number, operation: "DEL"): Promise<number | null> {
     const expect = natsHeaders();
-    expect.set("Nats-Expected-Last-Subject-Sequence", String(revision));
-    if (operation) expect.set(KV_OPERATION_HEADER, operation);
+    expect.set(EXPECTED_REVISION, String(revision));
+    expect.set(KV_OPERATION_HEADER, operation);
     try {
       return (await this.requests.publish(this.#subjectPrefix + id, body, expect)).seq;
     } catch (err) {
@@ -214,7 +164,36 @@ export class TaskRecords {
    * and once `limit` matches are newer than that the answer is exact. Unfiltered, that is little
    * more than the newest `limit` records; a filter on a rare status may read the whole bucket.
    */
+  /**
+   * Newest created first. Pending tasks come from the work stream (their records, where a retry
+   * wrote one), the rest from the records, and an unfiltered listing merges both.
+   */
   async list({ status, limit }: ListOptions): Promise<TaskRecord[]> {
+    if (status === "pending") return this.#pendingNewest(limit);
+    if (status !== undefined) return this.#listRecords({ status, limit });
+    const [records, pending] = await Promise.all([this.#listRecords({ limit }), this.#pendingNewest(limit)]);
+    const byId = new Map(records.map((r) => [r.id, r]));
+    for (const p of pending) if (!byId.has(p.id)) byId.set(p.id, p);
+    return [...byId.values()].sort((a, b) => b.created_at.localeCompare(a.created_at)).slice(0, limit);
+  }
+
+  /** The newest work messages whose tasks are pending: those with no record of their own, or a `pending` one. */
+  async #pendingNewest(limit: number): Promise<TaskRecord[]> {
+    const messages = await this.pending.newest(limit);
+    const records = await Promise.all(messages.map((m) => this.read(m.id).then((r) => r.record, () => null)));
+    return messages.flatMap((m, i): TaskRecord[] => {
+      const record = records[i];
+      if (!record || record.seq !== m.seq) return [m];
+      return record.status === "pending" ? [record] : [];
+    });
+  }
+
+  /**
+   * Reads the bucket's stream backwards in growing windows: a record not yet read was last written
+   * before the window's first message, so it was also created before then, and once `limit`
+   * matches are newer than that the answer is exact.
+   */
+  async #listRecords({ status, limit }: ListOptions): Promise<TaskRecord[]> {
     const { state } = await this.jsm.streams.info(this.#stream);
     // Newest copy of each record read: one rewritten while we read shows up twice.
     const latest = new Map<string, Stored & { record: TaskRecord }>();
@@ -279,35 +258,22 @@ export class TaskRecords {
     });
   }
 
-  #encode(record: TaskRecord): Uint8Array {
-    const bytes = encodeJson(record);
+  #encode(record: TaskRecord, dataJson?: Uint8Array): Uint8Array {
+    const bytes = encodeRecord(record, dataJson);
     if (bytes.length <= this.maxBytes) return bytes;
     // Raw publishes can carry data that grows past the limit once escaped into a record; the task keeps its data.
-    const slim = encodeJson({ ...record, data: null, data_omitted: true });
+    const slim = encodeRecord({ ...record, data: null, data_omitted: true });
     if (slim.length <= this.maxBytes) return slim;
     throw new PayloadTooLargeError(`task ${record.id}: its record is ${slim.length} bytes; the limit is ${this.maxBytes}`);
   }
 }
 
-function encodeJson(record: TaskRecord): Uint8Array {
-  try {
-    return encoder.encode(JSON.stringify(record));
-  } catch (err) {
-    throw new ValidationError(`task ${record.id}: its record is not serializable as JSON: ${(err as Error).message}`);
-  }
+const EXPECTED_REVISION = "Nats-Expected-Last-Subject-Sequence";
+/** The headers of a write at `revision`; the one for 0 (create), the hot path's, is made once. */
+function expectRevision(revision: number): MsgHdrs {
+  return revision === 0 ? CREATE_ONLY : new EncodedHeaders(headerLines([[EXPECTED_REVISION, String(revision)]]));
 }
-
-/** A record, or null for an entry that is not one (written by hand, or by a broken client). */
-function parseRecord(bytes: Uint8Array): TaskRecord | null {
-  try {
-    const value = JSON.parse(decoder.decode(bytes));
-    return typeof value === "object" && value !== null && typeof value.id === "string" && typeof value.status === "string"
-      ? value
-      : null;
-  } catch {
-    return null;
-  }
-}
+const CREATE_ONLY = new EncodedHeaders(headerLines([[EXPECTED_REVISION, "0"]]));
 
 function isConflict(err: unknown): boolean {
   return err instanceof JetStreamApiError &&

@@ -5,12 +5,12 @@
  * variable means and its default: the table in docs/deploy.md, which a test keeps to `envSchema`.
  */
 import { z } from "zod";
-import { type ApiToken, parseApiTokens } from "./auth.ts";
+import { type ApiToken, parseApiTokens } from "./api/auth.ts";
 import { configSchema, type EdgeqConfigInput } from "./config.ts";
 import { ValidationError } from "./errors.ts";
 import { queueSchema } from "./message.ts";
-import { parseRateLimit, type RateLimit } from "./rate-limit.ts";
-import { type WorkerOptions, workerOptionsSchema } from "./worker.ts";
+import { parseRateLimit, type RateLimit } from "./api/rate-limit.ts";
+import { type WorkerOptions, workerOptionsSchema } from "./worker/mod.ts";
 
 /** Reads one environment variable; `Runtime.env` is one. */
 export type Env = (name: string) => string | undefined;

@@ -4,10 +4,10 @@
  */
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { createApi } from "../src/api.ts";
+import { createApi } from "../src/api/app.ts";
 import { Edgeq } from "../src/client.ts";
 import { TASKS_BUCKET, WORK_STREAM } from "../src/names.ts";
-import type { Worker } from "../src/worker.ts";
+import type { Worker } from "../src/worker/mod.ts";
 import { handlers } from "../workers/demo.ts";
 import { NatsServer } from "./helpers/nats-server.ts";
 import { eventually } from "./helpers/processes.ts";

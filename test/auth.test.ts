@@ -4,10 +4,10 @@
  * keying the limit by the real client address on Node and Deno.
  */
 import { afterEach, describe, expect, test } from "vitest";
-import { createApi } from "../src/api.ts";
-import { constantTimeEqual, parseApiTokens } from "../src/auth.ts";
+import { createApi } from "../src/api/app.ts";
+import { constantTimeEqual, parseApiTokens } from "../src/api/auth.ts";
 import { WORK_STREAM } from "../src/names.ts";
-import { parseRateLimit, RateLimiter } from "../src/rate-limit.ts";
+import { parseRateLimit, RateLimiter } from "../src/api/rate-limit.ts";
 import { freePort, waitForPort } from "./helpers/nats-server.ts";
 import { type EdgeqProcess, type Runtime, runEdgeq } from "./helpers/processes.ts";
 import { useNats } from "./helpers/setup.ts";

@@ -62,13 +62,30 @@ test("the benchmark's smoke run writes a table for every system it ran, with the
 
 test("with rounds, a figure is the median of the rounds' figures and a ratio the median of the rounds' own ratios", () => {
   const round = (edgeq: number, bullmq: number): Row[] => [
-    { scenario: "s", metric: "m", unit: "tasks/s", values: { edgeq, bullmq }, target: { kind: "at-least-times", vs: "bullmq", value: 2 } },
+    { scenario: "s", metric: "m", unit: "tasks/s", values: { edgeq, bullmq }, targets: [{ op: "≥", value: 2, vs: "bullmq" }] },
   ];
   // The rounds' ratios are 1, 3 and 0.5; the medians' ratio (20 / 10) would say 2.
   const [merged] = mergeRounds([round(10, 10), round(30, 10), round(20, 40)]);
   expect(merged.values).toEqual({ edgeq: 20, bullmq: 10 });
   expect(merged.rounds).toEqual({ edgeq: [10, 30, 20], bullmq: [10, 10, 40] });
   expect(ratio(merged, "bullmq")).toBe(1);
-  expect(targetMet(merged)).toBe(false);
+  expect(targetMet(merged, merged.targets![0], [merged])).toBe(false);
   expect(table([merged], ["edgeq", "bullmq"])).toContain("| 20 | 10 | 1.00× (0.50–3.00) | ≥ 2× bullmq | **no** |");
+});
+
+test("a row may have several targets, one relative to edgeq's own figure on another row of its scenario", () => {
+  const row = (metric: string, edgeq: number, bullmq: number): Row => ({ scenario: "4 scaling", metric, unit: "tasks/s", values: { edgeq, bullmq } });
+  const one = row("end-to-end, 1 worker (10 tasks)", 100, 50);
+  const two: Row = {
+    ...row("end-to-end, 2 workers (10 tasks)", 100, 40),
+    targets: [{ op: ">", value: 1, vs: { row: "end-to-end, 1 worker" } }, { op: "≥", value: 2.5, vs: "bullmq" }, { op: "≥", value: 0.8, vs: "jetstream" }],
+  };
+  const elsewhere = { ...one, scenario: "1 throughput" };
+  expect(two.targets!.map((t) => targetMet(two, t, [elsewhere, one, two]))).toEqual([false, true, undefined]);
+  // Not measured: the row it is relative to, in the same scenario.
+  expect(targetMet(two, two.targets![0], [elsewhere, two])).toBeUndefined();
+  // Raw JetStream's ratios and targets name it the ceiling; a target whose figure is missing is "–".
+  const shown = table([one, two], ["edgeq", "bullmq", "jetstream"]);
+  expect(shown).toContain("| edgeq / bullmq | edgeq / ceiling | target | met |");
+  expect(shown).toContain("| > 1× end-to-end, 1 worker; ≥ 2.5× bullmq; ≥ 0.8× ceiling | **no**; yes; – |");
 });

@@ -6,12 +6,12 @@ import { headers } from "@nats-io/nats-core";
 import { connect as connectTcp } from "node:net";
 import { afterEach, describe, expect, test } from "vitest";
 import { connect } from "@nats-io/transport-node";
-import { createApi } from "../src/api.ts";
+import { createApi } from "../src/api/app.ts";
 import { Edgeq } from "../src/client.ts";
 import { ConflictError } from "../src/errors.ts";
-import { consumerName, DEAD_STREAM, WORK_STREAM } from "../src/names.ts";
+import { consumerName, DEAD_STREAM, taskSubject, WORK_STREAM } from "../src/names.ts";
 import { ensureTopology } from "../src/topology.ts";
-import type { Handlers, Worker } from "../src/worker.ts";
+import type { Handlers, Worker } from "../src/worker/mod.ts";
 import { eventually } from "./helpers/processes.ts";
 import { QUEUE_LENGTH_REFRESH_MS } from "../src/queue-length.ts";
 import { publishRequeued, putRecord, useNats } from "./helpers/setup.ts";
@@ -59,7 +59,7 @@ describe("tasks that use up their attempts", () => {
       type: "flaky",
       queue: "dl-show",
       priority: "high",
-      subject: "edgeq.dl-show.high.flaky",
+      subject: taskSubject("dl-show", "high", "flaky", id),
       data: { order: 7 },
       reason: "Error: still broken",
       attempts: 2,
@@ -108,7 +108,8 @@ describe("tasks that use up their attempts", () => {
       poison.set("Nats-Msg-Id", "unread-1");
       env.nc.publish("edgeq.dl-unread.normal.echo", new Uint8Array([0xff, 0xfe]), { headers: poison });
       await eventually(async () => reported.length > 0, 5000, "the failed burial to be reported");
-      expect(await env.edgeq.tasks.get("unread-1")).toBeNull();
+      // No record stored (the task reads as pending from its message meanwhile).
+      expect((await env.edgeq.tasks.read("unread-1")).record).toBeNull();
     });
     expect(await env.edgeq.tasks.waitFor("unread-1", 5000)).toMatchObject({ status: "dead", attempts: 0 });
     expect((await env.edgeq.deadLetters.get("unread-1")).reason).toMatch(/^PoisonMessageError/);
@@ -198,7 +199,7 @@ describe("tasks that use up their attempts", () => {
   test("a requeue while the task's last message is unsettled (its worker died before +TERM) is refused with 409", async () => {
     // As a worker leaves it when it dies after burying the task and recording `dead`, before its +TERM.
     const { id } = await env.edgeq.queue("dl-unsettled").submit("nope", "data", { maxAttempts: 1 });
-    const subject = "edgeq.dl-unsettled.normal.nope";
+    const subject = taskSubject("dl-unsettled", "normal", "nope", id);
     const seq = (await env.edgeq.jsm.streams.getMessage(WORK_STREAM, { last_by_subj: subject }))!.seq;
     const record = (await env.edgeq.tasks.get(id))!;
     await putRecord(env.edgeq, { ...record, status: "dead", attempts: 1, seq, error: "Error: nope" });
@@ -207,6 +208,11 @@ describe("tasks that use up their attempts", () => {
     expect(await call("POST", `/dead-letters/${id}/requeue`)).toMatchObject({ status: 409, body: { code: "conflict_error" } });
     expect(await env.edgeq.deadLetters.requeueAll({ queue: "dl-unsettled" })).toBe(0);
     expect(await env.edgeq.tasks.get(id)).toMatchObject({ status: "dead" });
+    // The delivery of the worker that died: taken, and never settled (handed back here at once).
+    await env.edgeq.ensureQueue("dl-unsettled");
+    const delivered = await env.edgeq.js.consumers.get(WORK_STREAM, consumerName("dl-unsettled", "normal")).then((c) => c.next());
+    expect(delivered?.seq).toBe(seq);
+    delivered!.nak();
     // Redelivered, the message finds its record `dead` and is settled without running; then the requeue goes through.
     let runs = 0;
     await startWorker("dl-unsettled", { nope: () => void runs++ });

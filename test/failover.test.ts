@@ -8,8 +8,8 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import { LocalCluster } from "../deploy/cluster.ts";
 import type { Edgeq } from "../src/client.ts";
 import { WORK_STREAM } from "../src/names.ts";
-import type { TaskRecord } from "../src/records.ts";
-import type { Worker } from "../src/worker.ts";
+import type { TaskRecord } from "../src/record.ts";
+import type { Worker } from "../src/worker/mod.ts";
 import { openOnCluster, untilAccepted } from "./helpers/cluster.ts";
 import { eventually } from "./helpers/processes.ts";
 

@@ -6,8 +6,8 @@
  * `error`, and a refused request stores nothing.
  */
 import { beforeAll, expect, test } from "vitest";
-import { createApi } from "../src/api.ts";
-import { parseApiTokens } from "../src/auth.ts";
+import { createApi } from "../src/api/app.ts";
+import { parseApiTokens } from "../src/api/auth.ts";
 import { TASKS_BUCKET, WORK_STREAM } from "../src/names.ts";
 import { useNats } from "./helpers/setup.ts";
 

@@ -7,10 +7,10 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { createApi } from "../src/api.ts";
+import { createApi } from "../src/api/app.ts";
 import { Edgeq } from "../src/client.ts";
 import { consumerName, WORK_STREAM } from "../src/names.ts";
-import type { Worker } from "../src/worker.ts";
+import type { Worker } from "../src/worker/mod.ts";
 import { handlers } from "../workers/demo.ts";
 import { NatsServer } from "./helpers/nats-server.ts";
 import { eventually, ROOT } from "./helpers/processes.ts";
@@ -110,7 +110,7 @@ test("the API submits over HTTP, the worker runs the task, the outcome is readab
 
   // The worker's sweep of finished records: read the records' stream, delete by sequence.
   expect(await workerEdgeq.tasks.sweep(0)).toBeGreaterThanOrEqual(2);
-  expect(await workerEdgeq.tasks.get(task_id)).toBeNull();
+  expect((await workerEdgeq.tasks.read(task_id)).record).toBeNull();
 
   expect(refused).toEqual({ api: [], worker: [] });
   expect(workerErrors).toEqual([]);

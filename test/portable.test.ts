@@ -27,3 +27,16 @@ test("the public API is one explicit list of exports", () => {
   const mod = readFileSync(join(ROOT, "src/mod.ts"), "utf8");
   expect(mod).not.toMatch(/export \*/);
 });
+
+test("the library, which a worker process loads, bundles without Hono, the API or the CLI", async () => {
+  const { build } = await import("esbuild");
+  const bundled = async (entry: string) => {
+    const result = await build({ entryPoints: [join(ROOT, entry)], bundle: true, write: false, metafile: true, platform: "node", format: "esm", logLevel: "silent" });
+    return Object.keys(result.metafile.inputs);
+  };
+  const library = await bundled("src/mod.ts");
+  expect(library).toContainEqual(expect.stringContaining("src/worker/worker.ts"));
+  expect(library.filter((path) => /node_modules\/hono\/|src\/api\/app\.ts|src\/cli\.ts/.test(path))).toEqual([]);
+  // The check can fail: the API's door does bundle Hono.
+  expect(await bundled("src/api/mod.ts")).toContainEqual(expect.stringContaining("node_modules/hono/"));
+});

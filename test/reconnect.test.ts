@@ -3,7 +3,7 @@
  * the worker must reissue them on reconnect rather than wait for them to time out.
  */
 import { afterAll, beforeAll, expect, test } from "vitest";
-import type { Worker } from "../src/worker.ts";
+import type { Worker } from "../src/worker/mod.ts";
 import { handlers } from "../workers/demo.ts";
 import { eventually } from "./helpers/processes.ts";
 import { useNats } from "./helpers/setup.ts";

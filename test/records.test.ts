@@ -3,10 +3,10 @@
  * records, and the sweep that expires finished tasks but keeps unfinished ones.
  */
 import { afterEach, expect, test } from "vitest";
-import { createApi } from "../src/api.ts";
+import { createApi } from "../src/api/app.ts";
 import { TASKS_BUCKET } from "../src/names.ts";
-import { newRecord, type TaskRecord } from "../src/records.ts";
-import type { Worker } from "../src/worker.ts";
+import { newRecord, type TaskRecord } from "../src/record.ts";
+import type { Worker } from "../src/worker/mod.ts";
 import { eventually } from "./helpers/processes.ts";
 import { putRecord, useNats } from "./helpers/setup.ts";
 
@@ -61,7 +61,8 @@ test("the sweep deletes finished records past the retention and keeps pending an
   expect(await env.edgeq.tasks.sweep(10)).toBe(2);
   expect(await env.edgeq.tasks.get("t-1")).toBeNull();
   expect(await env.edgeq.tasks.get("t-2")).toBeNull();
-  expect((await env.edgeq.tasks.list({ limit: 10 })).map((r) => r.id)).toEqual(["t-4", "t-3"]);
+  // Besides the stored records, the listing holds the tasks pending in the work stream.
+  expect((await env.edgeq.tasks.list({ limit: 10 })).map((r) => r.id).filter((id) => id.startsWith("t-"))).toEqual(["t-4", "t-3"]);
 });
 
 test("workers sweep on their own: a finished task's record is gone after the retention", async () => {

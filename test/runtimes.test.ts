@@ -3,7 +3,7 @@
  * server: each runtime takes its share of the tasks and `/workers` lists each runtime.
  */
 import { afterAll, expect, test } from "vitest";
-import { createApi } from "../src/api.ts";
+import { createApi } from "../src/api/app.ts";
 import { type EdgeqProcess, eventually, type Runtime, runEdgeq } from "./helpers/processes.ts";
 import { useNats } from "./helpers/setup.ts";
 

@@ -4,14 +4,14 @@
  */
 import { headers } from "@nats-io/nats-core";
 import { afterEach, describe, expect, test } from "vitest";
-import { createApi } from "../src/api.ts";
+import { createApi } from "../src/api/app.ts";
 import { DiscardPolicy } from "@nats-io/jetstream";
 import { PayloadTooLargeError, QueueFullError, UnavailableError, ValidationError } from "../src/errors.ts";
 import { Delivery } from "../src/delivery.ts";
 import { consumerName, taskSubject, WORK_STREAM } from "../src/names.ts";
 import { Puller } from "../src/puller.ts";
-import { newRecord } from "../src/records.ts";
-import type { Handlers, Worker, WorkerOptions } from "../src/worker.ts";
+import { newRecord } from "../src/record.ts";
+import type { Handlers, Worker, WorkerOptions } from "../src/worker/mod.ts";
 import { eventually } from "./helpers/processes.ts";
 import { publishRequeued, putRecord, useNats } from "./helpers/setup.ts";
 
@@ -221,10 +221,11 @@ describe("workers", () => {
     const started: string[] = [];
     await startWorker(
       {
-        block: () => new Promise((r) => setTimeout(r, 500)),
+        block: () => new Promise((r) => setTimeout(r, 1000)),
         mark: (data: string) => void started.push(data),
       },
-      { concurrency: 1 },
+      // `running` stored soon, for the test to see the blocker run.
+      { concurrency: 1, runningAfterMs: 100 },
     );
     const queue = env.edgeq.queue();
     const blocker = await queue.submit("block");

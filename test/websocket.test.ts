@@ -69,7 +69,7 @@ async function bundleForBrowsers(entry: string) {
 test("the WebSocket entry bundles for browsers without any Node built-in", async () => {
   const { inputs, imports } = await bundleForBrowsers("src/adapter/deno/websocket.ts");
   expect(inputs).toContainEqual(expect.stringContaining("@nats-io/nats-core"));
-  expect(inputs).toContainEqual(expect.stringContaining("src/worker.ts"));
+  expect(inputs).toContainEqual(expect.stringContaining("src/worker/worker.ts"));
   const builtins = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
   expect(imports.filter((path) => builtins.has(path) || path.startsWith("node:"))).toEqual([]);
   expect(inputs.filter((path) => path.includes("transport-node"))).toEqual([]);

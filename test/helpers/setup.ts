@@ -8,7 +8,7 @@ import type { EdgeqConfigInput } from "../../src/config.ts";
 import { headers } from "@nats-io/nats-core";
 import { requeueMessageId } from "../../src/dead-letters.ts";
 import { HEADER_ID, HEADER_TASK_ID } from "../../src/names.ts";
-import type { TaskRecord } from "../../src/records.ts";
+import type { TaskRecord } from "../../src/record.ts";
 import { NatsServer } from "./nats-server.ts";
 
 export interface Env {

@@ -6,8 +6,8 @@
  */
 import type { KV } from "@nats-io/kv";
 import type { JetStreamManager } from "@nats-io/jetstream";
-import { KV_OPERATION_HEADER, STATS_BUCKET, WORKERS_BUCKET } from "./names.ts";
-import type { Requests } from "./requests.ts";
+import { KV_OPERATION_HEADER, STATS_BUCKET, WORKERS_BUCKET } from "../names.ts";
+import type { Requests } from "../requests.ts";
 
 /** What a worker publishes about itself; `GET /workers` returns these. */
 export interface WorkerInfo {

@@ -7,8 +7,8 @@ import { type Context, Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 import { type ApiToken, authenticate, requiredScope } from "./auth.ts";
-import type { Edgeq } from "./client.ts";
-import { parseInput } from "./config.ts";
+import type { Edgeq } from "../client.ts";
+import { parseInput } from "../config.ts";
 import {
   EdgeqError,
   fromNatsError,
@@ -17,13 +17,16 @@ import {
   UnauthorizedError,
   UnavailableError,
   ValidationError,
-} from "./errors.ts";
-import { deadLetterRoutes } from "./api-dead-letters.ts";
-import { limitBody, limitSchema, parseJson } from "./http-input.ts";
-import { idempotencyKeySchema, idSchema, prioritySchema, queueSchema, typeSchema } from "./message.ts";
+} from "../errors.ts";
+import { deadLetterRoutes } from "./dead-letters.ts";
+import { limitSchema } from "../records.ts";
+import { limitBody, parseJson } from "./http-input.ts";
+import { idempotencyKeySchema, idSchema, prioritySchema, queueSchema, type SubmitOptions, typeSchema } from "../message.ts";
+import { DEFAULT_QUEUE } from "../names.ts";
+import type { Submitted } from "../queue.ts";
 import { type RateLimit, RateLimiter } from "./rate-limit.ts";
-import { TASK_STATUSES } from "./records.ts";
-import { backoffSchema, maxAttemptsSchema, timeoutSchema } from "./retry.ts";
+import { TASK_STATUSES } from "../record.ts";
+import { backoffSchema, maxAttemptsSchema, timeoutSchema } from "../retry.ts";
 
 export interface ApiOptions {
   /** Reported as `gateway` by /health, as the tutorial's gateway did. */
@@ -56,6 +59,37 @@ const submitBodySchema = z.strictObject(
   },
   { error: (issue) => (issue.code === "unrecognized_keys" ? undefined : "the body must be a JSON object") },
 );
+
+/** Tasks one batch submission may hold. */
+export const MAX_BATCH = 1000;
+const batchSchema = z.array(submitBodySchema, { error: "must be a JSON array of tasks" })
+  .min(1, "must hold at least one task")
+  .max(MAX_BATCH, `must hold at most ${MAX_BATCH} tasks`);
+
+/** The library's submit options from a request's snake_case fields. */
+function optionsOf(body: z.output<typeof submitBodySchema>): SubmitOptions {
+  return {
+    priority: body.priority,
+    maxAttempts: body.max_attempts,
+    backoff: body.backoff,
+    timeoutMs: body.timeout_ms,
+    id: body.id,
+    idempotencyKey: body.idempotency_key,
+  };
+}
+
+/** What a submission is answered with, in the tutorial's fields. */
+function answer(task: Submitted) {
+  return {
+    task_id: task.id,
+    message: task.duplicate ? "Task already submitted" : "Task submitted successfully",
+    status: "pending",
+    type: task.type,
+    queue: task.queue,
+    priority: task.priority,
+    duplicate: task.duplicate,
+  };
+}
 
 /** Where the dead-letter routes are mounted: changing anything there takes the `admin` scope. */
 const DEAD_LETTERS_PATH = "/dead-letters";
@@ -102,42 +136,43 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono<ApiEnv> 
     await next();
   });
 
-  app.post(
-    "/tasks",
-    async (c, next) => {
-      const waitMs = limiter?.take(c.get("caller")) ?? 0;
-      if (waitMs > 0) throw new RateLimitedError("too many submissions; retry later", Math.ceil(waitMs / 1000));
-      await next();
-    },
-    async (c) => {
-      const body = parseInput(submitBodySchema, parseJson(await c.req.text()), "task");
-      const headerKey = c.req.header("Idempotency-Key");
-      const idempotencyKey = body.idempotency_key ?? (headerKey === undefined ? undefined : parseInput(idempotencyKeySchema, headerKey, "Idempotency-Key header"));
-      const queue = edgeq.queue(body.queue);
-      const task = await queue.submit(body.type, body.data, {
-        priority: body.priority,
-        maxAttempts: body.max_attempts,
-        backoff: body.backoff,
-        timeoutMs: body.timeout_ms,
-        id: body.id,
-        idempotencyKey,
-      });
-      return c.json(
-        {
-          success: true,
-          task_id: task.id,
-          message: task.duplicate ? "Task already submitted" : "Task submitted successfully",
-          status: "pending",
-          type: task.type,
-          queue: task.queue,
-          priority: task.priority,
-          duplicate: task.duplicate,
-        },
-        // A repeat is answered as the first submission was, so that a client's retry needs no special case.
-        201,
-      );
-    },
-  );
+  const limitRate = async (c: Context<ApiEnv>, next: () => Promise<void>) => {
+    const waitMs = limiter?.take(c.get("caller")) ?? 0;
+    if (waitMs > 0) throw new RateLimitedError("too many submissions; retry later", Math.ceil(waitMs / 1000));
+    await next();
+  };
+
+  /** Submits a batch: validated whole before any is published, each queue's tasks in one `submitMany`. */
+  const submitBatch = async (c: Context<ApiEnv>, items: unknown) => {
+    const tasks = parseInput(batchSchema, items, "tasks");
+    const answers = new Array<ReturnType<typeof answer>>(tasks.length);
+    const byQueue = new Map<string, number[]>();
+    tasks.forEach((task, i) => {
+      const name = task.queue ?? DEFAULT_QUEUE;
+      const indexes = byQueue.get(name);
+      if (indexes) indexes.push(i);
+      else byQueue.set(name, [i]);
+    });
+    for (const [name, indexes] of byQueue) {
+      const submitted = await edgeq.queue(name).submitMany(indexes.map((i) => ({ type: tasks[i].type, data: tasks[i].data, ...optionsOf(tasks[i]) })));
+      indexes.forEach((i, k) => (answers[i] = answer(submitted[k])));
+    }
+    return c.json({ success: true, accepted: answers.filter((a) => !a.duplicate).length, tasks: answers }, 201);
+  };
+
+  app.post("/tasks", limitRate, async (c) => {
+    const input = parseJson(await c.req.text());
+    // An array is a batch, as `POST /tasks/batch` takes it.
+    if (Array.isArray(input)) return submitBatch(c, input);
+    const body = parseInput(submitBodySchema, input, "task");
+    const headerKey = c.req.header("Idempotency-Key");
+    const idempotencyKey = body.idempotency_key ?? (headerKey === undefined ? undefined : parseInput(idempotencyKeySchema, headerKey, "Idempotency-Key header"));
+    const task = await edgeq.queue(body.queue).submit(body.type, body.data, { ...optionsOf(body), idempotencyKey });
+    // A repeat is answered as the first submission was, so that a client's retry needs no special case.
+    return c.json({ success: true, ...answer(task) }, 201);
+  });
+
+  app.post("/tasks/batch", limitRate, async (c) => submitBatch(c, parseJson(await c.req.text())));
 
   app.get("/tasks", async (c) => {
     const query = parseInput(listQuerySchema, c.req.query(), "query");

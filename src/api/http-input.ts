@@ -2,15 +2,7 @@
 import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
-import { PayloadTooLargeError, ValidationError } from "./errors.ts";
-
-/** `?limit=` of a listing: newest first, 50 by default. */
-export const limitSchema = z.coerce
-  .number({ error: "must be a number" })
-  .int("must be a whole number")
-  .min(1, "must be at least 1")
-  .max(1000, "must be at most 1000")
-  .default(50);
+import { PayloadTooLargeError, ValidationError } from "../errors.ts";
 
 /** Parses a JSON body; `optional` bodies may be empty, and are then `{}`. */
 export function parseJson(text: string, { optional = false } = {}): unknown {

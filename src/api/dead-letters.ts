@@ -4,11 +4,12 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import type { Edgeq } from "./client.ts";
-import { parseInput } from "./config.ts";
-import { limitSchema, parseJson } from "./http-input.ts";
-import { queueSchema } from "./message.ts";
-import { maxAttemptsSchema } from "./retry.ts";
+import type { Edgeq } from "../client.ts";
+import { parseInput } from "../config.ts";
+import { limitSchema } from "../records.ts";
+import { parseJson } from "./http-input.ts";
+import { queueSchema } from "../message.ts";
+import { maxAttemptsSchema } from "../retry.ts";
 
 const listQuerySchema = z.object({
   queue: queueSchema.optional(),

@@ -1,0 +1,177 @@
+/**
+ * The task record: what `GET /tasks/<id>` returns, and how it is stored in the records bucket.
+ *
+ * Stored compact: fields that are null, and what the rest says already, are left out and filled
+ * in again when read. So a first attempt that completed stores no `history` (its one entry is the
+ * record's own attempt, worker and times), no `updated_at` (its `finished_at`), and no null
+ * `result`, `error` or times. A reader in another language fills them in the same way (see
+ * docs/architecture.md, "The task record").
+ */
+import { ValidationError } from "./errors.ts";
+import type { Priority } from "./names.ts";
+
+export const TASK_STATUSES = ["pending", "running", "completed", "failed", "dead"] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+/** `failed`: a handler gave up for good (PermanentError); `dead`: attempts used up, or unreadable. */
+export const FINAL_STATUSES: readonly TaskStatus[] = ["completed", "failed", "dead"];
+
+/** One finished or abandoned attempt, as the record's history keeps it. */
+export interface Attempt {
+  attempt: number;
+  worker_id: string | null;
+  started_at: string | null;
+  finished_at: string;
+  /** Null for the attempt that completed. */
+  error: string | null;
+}
+
+/** Attempts a record keeps, the latest ones: a task with 1,000 attempts must still fit a record. */
+export const MAX_HISTORY = 20;
+
+/** The record's history with `attempt` added. */
+export function withAttempt(record: TaskRecord, attempt: Attempt): Attempt[] {
+  return [...(record.history ?? []), attempt].slice(-MAX_HISTORY);
+}
+
+/** The JSON stored under a task's id; also what the API returns. */
+export interface TaskRecord {
+  id: string;
+  type: string;
+  queue: string;
+  priority: Priority;
+  data: unknown;
+  /** Present when the data was too large to keep in the record (the task itself still has it). */
+  data_omitted?: true;
+  status: TaskStatus;
+  /** Times a handler has started on this task; 0 until a worker first picks it up. */
+  attempts: number;
+  /** Deliveries given back unrun, or with their run uncounted, at a worker's shutdown: they are not attempts. */
+  given_back?: number;
+  max_attempts: number;
+  result: unknown;
+  /** The last attempt's error, kept when a retry is pending. */
+  error: string | null;
+  /** The latest attempts, oldest first; absent in records written before edgeq kept it. */
+  history: Attempt[];
+  /** The work message's sequence in the work stream: tells this task from an earlier one with its id. */
+  seq?: number;
+  worker_id: string | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  updated_at: string;
+}
+
+/** What a record is made from: the task's identity and data. */
+export interface TaskIdentity {
+  id: string;
+  type: string;
+  queue: string;
+  priority: Priority;
+  data: unknown;
+}
+
+/** A record with nothing yet recorded about its outcome; `fields` says what is known. */
+export function newRecord(
+  task: TaskIdentity,
+  fields: Pick<TaskRecord, "status" | "attempts" | "max_attempts" | "created_at"> & Partial<TaskRecord>,
+): TaskRecord {
+  const { id, type, queue, priority, data } = task;
+  return {
+    id,
+    type,
+    queue,
+    priority,
+    data,
+    result: null,
+    error: null,
+    history: [],
+    worker_id: null,
+    started_at: null,
+    finished_at: null,
+    updated_at: fields.created_at,
+    ...fields,
+  };
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** The record's stored bytes; `dataJson`, the data's JSON as its message carried it, is copied in rather than encoded again. */
+export function encodeRecord(record: TaskRecord, dataJson?: Uint8Array): Uint8Array {
+  return dataJson ? spliceData(record, dataJson) : encodeJson(record);
+}
+
+/** Fields a stored record may leave out, as null. */
+const NULLABLE = ["result", "error", "worker_id", "started_at", "finished_at"] as const;
+
+/** The record as stored: without what `expand` fills in again. */
+function compact(record: TaskRecord): Partial<TaskRecord> {
+  const stored: Partial<TaskRecord> = { ...record };
+  for (const key of NULLABLE) if (stored[key] === null) delete stored[key];
+  if (record.updated_at === record.finished_at) delete stored.updated_at;
+  const [only, ...more] = record.history;
+  if (more.length === 0 && (record.history.length === 0 || sameAttempt(only, ownAttempt(record)))) delete stored.history;
+  return stored;
+}
+
+/** A stored record with what `compact` left out filled in again. */
+function expand(stored: Partial<TaskRecord> & Pick<TaskRecord, "id" | "status">): TaskRecord {
+  const record = { ...stored } as TaskRecord;
+  for (const key of NULLABLE) record[key] ??= null;
+  record.updated_at ??= record.finished_at ?? record.created_at;
+  // A finished attempt kept no history of its own: it is the record's.
+  record.history ??= record.finished_at !== null && record.attempts > 0 ? [ownAttempt(record)] : [];
+  return record;
+}
+
+/** The attempt a finished record describes, as its history would hold it. */
+function ownAttempt(record: TaskRecord): Attempt {
+  return { attempt: record.attempts, worker_id: record.worker_id, started_at: record.started_at, finished_at: record.finished_at!, error: record.error };
+}
+
+function sameAttempt(a: Attempt, b: Attempt): boolean {
+  return a.attempt === b.attempt && a.worker_id === b.worker_id && a.started_at === b.started_at && a.finished_at === b.finished_at && a.error === b.error;
+}
+
+const DATA_HEAD = encoder.encode('{"data":');
+
+/** The record's JSON with `dataJson` as its data, copied as bytes rather than encoded again. */
+export function spliceData(record: TaskRecord, dataJson: Uint8Array): Uint8Array {
+  const rest = encodeJson({ ...record, data: undefined }); // `{"id":…}`: never without a field
+  const at = DATA_HEAD.length + dataJson.length;
+  const out = new Uint8Array(at + rest.length);
+  out.set(DATA_HEAD);
+  out.set(dataJson, DATA_HEAD.length);
+  out[at] = 0x2c; // a comma where `rest` opens its brace
+  out.set(rest.subarray(1), at + 1);
+  return out;
+}
+
+/** Whether two records say the same, whatever the order of their fields. */
+export function sameRecord(a: TaskRecord, b: TaskRecord | null): boolean {
+  if (b === null) return false;
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof TaskRecord>;
+  return [...keys].every((k) => JSON.stringify(a[k]) === JSON.stringify(b[k]));
+}
+
+function encodeJson(record: TaskRecord): Uint8Array {
+  try {
+    return encoder.encode(JSON.stringify(compact(record)));
+  } catch (err) {
+    throw new ValidationError(`task ${record.id}: its record is not serializable as JSON: ${(err as Error).message}`);
+  }
+}
+
+/** A record, or null for an entry that is not one (written by hand, or by a broken client). */
+export function parseRecord(bytes: Uint8Array): TaskRecord | null {
+  try {
+    const value = JSON.parse(decoder.decode(bytes));
+    return typeof value === "object" && value !== null && typeof value.id === "string" && typeof value.status === "string"
+      ? expand(value)
+      : null;
+  } catch {
+    return null;
+  }
+}
+

@@ -1,0 +1,132 @@
+/**
+ * Counting attempts. The record counts handler starts, and a run that never reported (its worker
+ * died) counts as one. Two ways in:
+ *
+ * - The first delivery of a message (the server counts 1, and it has no `Edgeq-Record-Revision`:
+ *   no requeue or older submitter wrote a record for it) stores nothing before the handler starts:
+ *   it is attempt 1, and its outcome is created in the record. A run that lasts `runningAfterMs`
+ *   stores `running` (leases.ts) so that the record shows it.
+ * - Every other delivery (a retry, a task whose worker died) reads the record and stores `running`
+ *   before the handler starts, as attempt max(the record's attempts + 1, the server's delivery
+ *   count less the deliveries given back at shutdowns). The delivery count is a floor on the runs,
+ *   so a run that died before it stored anything counts. If the record holds an outcome already
+ *   (stored, then the ack was lost), the message is answered without running again; if the
+ *   attempts are used up, the task is buried.
+ *
+ * So a handler that kills its process runs at most `max_attempts` times, as long as the server's
+ * count holds. On 2.9 it does not always: a redelivery that first went to a pull request of a
+ * worker that had gone is counted as if it were not one, and each such delivery can add a run.
+ */
+import type { Edgeq } from "../client.ts";
+import type { Delivery } from "../delivery.ts";
+import { type IncomingTask } from "../message.ts";
+import { DEFAULT_PRIORITY, parseTaskSubject } from "../names.ts";
+import { FINAL_STATUSES, newRecord, type TaskRecord } from "../record.ts";
+import { resolvePolicy } from "../retry.ts";
+import { clip, finished, type Run } from "./run.ts";
+import type { Settler } from "./settle.ts";
+
+/** Times a run re-reads its record when a write landed between its read and its `running` write. */
+const BEGIN_REREADS = 2;
+
+export class Attempts {
+  constructor(
+    private readonly edgeq: Edgeq,
+    private readonly workerId: string,
+    private readonly settler: Settler,
+    private readonly report: (err: unknown) => void,
+  ) {}
+
+  /** Whether the delivery may start at once, with nothing stored before its handler. */
+  isFirst(delivery: Delivery, task: IncomingTask | Error): task is IncomingTask {
+    return !(task instanceof Error) && delivery.deliveryCount === 1 && task.recordRevision === null;
+  }
+
+  /** Starts the run of a first delivery: attempt 1, its outcome created in the record. */
+  beginFirst(run: Run, task: IncomingTask): void {
+    run.begin(task, resolvePolicy(this.edgeq.config, task.queue, task.type, task.policy), null, this.workerId);
+  }
+
+  /**
+   * Reads the record and stores `running` with the next attempt number. Resolves true when the
+   * handler may start; false when the delivery was settled or handed back instead.
+   */
+  begin(run: Run, task: IncomingTask | Error): Promise<boolean> {
+    return this.#beginFromRecord(run, task, BEGIN_REREADS);
+  }
+
+  async #beginFromRecord(run: Run, task: IncomingTask | Error, rereads: number): Promise<boolean> {
+    const { delivery } = run;
+    let found: { record: TaskRecord | null; revision: number };
+    try {
+      found = await this.edgeq.tasks.read(run.id);
+    } catch (err) {
+      this.report(err);
+      delivery.nak(1000);
+      return false;
+    }
+    // The record of this message: by its stream sequence, or a `pending` one a requeue wrote before
+    // the message (with the history before it died). One of an earlier task that reused the id does not count.
+    const previous = found.record?.seq === delivery.streamSeq || (found.record?.status === "pending" && found.record.seq === undefined)
+      ? found.record
+      : null;
+    if (previous && FINAL_STATUSES.includes(previous.status)) {
+      // The outcome was stored but the acknowledgement was lost: settle it without running again.
+      previous.status === "completed" ? delivery.ack() : delivery.term();
+      return false;
+    }
+    run.revision = found.revision;
+    if (task instanceof Error) {
+      await this.settler.settled(run, unreadable(delivery, run.id, task));
+      return false;
+    }
+    const policy = resolvePolicy(this.edgeq.config, task.queue, task.type, task.policy);
+    // The server's delivery count is a floor on the runs: one whose worker died before it stored
+    // anything still counts. Deliveries given back at a shutdown do not.
+    const attempt = Math.max((previous?.attempts ?? 0) + 1, delivery.deliveryCount - (previous?.given_back ?? 0));
+    if (attempt > policy.maxAttempts) {
+      // Used up by runs that never finished (the last left `running`), or by a failure whose burial
+      // did not go through (left `pending` with its error): buried now, with that error.
+      const record = run.begin(task, policy, previous, this.workerId, attempt);
+      const reason = `used up its ${policy.maxAttempts} attempts; the last ended without an outcome`;
+      const error = previous?.status === "running"
+        ? clip(`${reason}${previous.error ? `; the last error: ${previous.error}` : ""}`)
+        : previous?.error ?? reason;
+      await this.settler.settled(run, finished({ ...record, attempts: policy.maxAttempts, worker_id: previous?.worker_id ?? null }, "dead", { error }));
+      return false;
+    }
+    const begun = await this.#storeRunning(run, task, previous, found.revision, attempt);
+    if (begun !== null) return begun;
+    // Written since it was read (a lapsed run finishing late, a requeue): read again; if it keeps
+    // changing, decide on the next delivery.
+    if (rereads > 0 && !run.returned) return this.#beginFromRecord(run, task, rereads - 1);
+    delivery.nak(1000);
+    return false;
+  }
+
+  /** True when `running` is stored; false when the delivery was handed back after an error; null when the record had moved on. */
+  async #storeRunning(run: Run, task: IncomingTask, previous: TaskRecord | null, revision: number, attempt: number): Promise<boolean | null> {
+    const record = run.begin(task, resolvePolicy(this.edgeq.config, task.queue, task.type, task.policy), previous, this.workerId, attempt);
+    let stored: number | null;
+    try {
+      stored = await this.edgeq.tasks.putIfUnchanged(record, revision, run.dataJson());
+    } catch (err) {
+      this.report(err);
+      run.delivery.nak(1000);
+      return false;
+    }
+    if (stored === null) return null;
+    run.revision = stored;
+    run.runningStored = run.runningAsked = true;
+    return true;
+  }
+}
+
+/** The `dead` record of a message no worker can read. */
+function unreadable(delivery: Delivery, id: string, err: Error): TaskRecord {
+  const createdAt = new Date(delivery.storedAt).toISOString();
+  const parts = parseTaskSubject(delivery.msg.subject);
+  const identity = { id, type: parts?.type ?? "", queue: parts?.queue ?? "", priority: parts?.priority ?? DEFAULT_PRIORITY, data: null };
+  const record = newRecord(identity, { status: "running", attempts: 0, max_attempts: 0, created_at: createdAt, seq: delivery.streamSeq });
+  return finished(record, "dead", { error: clip(`${err.name}: ${err.message}`) });
+}

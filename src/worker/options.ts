@@ -1,0 +1,68 @@
+/** What a worker is started with, and what its handlers are given. */
+import { z } from "zod";
+import { idSchema, queueSchema } from "../message.ts";
+import { DEFAULT_QUEUE, type Priority, TYPE_PATTERN } from "../names.ts";
+import type { TaskRecord } from "../record.ts";
+import { ValidationError } from "../errors.ts";
+
+/** What a handler gets besides the task's data. */
+export interface TaskContext {
+  id: string;
+  type: string;
+  queue: string;
+  priority: Priority;
+  /** 1 on the first run. */
+  attempt: number;
+  maxAttempts: number;
+  workerId: string;
+  /** Aborted at the task's time-out, and when the worker gives the task back at shutdown. */
+  signal: AbortSignal;
+  /** Tells JetStream the task is still in progress (the worker also does this on its own). */
+  working(): void;
+}
+
+// deno-lint-ignore no-explicit-any
+export type Handler = (data: any, ctx: TaskContext) => unknown;
+export type Handlers = Record<string, Handler>;
+
+export const workerOptionsSchema = z.strictObject({
+  queues: z.array(queueSchema).min(1, "must name at least one queue").default([DEFAULT_QUEUE]),
+  /** Tasks run at once. */
+  concurrency: z.number().int().min(1).max(10_000).default(10),
+  /**
+   * Most deliveries held beyond `concurrency`, waiting for a slot. The worker holds only what it
+   * would start within about PREFETCH_HORIZON_MS at its recent pace, so a worker of slow tasks
+   * holds none and leaves them to idle workers.
+   */
+  prefetch: z.number().int().min(0).max(10_000).default(1000),
+  /**
+   * A run that lasts this long has `running` stored in its record (shorter ones go from `pending`
+   * straight to their outcome). It is also what makes a run that kills its worker count.
+   */
+  runningAfterMs: z.number().int().min(0).max(3600_000).default(1000),
+  heartbeatIntervalMs: z.number().int().min(100).default(5000),
+  /** How long a parked pull waits on an empty consumer before it is renewed. */
+  idlePullMs: z.number().int().min(1000).default(10_000),
+  /** How long `stop()` lets running tasks finish before giving them back. */
+  shutdownGraceMs: z.number().int().min(0).max(24 * 3600_000).default(10_000),
+  /** How often the worker deletes finished records older than the retention. */
+  sweepIntervalMs: z.number().int().min(100).default(60_000),
+  id: idSchema.optional(),
+  /** Reported in heartbeats; runtime adapters fill these in. */
+  host: z.string().max(256).default("unknown"),
+  runtime: z.string().max(64).default("unknown"),
+  /** Where the worker reports errors it survives (a failed record write, a failed heartbeat). */
+  onError: z.custom<(err: unknown) => void>((v) => typeof v === "function").optional(),
+  /** Called with the record once an attempt's outcome is stored: completed, failed, dead, or pending for a retry. */
+  onOutcome: z.custom<(record: TaskRecord) => void>((v) => typeof v === "function").optional(),
+});
+export type WorkerOptions = z.input<typeof workerOptionsSchema>;
+export type ResolvedWorkerOptions = z.output<typeof workerOptionsSchema>;
+
+export function validateHandlers(handlers: Handlers): void {
+  if (typeof handlers !== "object" || handlers === null) throw new ValidationError("handlers must be an object of functions");
+  for (const [type, fn] of Object.entries(handlers)) {
+    if (!TYPE_PATTERN.test(type)) throw new ValidationError(`handler name "${type}" is not a valid task type`);
+    if (typeof fn !== "function") throw new ValidationError(`handler "${type}" is not a function`);
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * Settling a run: its outcome is stored, and only then is its message answered: `+ACK` when
+ * completed, `-NAK` with the backoff delay for a retry, `+TERM` when failed or dead. A dead task
+ * goes to the dead-letter stream before its record says so.
+ *
+ * The outcome write is conditional on the run's revision (0 on a first delivery: the record must
+ * not exist). When it is refused, the record is read and decides (#reconcile): an earlier task's
+ * record under the same id is replaced; an outcome another run of this message stored is kept, and
+ * the message answered by it; a run that took this one over after its lease lapsed settles the
+ * task, and this run's outcome is dropped.
+ */
+import type { Edgeq } from "../client.ts";
+import type { Delivery } from "../delivery.ts";
+import { EdgeqError } from "../errors.ts";
+import { headersOf } from "../message.ts";
+import { FINAL_STATUSES, MAX_HISTORY, type TaskRecord } from "../record.ts";
+import { parseBackoff, retryDelayMs } from "../retry.ts";
+import { clip, finished, type Run } from "./run.ts";
+
+/** Between tries to publish a dead letter: 0.5–2 s after the first, doubling with each redelivery since, up to a minute. */
+const BURIAL_BACKOFF = parseBackoff("exponential:1000:60000")!;
+
+/** What the record holds after an outcome write, and whether it is this run's outcome. */
+interface Stored {
+  record: TaskRecord;
+  ours: boolean;
+}
+
+export interface Tally {
+  completed: number;
+  failed: number;
+}
+
+export class Settler {
+  constructor(
+    private readonly edgeq: Edgeq,
+    private readonly workerId: string,
+    private readonly report: (err: unknown) => void,
+    private readonly onOutcome: ((record: TaskRecord) => void) | undefined,
+    private readonly tally: Tally,
+  ) {}
+
+  /**
+   * Stores the outcome, then answers the message; calls `done` when the run is over. The common
+   * case, an outcome written at once and stored, takes no promise.
+   */
+  settle(run: Run, outcome: TaskRecord, done: () => void): void {
+    run.finishing = true;
+    const slow = () => this.#settle(run, outcome).catch(this.report).finally(done);
+    if (run.writing || outcome.status === "dead") return void slow();
+    this.edgeq.tasks.sendIfUnchanged(outcome, run.revision, run.dataJson(), (err, stored) => {
+      // Refused, or not stored: the slow path writes again, and reads the record when refused.
+      if (err || stored === null) return void slow();
+      this.#answer(run, { record: outcome, ours: true });
+      done();
+    });
+  }
+
+  /** `settle` as a promise, for the paths that await it. */
+  settled(run: Run, outcome: TaskRecord): Promise<void> {
+    return new Promise((resolve) => this.settle(run, outcome, resolve));
+  }
+
+  async #settle(run: Run, outcome: TaskRecord): Promise<void> {
+    await run.writing;
+    const { delivery } = run;
+    // The delay before the message returns, when its dead letter could not be published.
+    let unburied: number | undefined;
+    if (outcome.status === "dead") {
+      try {
+        await this.#bury(delivery, outcome);
+      } catch (err) {
+        this.report(err);
+        // Counted from the delivery of the task's last attempt: one more with each failed try since.
+        const delayMs = retryDelayMs(BURIAL_BACKOFF, Math.max(1, delivery.deliveryCount - outcome.attempts + 1));
+        // An unreadable message has no attempt to keep: it comes back and is buried as before.
+        if (outcome.attempts === 0) return delivery.nak(delayMs);
+        // Kept as `pending` with its attempts used up, so that this attempt's error and history
+        // survive until the message comes back to be buried.
+        unburied = delayMs;
+        outcome = { ...outcome, status: "pending", finished_at: null };
+      }
+    }
+    let stored: Stored | null;
+    try {
+      stored = await this.#store(run, outcome).catch((err) => {
+        // A result the record cannot hold (too large, not JSON) fails the task; retrying would not help.
+        if (!(err instanceof EdgeqError)) throw err;
+        unburied = undefined;
+        return this.#store(run, finished({ ...outcome, result: null }, "failed", { error: clip(`${err.name}: ${err.message}`) }));
+      });
+    } catch (err) {
+      // Outcome not stored: the message stays unanswered and is redelivered after the ack wait.
+      this.report(err);
+      return;
+    }
+    if (stored === null) return;
+    // Backing off, so that a dead-letter stream down for long does not cost a record write per task every second.
+    if (unburied !== undefined && stored.ours) return delivery.nak(unburied);
+    this.#answer(run, stored);
+  }
+
+  /**
+   * Writes `outcome`. Resolves with what the record holds then: this run's outcome, or one another
+   * run of this message stored already (which answers the message, and is not overwritten); null
+   * when a run that took this one over holds the record.
+   */
+  async #store(run: Run, outcome: TaskRecord): Promise<Stored | null> {
+    const dataJson = run.dataJson();
+    const stored = await this.edgeq.tasks.putIfUnchanged(outcome, run.revision, dataJson);
+    return stored !== null ? { record: outcome, ours: true } : this.#reconcile(run, outcome, dataJson);
+  }
+
+  async #reconcile(run: Run, outcome: TaskRecord, dataJson: Uint8Array | undefined): Promise<Stored | null> {
+    const { record, revision } = await this.edgeq.tasks.read(outcome.id);
+    const thisMessage = record !== null && record.seq === outcome.seq;
+    const ours = thisMessage && record.worker_id === this.workerId && record.started_at === run.record?.started_at;
+    if (thisMessage && !ours) {
+      this.report(new EdgeqError(`task ${outcome.id}: taken over by another run after this one's lease lapsed; its outcome is dropped`));
+      // Settled by that run: answered as it was, in case its own answer was lost.
+      return FINAL_STATUSES.includes(record.status) ? { record, ours: false } : null;
+    }
+    // A requeue's `pending` record (no sequence) holds the history before it: kept.
+    const merged = record?.status === "pending" && record.seq === undefined
+      ? { ...outcome, attempts: record.attempts + 1, history: [...record.history, ...outcome.history].slice(-MAX_HISTORY) }
+      : outcome;
+    // An earlier task's record under this id, ours, or none: written at what was read.
+    const stored = await this.edgeq.tasks.putIfUnchanged(merged, revision, dataJson);
+    if (stored === null) throw new Error(`task ${outcome.id}: its record keeps changing; the outcome is left to the redelivery`);
+    return { record: merged, ours: true };
+  }
+
+  /** Answers the message as the stored outcome says; one of this run's is reported and counted. */
+  #answer(run: Run, { record: outcome, ours: counted }: Stored): void {
+    const { delivery } = run;
+    if (counted) {
+      try {
+        this.onOutcome?.(outcome);
+      } catch (err) {
+        this.report(err);
+      }
+    }
+    if (outcome.status === "completed") {
+      if (counted) this.tally.completed++;
+      delivery.ack();
+    } else if (outcome.status === "pending") {
+      delivery.nak(retryDelayMs(parseBackoff(run.policy!.backoff)!, outcome.attempts));
+    } else {
+      if (counted) this.tally.failed++;
+      delivery.term();
+    }
+  }
+
+  #bury(delivery: Delivery, dead: TaskRecord): Promise<void> {
+    const { msg } = delivery;
+    return this.edgeq.deadLetters.add({
+      id: dead.id,
+      subject: msg.subject,
+      headers: headersOf(msg),
+      body: msg.data,
+      reason: dead.error ?? "dead",
+      attempts: dead.attempts,
+      history: dead.history,
+      workSeq: delivery.streamSeq,
+    });
+  }
+}

@@ -1,0 +1,277 @@
+/**
+ * A worker: takes deliveries from its queues' consumers (intake.ts), runs their handlers with
+ * bounded concurrency (run.ts), stores each outcome before it answers the message (settle.ts),
+ * counts attempts (attempts.ts), keeps its leases (leases.ts), heartbeats, and shuts down gracefully.
+ *
+ * A first delivery costs one stored write: its outcome, created in the record. Nothing is stored
+ * before its handler starts, so the handler starts as soon as the message arrives.
+ */
+import type { Edgeq } from "../client.ts";
+import { parseInput } from "../config.ts";
+import type { Delivery } from "../delivery.ts";
+import { decodeTask, type IncomingTask, taskId } from "../message.ts";
+import type { TaskRecord } from "../record.ts";
+import { consumerName, PRIORITIES, WORK_STREAM } from "../names.ts";
+import { newRecord } from "../record.ts";
+import { resolvePolicy } from "../retry.ts";
+import { Puller } from "../puller.ts";
+import { Attempts } from "./attempts.ts";
+import { Heartbeat, type WorkerInfo } from "./heartbeat.ts";
+import { Intake } from "./intake.ts";
+import { Leases } from "./leases.ts";
+import { type Handlers, type ResolvedWorkerOptions, validateHandlers, type WorkerOptions, workerOptionsSchema } from "./options.ts";
+import { Run } from "./run.ts";
+import { Settler, type Tally } from "./settle.ts";
+
+/** A worker holds beyond its slots what it would start within this long at its recent pace. */
+const PREFETCH_HORIZON_MS = 100;
+/** Completions are counted over this window to know the pace. */
+const PACE_WINDOW_MS = 1000;
+
+export class Worker {
+  readonly id: string;
+  readonly #startedAt = new Date().toISOString();
+  /** Runs in hand: their handler running, or their outcome being stored. */
+  readonly #runs = new Map<Delivery, Run>();
+  /** Handlers running: what `concurrency` bounds. */
+  #busy = 0;
+  readonly #heartbeat: Heartbeat;
+  readonly #intake: Intake;
+  readonly #settler: Settler;
+  readonly #attempts: Attempts;
+  #leases!: Leases;
+  readonly #tally: Tally = { completed: 0, failed: 0 };
+  #processed = 0;
+  /** Runs ended in the current and the previous pace window. */
+  #pace = { window: 0, current: 0, previous: 0 };
+  #stopping: Promise<void> | undefined;
+  readonly #timers: ReturnType<typeof setInterval>[] = [];
+  #stopReconnect: (() => void) | undefined;
+
+  private constructor(
+    private readonly edgeq: Edgeq,
+    private readonly handlers: Handlers,
+    private readonly opts: ResolvedWorkerOptions,
+  ) {
+    this.id = opts.id ?? `${opts.host.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 64)}-${crypto.randomUUID().slice(0, 8)}`;
+    const consumers = PRIORITIES.flatMap((priority) => opts.queues.map((queue) => consumerName(queue, priority)));
+    const puller = new Puller(edgeq.nc, edgeq.js.apiPrefix, WORK_STREAM, this.#report);
+    this.#intake = new Intake(puller, consumers, {
+      capacity: () => this.#capacity(),
+      inHand: () => this.#runs.size,
+      busy: () => this.#busy,
+      concurrency: opts.concurrency,
+      idlePullMs: opts.idlePullMs,
+      onArrival: () => this.#startHeld(),
+      respond: (subject, data) => edgeq.requests.post(subject, data),
+    });
+    this.#settler = new Settler(edgeq, this.id, this.#report, opts.onOutcome, this.#tally);
+    this.#attempts = new Attempts(edgeq, this.id, this.#settler, this.#report);
+    this.#heartbeat = new Heartbeat(edgeq.buckets.workers, edgeq.buckets.stats, () => this.info(), opts.heartbeatIntervalMs, this.#report);
+  }
+
+  static async start(edgeq: Edgeq, handlers: Handlers, options: WorkerOptions = {}): Promise<Worker> {
+    const opts = parseInput(workerOptionsSchema, options, "worker options");
+    validateHandlers(handlers);
+    const ackWaits = await Promise.all(opts.queues.map((queue) => edgeq.ensureQueue(queue)));
+    const worker = new Worker(edgeq, handlers, opts);
+    worker.#leases = new Leases(
+      Math.min(...ackWaits),
+      opts.runningAfterMs,
+      edgeq.tasks,
+      () => worker.#runs.values(),
+      () => worker.#intake.heldDeliveries(),
+      () => edgeq.connection.up,
+      worker.#report,
+    );
+    await worker.#heartbeat.start();
+    worker.#leases.start();
+    worker.#timers.push(setInterval(() => edgeq.tasks.sweep(edgeq.config.retentionMs).catch(worker.#report), opts.sweepIntervalMs));
+    worker.#stopReconnect = edgeq.connection.onReconnect(() => {
+      worker.#leases.checkLapsed();
+      worker.#intake.abandonPulls();
+      worker.#intake.fill();
+    });
+    worker.#intake.fill();
+    return worker;
+  }
+
+  /** The heartbeat's content. */
+  info(): WorkerInfo {
+    return {
+      id: this.id,
+      host: this.opts.host,
+      runtime: this.opts.runtime,
+      queues: this.opts.queues,
+      concurrency: this.opts.concurrency,
+      in_flight: this.#runs.size,
+      running: [...this.#runs.values()].map((r) => r.id),
+      processed: this.#processed,
+      completed: this.#tally.completed,
+      failed: this.#tally.failed,
+      started_at: this.#startedAt,
+      last_heartbeat: new Date().toISOString(),
+    };
+  }
+
+  /**
+   * Stops pulling, gives back what it holds unstarted, lets running tasks finish for `graceMs`,
+   * gives back the rest (uncounted), and removes the worker from the live list.
+   */
+  stop(graceMs = this.opts.shutdownGraceMs): Promise<void> {
+    this.#stopping ??= this.#shutdown(graceMs);
+    return this.#stopping;
+  }
+
+  /** Slots, plus what the worker may hold at its recent pace. */
+  #capacity(): number {
+    const now = performance.now();
+    const window = Math.floor(now / PACE_WINDOW_MS);
+    if (window !== this.#pace.window) {
+      this.#pace = { window, current: 0, previous: window === this.#pace.window + 1 ? this.#pace.current : 0 };
+    }
+    const perMs = this.#pace.previous / PACE_WINDOW_MS;
+    return this.opts.concurrency + Math.min(this.opts.prefetch, Math.floor(perMs * PREFETCH_HORIZON_MS));
+  }
+
+  /** Starts held deliveries while slots are free. */
+  #startHeld(): void {
+    while (!this.#stopping && this.#busy < this.opts.concurrency) {
+      const delivery = this.#intake.take();
+      if (!delivery) break;
+      this.#start(delivery);
+    }
+  }
+
+  /**
+   * Starts a run. A first delivery whose handler returns at once is run and its outcome sent in
+   * this turn, with no promise: the path of most tasks.
+   */
+  #start(delivery: Delivery): void {
+    const run = new Run(delivery, taskId(delivery.msg, delivery.streamSeq), this.#leases.late);
+    this.#runs.set(delivery, run);
+    this.#busy++;
+    let task: IncomingTask | Error;
+    try {
+      task = decodeTask(delivery.msg, run.id);
+    } catch (err) {
+      task = err as Error;
+    }
+    if (!this.#attempts.isFirst(delivery, task)) {
+      this.#attempts.begin(run, task).then((begun) => (begun && !run.returned ? this.#execute(run) : this.#ended(run)), (err) => this.#failed(run, err));
+      return;
+    }
+    this.#attempts.beginFirst(run, task);
+    this.#execute(run);
+  }
+
+  #execute(run: Run): void {
+    const outcome = run.execute(this.handlers);
+    if (!(outcome instanceof Promise)) return this.#settle(run, outcome);
+    outcome.then((o) => this.#settle(run, o), (err) => this.#failed(run, err));
+  }
+
+  #settle(run: Run, outcome: TaskRecord): void {
+    if (run.returned) return this.#ended(run);
+    this.#handlerDone(run);
+    this.#settler.settle(run, outcome, () => this.#ended(run));
+  }
+
+  #failed(run: Run, err: unknown): void {
+    this.#report(err);
+    this.#ended(run);
+  }
+
+  /** Frees the run's slot: once its handler has returned, its outcome is stored without holding one. */
+  #handlerDone(run: Run): void {
+    if (run.slotFreed) return;
+    run.slotFreed = true;
+    this.#busy--;
+    this.#startHeld();
+  }
+
+  #ended(run: Run): void {
+    this.#handlerDone(run);
+    run.end();
+    if (run.returned) return;
+    this.#runs.delete(run.delivery);
+    this.#processed++;
+    this.#pace.current++;
+    this.#intake.fill();
+  }
+
+  async #shutdown(graceMs: number): Promise<void> {
+    // Unsubscribing the pulls first lets the server skip them instead of delivering to us; what is
+    // held goes back at once for another worker, uncounted.
+    await Promise.all(this.#intake.stop().map((delivery) => this.#giveBack(new Run(delivery, taskId(delivery.msg, delivery.streamSeq), false))));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const graceOver = new Promise<void>((r) => (timer = setTimeout(r, graceMs)));
+    await Promise.race([Promise.all([...this.#runs.values()].map((r) => r.done())), graceOver]);
+    clearTimeout(timer);
+    await Promise.all([...this.#runs.values()].map((run) => (run.finishing ? run.done() : this.#giveBack(run))));
+    this.#stopReconnect?.();
+    this.#leases.stop();
+    this.#timers.forEach(clearInterval);
+    // With NATS down, goodbyes would only wait out their time-outs: the heartbeat expires by itself.
+    if (!this.edgeq.connection.up) return this.#heartbeat.halt();
+    await this.#heartbeat.stop().catch(this.#report);
+    await this.edgeq.nc.flush().catch(this.#report);
+  }
+
+  /**
+   * Gives a delivery back, its run (if it started) not counted: the record says `pending`, with
+   * one more delivery given back, so that the next one's delivery count is read right. With NATS
+   * down there is no one to tell, and a run whose lease may have lapsed may have been taken over:
+   * its -NAK would hand the delivery of the run that holds it to a third. Such a message comes
+   * back after the ack wait, and counts this run as one that ended without an outcome.
+   */
+  async #giveBack(run: Run): Promise<void> {
+    run.returned = true;
+    run.abortWith(new Error("worker shutting down"));
+    this.#runs.delete(run.delivery);
+    await run.writing;
+    if (!this.edgeq.connection.up || run.lapsed) return;
+    const stored = await this.#storeGivenBack(run).catch((err) => (this.#report(err), null));
+    // Refused: another run holds the task, and our nak would hand its delivery to a third.
+    if (stored !== null) run.delivery.nak();
+  }
+
+  /** The record of a given-back delivery: as it was before this run, with the delivery counted as given back. */
+  async #storeGivenBack(run: Run): Promise<number | null> {
+    const now = new Date().toISOString();
+    if (run.runningStored) {
+      const record = run.record!;
+      const back = { ...record, status: "pending" as const, attempts: record.attempts - 1, given_back: (record.given_back ?? 0) + 1, worker_id: null, updated_at: now };
+      return this.edgeq.tasks.putIfUnchanged(back, run.revision);
+    }
+    // Nothing stored by this run: the record, if any, is read and noted.
+    const { record, revision } = await this.edgeq.tasks.read(run.id);
+    const seq = run.delivery.streamSeq;
+    // This message's record, or a requeue's `pending` one written before it.
+    if (record?.seq === seq || (record?.status === "pending" && record.seq === undefined)) {
+      if (record.status !== "pending") return null; // settled, or held by another run
+      return this.edgeq.tasks.putIfUnchanged({ ...record, given_back: (record.given_back ?? 0) + 1, updated_at: now }, revision);
+    }
+    let task;
+    try {
+      task = decodeTask(run.delivery.msg, run.id);
+    } catch {
+      return revision; // unreadable: nothing to note, the next delivery buries it
+    }
+    const policy = resolvePolicy(this.edgeq.config, task.queue, task.type, task.policy);
+    const pending = newRecord(task, {
+      status: "pending",
+      attempts: 0,
+      given_back: 1,
+      max_attempts: policy.maxAttempts,
+      created_at: new Date(run.delivery.storedAt).toISOString(),
+      updated_at: now,
+      seq,
+    });
+    return this.edgeq.tasks.putIfUnchanged(pending, revision, task.bodyIsJson ? task.body : undefined);
+  }
+
+  #report = (err: unknown): void => {
+    (this.opts.onError ?? console.error)(err);
+  };
+}
