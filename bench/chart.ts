@@ -6,8 +6,8 @@ import { fmt, type Row } from "./results.ts";
 import type { SystemName } from "./systems/system.ts";
 
 const COLORS: Record<SystemName, string> = { edgeq: "#2f6fdf", bullmq: "#d9534f", jetstream: "#7a7a7a" };
-const WIDTH = 1020;
-const LABEL = 390;
+const WIDTH = 1190;
+const LABEL = 560;
 const BAR = 14;
 const GAP = 12;
 const TOP = 48;

@@ -1,16 +1,19 @@
 /**
- * A benchmark's results: one row per figure, with each system's value, and the issue's target for
- * the figures that have one.
+ * A benchmark's results: one row per figure, with each system's value, and the issue's targets for
+ * the figures that have them.
  */
-import type { SystemName } from "./systems/system.ts";
+import { SHOWN_AS, type SystemName } from "./systems/system.ts";
 
-export type Target =
-  /** edgeq's value at least `value` times the other system's. */
-  | { kind: "at-least-times"; vs: SystemName; value: number }
-  /** edgeq's value at most `value` times the other system's. */
-  | { kind: "at-most-times"; vs: SystemName; value: number }
-  | { kind: "at-least"; value: number }
-  | { kind: "below"; value: number };
+/**
+ * What edgeq's figure must be, `op` the bound: `value` itself, or `value` times another figure:
+ * another system's on the same row, or edgeq's own on the row of the same scenario whose metric
+ * starts with `vs.row`.
+ */
+export interface Target {
+  op: "≥" | ">" | "≤" | "<";
+  value: number;
+  vs?: SystemName | { row: string };
+}
 
 export interface Row {
   scenario: string;
@@ -20,7 +23,8 @@ export interface Row {
   values: Partial<Record<SystemName, number>>;
   /** Each round's figure, in round order, when there was more than one round. */
   rounds?: Partial<Record<SystemName, number[]>>;
-  target?: Target;
+  /** All of them are edgeq's to meet. */
+  targets?: Target[];
   /** Bars of the chart: throughput figures only, where higher is better. */
   chart?: boolean;
 }
@@ -54,17 +58,18 @@ export function fmt(n: number | undefined): string {
 }
 
 export function describeTarget(target: Target): string {
-  switch (target.kind) {
-    case "at-least-times":
-      return `≥ ${target.value}× ${target.vs}`;
-    case "at-most-times":
-      return `≤ ${target.value}× ${target.vs}`;
-    case "at-least":
-      return `≥ ${target.value.toLocaleString("en-US")}`;
-    case "below":
-      return `< ${target.value}`;
-  }
+  const { op, value, vs } = target;
+  if (vs === undefined) return `${op} ${value.toLocaleString("en-US")}`;
+  return `${op} ${value}× ${typeof vs === "string" ? SHOWN_AS[vs] : vs.row}`;
 }
+
+/** A system's figures on a row: the one the table gives, and each round's. */
+interface Figure {
+  value: number | undefined;
+  rounds: number[] | undefined;
+}
+
+const figure = (row: Row, system: SystemName): Figure => ({ value: row.values[system], rounds: row.rounds?.[system] });
 
 /**
  * edgeq's figure over `other`'s. With rounds, the median of the rounds' own ratios: each is taken
@@ -72,36 +77,51 @@ export function describeTarget(target: Target): string {
  * the machine ran at different speeds.
  */
 export function ratio(row: Row, other: SystemName): number | undefined {
-  const ratios = roundRatios(row, other);
-  if (ratios) return ratios.length ? median(ratios) : undefined;
-  const [mine, theirs] = [row.values.edgeq, row.values[other]];
-  return mine === undefined || !theirs ? undefined : mine / theirs;
+  return over(figure(row, "edgeq"), figure(row, other));
 }
 
 /** Each round's ratio of edgeq's figure to `other`'s; undefined with one round. */
 export function roundRatios(row: Row, other: SystemName): number[] | undefined {
-  const [mine, theirs] = [row.rounds?.edgeq, row.rounds?.[other]];
-  if (!mine || !theirs) return undefined;
-  return mine.map((m, i) => m / theirs[i]).filter(Number.isFinite);
+  return roundsOver(figure(row, "edgeq"), figure(row, other));
 }
 
-/** Whether edgeq meets the row's target; undefined when a figure it needs was not measured. */
-export function targetMet(row: Row): boolean | undefined {
-  const { target, values } = row;
-  const edgeq = values.edgeq;
-  if (!target || edgeq === undefined) return undefined;
-  switch (target.kind) {
-    case "at-least-times":
-    case "at-most-times": {
-      const times = ratio(row, target.vs);
-      if (times === undefined) return undefined;
-      return target.kind === "at-least-times" ? times >= target.value : times <= target.value;
-    }
-    case "at-least":
-      return edgeq >= target.value;
-    case "below":
-      return edgeq < target.value;
+/** One figure over another, the way `ratio` takes it. */
+function over(mine: Figure, theirs: Figure): number | undefined {
+  const ratios = roundsOver(mine, theirs);
+  if (ratios) return ratios.length ? median(ratios) : undefined;
+  return mine.value === undefined || !theirs.value ? undefined : mine.value / theirs.value;
+}
+
+function roundsOver(mine: Figure, theirs: Figure): number[] | undefined {
+  if (!mine.rounds || !theirs.rounds) return undefined;
+  return mine.rounds.map((m, i) => m / theirs.rounds![i]).filter(Number.isFinite);
+}
+
+/**
+ * Whether edgeq meets one of the row's targets; `rows` are all of the run's, for a target relative
+ * to another row. Undefined when a figure it needs was not measured.
+ */
+export function targetMet(row: Row, target: Target, rows: Row[]): boolean | undefined {
+  const measured = bounded(row, target, rows);
+  if (measured === undefined) return undefined;
+  switch (target.op) {
+    case "≥":
+      return measured >= target.value;
+    case ">":
+      return measured > target.value;
+    case "≤":
+      return measured <= target.value;
+    case "<":
+      return measured < target.value;
   }
+}
+
+/** What a target bounds: edgeq's figure, or its ratio to the other figure. */
+function bounded(row: Row, { vs }: Target, rows: Row[]): number | undefined {
+  if (vs === undefined) return row.values.edgeq;
+  if (typeof vs === "string") return ratio(row, vs);
+  const other = rows.find((r) => r.scenario === row.scenario && r.metric.startsWith(vs.row));
+  return other && over(figure(row, "edgeq"), figure(other, "edgeq"));
 }
 
 /** What `bench/results/latest.json` holds. */

@@ -1,12 +1,13 @@
 /**
  * Scenario 3, HTTP submit: autocannon, in its own process, sends `POST /tasks` over keep-alive
- * connections. edgeq is `edgeq serve` itself; BullMQ and raw JetStream get the smallest Hono app
- * on the same Node server that submits the body's data (bench/procs/http-server.ts). No workers
- * run: this measures accepting tasks.
+ * connections, then `POST /tasks/batch` with BATCH tasks a request. edgeq is `edgeq serve` itself;
+ * BullMQ and raw JetStream get the smallest Hono app on the same Node server that submits the
+ * body's data, a batch with the system's own batch submission (bench/procs/http-server.ts). No
+ * workers run: this measures accepting tasks.
  */
 import { edgeqCommand } from "../../deploy/commands.ts";
 import { type Child, forkProc, ROOT, spawnCommand } from "../children.ts";
-import type { Row } from "../results.ts";
+import { fmt, type Row } from "../results.ts";
 import type { Session } from "../session.ts";
 import { payload, type SystemName } from "../systems/system.ts";
 import type { BenchEnv } from "../systems/system.ts";
@@ -14,6 +15,8 @@ import { freePort, waitForPort } from "../../test/helpers/nats-server.ts";
 
 /** A short first run warms the server's JIT and connections; its figures are dropped. */
 const WARM_UP_SECONDS = 1;
+/** Tasks in each `POST /tasks/batch` request. */
+const BATCH = 100;
 
 interface Autocannon {
   duration: number;
@@ -23,13 +26,12 @@ interface Autocannon {
   latency: { p99: number };
 }
 
-/** `queue` is the measurement's own (the other systems' fronts ignore it). */
-async function autocannon(port: number, seconds: number, connections: number, payloadBytes: number, queue: string): Promise<Autocannon> {
-  const body = JSON.stringify({ type: "noop", queue, data: payload(payloadBytes) });
+/** One run of autocannon sending `body` as JSON to `path`. */
+async function autocannon(port: number, path: string, body: unknown, seconds: number, connections: number): Promise<Autocannon> {
   const cmd = spawnCommand(process.execPath, [
     `${ROOT}node_modules/autocannon/autocannon.js`,
-    ...["-c", String(connections), "-d", String(seconds), "-m", "POST", "-H", "content-type=application/json", "-b", body, "-j"],
-    `http://127.0.0.1:${port}/tasks`,
+    ...["-c", String(connections), "-d", String(seconds), "-m", "POST", "-H", "content-type=application/json", "-b", JSON.stringify(body), "-j"],
+    `http://127.0.0.1:${port}${path}`,
   ]);
   const code = await cmd.exited;
   if (code !== 0) throw new Error(`autocannon exited with ${code}: ${cmd.stderr()}`);
@@ -52,25 +54,37 @@ async function startServer(system: SystemName, env: BenchEnv, port: number): Pro
 export async function http(session: Session): Promise<Row[]> {
   const { httpSeconds, httpConnections, payloadBytes } = session.sizes;
   const scenario = `3 HTTP POST /tasks (${httpConnections} conns)`;
-  const rps: Row = { scenario, metric: "accepted requests per second", unit: "req/s", values: {}, chart: true };
+  const rps: Row = { scenario, metric: "accepted requests per second", unit: "req/s", values: {}, targets: [{ op: "≥", value: 1.5, vs: "bullmq" }], chart: true };
   const p99: Row = { scenario, metric: "latency p99", unit: "ms", values: {} };
   const refused: Row = { scenario, metric: "non-2xx answers and errors", unit: "count", values: {} };
+  const batchScenario = `3 HTTP POST /tasks/batch (${httpConnections} conns)`;
+  const batchTasks: Row = { scenario: batchScenario, metric: `accepted tasks per second (${BATCH} tasks per request)`, unit: "tasks/s", values: {}, targets: [{ op: "≥", value: 50_000 }], chart: true };
+  const batchRefused: Row = { scenario: batchScenario, metric: "non-2xx answers and errors", unit: "count", values: {} };
 
-  for (const system of session.systems) {
-    await session.measure(system, async (env) => {
+  // `queue` is the measurement's own (the other systems' fronts ignore it).
+  const task = (queue: string) => ({ type: "noop", queue, data: payload(payloadBytes) });
+  /** autocannon's warm-up, then its measured run, on a fresh front and queue. */
+  const load = (system: SystemName, path: string, body: (queue: string) => unknown) =>
+    session.measure(system, async (env) => {
       const port = await freePort();
       const stop = await startServer(system, env, port);
       try {
-        await autocannon(port, WARM_UP_SECONDS, httpConnections, payloadBytes, env.queue);
-        const result = await autocannon(port, httpSeconds, httpConnections, payloadBytes, env.queue);
-        rps.values[system] = result["2xx"] / result.duration;
-        p99.values[system] = result.latency.p99;
-        refused.values[system] = result.non2xx + result.errors;
+        await autocannon(port, path, body(env.queue), WARM_UP_SECONDS, httpConnections);
+        return await autocannon(port, path, body(env.queue), httpSeconds, httpConnections);
       } finally {
         stop();
       }
     });
-    console.log(`  ${system}: ${Math.round(rps.values[system] ?? 0)} req/s, p99 ${p99.values[system]} ms`);
+
+  for (const system of session.systems) {
+    const one = await load(system, "/tasks", task);
+    rps.values[system] = one["2xx"] / one.duration;
+    p99.values[system] = one.latency.p99;
+    refused.values[system] = one.non2xx + one.errors;
+    const batch = await load(system, "/tasks/batch", (queue) => Array.from({ length: BATCH }, () => task(queue)));
+    batchTasks.values[system] = (batch["2xx"] * BATCH) / batch.duration;
+    batchRefused.values[system] = batch.non2xx + batch.errors;
+    console.log(`  ${system}: ${fmt(rps.values[system])} req/s, p99 ${p99.values[system]} ms; batches ${fmt(batchTasks.values[system])} tasks/s`);
   }
-  return [rps, p99, refused];
+  return [rps, p99, refused, batchTasks, batchRefused];
 }

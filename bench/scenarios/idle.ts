@@ -12,10 +12,10 @@ import type { Session } from "../session.ts";
 export async function idle(session: Session): Promise<Row[]> {
   const { tasks, concurrency, payloadBytes, idleSeconds, idleSettleSeconds } = session.sizes;
   const scenario = "5 idle cost (1 worker)";
-  const cpu: Row = { scenario, metric: `CPU while idle, ${idleSeconds} s`, unit: "% of a core", values: {}, target: { kind: "below", value: 1 } };
+  const cpu: Row = { scenario, metric: `CPU while idle, ${idleSeconds} s`, unit: "% of a core", values: {}, targets: [{ op: "<", value: 1 }] };
   const idleRss: Row = { scenario, metric: "resident memory, idle", unit: "MB", values: {} };
   const baseRss: Row = { scenario, metric: "resident memory of Node alone (baseline)", unit: "MB", values: {} };
-  const busyRss: Row = { scenario, metric: `resident memory, busy (peak over ${fmt(tasks)} tasks)`, unit: "MB", values: {}, target: { kind: "below", value: 100 } };
+  const busyRss: Row = { scenario, metric: `resident memory, busy (peak over ${fmt(tasks)} tasks)`, unit: "MB", values: {}, targets: [{ op: "≤", value: 0.85, vs: "bullmq" }] };
 
   // One process that loads nothing, read once it has settled as the workers have: the same for every system.
   const baseline = forkProc("baseline", {});

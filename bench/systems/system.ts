@@ -52,6 +52,9 @@ export interface System {
 export const SYSTEM_NAMES = ["edgeq", "bullmq", "jetstream"] as const;
 export type SystemName = (typeof SYSTEM_NAMES)[number];
 
+/** A system as edgeq's ratios and targets name it: raw JetStream is there as the ceiling. */
+export const SHOWN_AS: Record<SystemName, string> = { edgeq: "edgeq", bullmq: "bullmq", jetstream: "ceiling" };
+
 /** JSON data of about `bytes` bytes once serialized. */
 export function payload(bytes: number): BenchPayload {
   let pad = pads.get(bytes);
