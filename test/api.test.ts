@@ -173,6 +173,47 @@ describe("the design notes' commands", () => {
   });
 });
 
+describe("batch submission", () => {
+  const batch = (body: unknown, path = "/tasks/batch") => json(app.request(path, { method: "POST", body: JSON.stringify(body) }));
+
+  test("POST /tasks/batch stores every task, in order, across queues, and each completes", async () => {
+    const tasks = [
+      { type: "process", data: "one" },
+      { type: "process", data: "two", priority: "high" },
+      { type: "process", data: "three", queue: "batch-other", id: "batch-three" },
+    ];
+    const { status, body } = await batch(tasks);
+    expect(status).toBe(201);
+    expect(body).toMatchObject({ success: true, accepted: 3 });
+    expect(body.tasks.map((t: { priority: string; queue: string }) => [t.queue, t.priority])).toEqual([["default", "normal"], ["default", "high"], ["batch-other", "normal"]]);
+    expect(body.tasks[2]).toMatchObject({ task_id: "batch-three", status: "pending", duplicate: false });
+    // Pending, the third is readable from its message alone: no worker serves its queue.
+    expect((await json(app.request("/tasks/batch-three"))).body).toMatchObject({ status: "pending", data: "three", queue: "batch-other" });
+    for (const t of body.tasks.slice(0, 2)) expect(await waitDone(t.task_id)).toMatchObject({ status: "completed" });
+    // The same batch again: the task with an id is a duplicate, and not counted as accepted.
+    const again = await batch([tasks[2]]);
+    expect(again.body).toMatchObject({ accepted: 0, tasks: [{ task_id: "batch-three", duplicate: true }] });
+  });
+
+  test("POST /tasks with an array is the same batch", async () => {
+    const { status, body } = await batch([{ type: "process", data: "via /tasks" }], "/tasks");
+    expect(status).toBe(201);
+    expect(body).toMatchObject({ success: true, accepted: 1 });
+    expect(await waitDone(body.tasks[0].task_id)).toMatchObject({ status: "completed", data: "via /tasks" });
+  });
+
+  test("a bad item, an empty batch or one over 1,000 tasks is a 400 naming it, and nothing of it is stored", async () => {
+    const before = (await env.edgeq.jsm.streams.info(WORK_STREAM)).state.last_seq;
+    const bad = await batch([{ type: "process" }, { type: "no spaces", data: 1 }]);
+    expect(bad).toMatchObject({ status: 400, body: { success: false, code: "validation_error" } });
+    expect(bad.body.error).toMatch(/1\.type: must be words/);
+    expect((await batch([])).body.error).toMatch(/at least one task/);
+    expect((await batch(Array.from({ length: 1001 }, () => ({ type: "process" })))).body.error).toMatch(/at most 1000 tasks/);
+    expect((await batch({ type: "process" })).body.error).toMatch(/must be a JSON array of tasks/);
+    expect((await env.edgeq.jsm.streams.info(WORK_STREAM)).state.last_seq).toBe(before);
+  });
+});
+
 describe("bad input: a 4xx naming the problem, and nothing enqueued", () => {
   const cases: Array<[string, string | (() => string), number, RegExp, Record<string, string>?]> = [
     ["malformed JSON", '{"type": "process",', 400, /not valid JSON/],
