@@ -156,9 +156,8 @@ export interface IncomingTask {
   bodyIsJson: boolean;
 }
 
-/** Reads a delivered work message whose id `taskId` gave. */
-export function decodeTask(msg: Msg, id: string): IncomingTask {
-  const parts = parseTaskSubject(msg.subject);
+/** Reads a delivered work message whose id `taskId` gave; `parts`, its subject's, when known already. */
+export function decodeTask(msg: Msg, id: string, parts = parseTaskSubject(msg.subject)): IncomingTask {
   if (!parts) throw new PoisonMessageError(`not a work subject: ${msg.subject}`);
   let headers: MsgHdrs | undefined;
   try {

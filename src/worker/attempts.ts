@@ -22,7 +22,7 @@ import type { Delivery } from "../delivery.ts";
 import { type IncomingTask } from "../message.ts";
 import { DEFAULT_PRIORITY, parseTaskSubject } from "../names.ts";
 import { FINAL_STATUSES, newRecord, type TaskRecord } from "../record.ts";
-import { resolvePolicy } from "../retry.ts";
+import { resolvePolicy, type RetryPolicy } from "../retry.ts";
 import { clip, finished, type Run } from "./run.ts";
 import type { Settler } from "./settle.ts";
 
@@ -37,6 +37,22 @@ export class Attempts {
     private readonly report: (err: unknown) => void,
   ) {}
 
+  /** Resolved policies by what the message said (one object per header set, message.ts) and its queue and type. */
+  readonly #policies = new WeakMap<Partial<RetryPolicy>, Map<string, RetryPolicy>>();
+
+  /** The task's policy: what its message says, else its type's, its queue's or the worker's defaults. */
+  #policy(task: IncomingTask): RetryPolicy {
+    let byAddress = this.#policies.get(task.policy);
+    if (!byAddress) this.#policies.set(task.policy, byAddress = new Map());
+    const key = `${task.queue} ${task.type}`;
+    let policy = byAddress.get(key);
+    if (!policy) {
+      if (byAddress.size >= 1000) byAddress.clear();
+      byAddress.set(key, policy = resolvePolicy(this.edgeq.config, task.queue, task.type, task.policy));
+    }
+    return policy;
+  }
+
   /** Whether the delivery may start at once, with nothing stored before its handler. */
   isFirst(delivery: Delivery, task: IncomingTask | Error): task is IncomingTask {
     return !(task instanceof Error) && delivery.deliveryCount === 1 && task.recordRevision === null;
@@ -44,7 +60,7 @@ export class Attempts {
 
   /** Starts the run of a first delivery: attempt 1, its outcome created in the record. */
   beginFirst(run: Run, task: IncomingTask): void {
-    run.begin(task, resolvePolicy(this.edgeq.config, task.queue, task.type, task.policy), null, this.workerId);
+    run.begin(task, this.#policy(task), null, this.workerId);
   }
 
   /**
@@ -80,7 +96,7 @@ export class Attempts {
       await this.settler.settled(run, unreadable(delivery, run.id, task));
       return false;
     }
-    const policy = resolvePolicy(this.edgeq.config, task.queue, task.type, task.policy);
+    const policy = this.#policy(task);
     // The server's delivery count is a floor on the runs: one whose worker died before it stored
     // anything still counts. Deliveries given back at a shutdown do not.
     const attempt = Math.max((previous?.attempts ?? 0) + 1, delivery.deliveryCount - (previous?.given_back ?? 0));
@@ -106,7 +122,7 @@ export class Attempts {
 
   /** True when `running` is stored; false when the delivery was handed back after an error; null when the record had moved on. */
   async #storeRunning(run: Run, task: IncomingTask, previous: TaskRecord | null, revision: number, attempt: number): Promise<boolean | null> {
-    const record = run.begin(task, resolvePolicy(this.edgeq.config, task.queue, task.type, task.policy), previous, this.workerId, attempt);
+    const record = run.begin(task, this.#policy(task), previous, this.workerId, attempt);
     let stored: number | null;
     try {
       stored = await this.edgeq.tasks.putIfUnchanged(record, revision, run.dataJson());

@@ -11,7 +11,7 @@ import { parseInput } from "../config.ts";
 import type { Delivery } from "../delivery.ts";
 import { decodeTask, type IncomingTask, taskId } from "../message.ts";
 import type { TaskRecord } from "../record.ts";
-import { consumerName, PRIORITIES, WORK_STREAM } from "../names.ts";
+import { consumerName, parseTaskSubject, PRIORITIES, WORK_STREAM } from "../names.ts";
 import { newRecord } from "../record.ts";
 import { resolvePolicy } from "../retry.ts";
 import { Puller } from "../puller.ts";
@@ -148,12 +148,13 @@ export class Worker {
    * this turn, with no promise: the path of most tasks.
    */
   #start(delivery: Delivery): void {
-    const run = new Run(delivery, taskId(delivery.msg, delivery.streamSeq), this.#leases.late);
+    const parts = parseTaskSubject(delivery.msg.subject);
+    const run = new Run(delivery, parts?.id ?? taskId(delivery.msg, delivery.streamSeq), this.#leases.late);
     this.#runs.set(delivery, run);
     this.#busy++;
     let task: IncomingTask | Error;
     try {
-      task = decodeTask(delivery.msg, run.id);
+      task = decodeTask(delivery.msg, run.id, parts);
     } catch (err) {
       task = err as Error;
     }
