@@ -12,7 +12,8 @@
  * it runs, holds and has asked for with no-wait pulls. Asking waits until half the capacity is free
  * while a slot has something to start, so a busy worker pulls in batches, not a pull per
  * completion. What the lanes deliver beyond the free slots (a parked pull's batch is not counted
- * against the room) waits in the buffer, its lease renewed, rather than being handed back.
+ * against the room) waits in the buffer, its lease renewed, at a busy worker that holds some at its
+ * pace; a worker of slow tasks, which holds none, hands it back at once for another worker.
  */
 import type { Msg } from "@nats-io/nats-core";
 import { Delivery } from "../delivery.ts";
@@ -42,6 +43,8 @@ export interface IntakeHost {
   onArrival(): void;
   /** How the deliveries' answers are sent. */
   respond(subject: string, data: Uint8Array): void;
+  /** Gives back a delivery the worker has no slot for and will not hold (uncounted). */
+  handBack(delivery: Delivery): void;
 }
 
 /** Pause before pulling again after a pull the server did not answer. */
@@ -165,7 +168,11 @@ export class Intake {
 
   #arrive(lane: Lane, msg: Msg): void {
     lane.open = Math.max(0, lane.open - 1);
-    lane.held.push(new Delivery(msg, this.worker.respond));
+    const delivery = new Delivery(msg, this.worker.respond);
+    // A worker of slow tasks holds nothing beyond its slots: another worker may be free now.
+    const full = this.worker.busy() + this.#held >= this.worker.concurrency;
+    if (full && this.worker.capacity() <= this.worker.concurrency) return this.worker.handBack(delivery);
+    lane.held.push(delivery);
     this.#held++;
     this.worker.onArrival();
   }

@@ -64,6 +64,7 @@ export class Worker {
       idlePullMs: opts.idlePullMs,
       onArrival: () => this.#startHeld(),
       respond: (subject, data) => edgeq.requests.post(subject, data),
+      handBack: (delivery) => void this.#giveBack(new Run(delivery, taskId(delivery.msg, delivery.streamSeq), this.#leases.late)),
     });
     this.#settler = new Settler(edgeq, this.id, this.#report, opts.onOutcome, this.#tally);
     this.#attempts = new Attempts(edgeq, this.id, this.#settler, this.#report);
@@ -220,8 +221,9 @@ export class Worker {
   }
 
   /**
-   * Gives a delivery back, its run (if it started) not counted: the record says `pending`, with
-   * one more delivery given back, so that the next one's delivery count is read right. With NATS
+   * Gives a delivery back (at shutdown, or one the worker has no slot for), its run (if it started)
+   * not counted: the record says `pending`, with one more delivery given back, so that the next
+   * one's delivery count is read right. With NATS
    * down there is no one to tell, and a run whose lease may have lapsed may have been taken over:
    * its -NAK would hand the delivery of the run that holds it to a third. Such a message comes
    * back after the ack wait, and counts this run as one that ended without an outcome.
