@@ -2,7 +2,7 @@
  * Headers made once as text (src/encoded-headers.ts) reach a subscriber as nats.js's own would:
  * nats.js must keep reading a message's headers through their encode() for this to pass.
  */
-import { headers } from "@nats-io/nats-core";
+import { headers, type MsgHdrsImpl } from "@nats-io/nats-core";
 import { expect, test } from "vitest";
 import { EncodedHeaders, headerLines } from "../src/encoded-headers.ts";
 import { useNats } from "./helpers/setup.ts";
@@ -23,7 +23,7 @@ test("a subscriber reads encoded headers back as nats.js's own", async () => {
   const theirs = headers();
   theirs.set("Nats-Msg-Id", "task-1");
   theirs.set("Edgeq-Max-Attempts", "3");
-  expect(new EncodedHeaders(lines).encode()).toEqual(theirs.encode());
+  expect(new EncodedHeaders(lines).encode()).toEqual((theirs as MsgHdrsImpl).encode());
 });
 
 test("the other methods work on a copy, and a change made through them is what is sent", async () => {
