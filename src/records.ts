@@ -124,11 +124,6 @@ export class TaskRecords {
     return found.record !== null && sameRecord(found.record, parseRecord(this.#encode(record))) ? found.revision : null;
   }
 
-  /** Writes the record only if the key has no entry (a delete marker is one); null when it has. */
-  create(record: TaskRecord): Promise<number | null> {
-    return this.putIfUnchanged(record, 0);
-  }
-
   /** Deletes the record if it is still at `revision`; false if it is not. */
   async deleteIfUnchanged(id: string, revision: number): Promise<boolean> {
     return (await this.#writeIfUnchanged(id, new Uint8Array(), revision, "DEL")) !== null;
