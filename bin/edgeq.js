@@ -1,6 +1,10 @@
 #!/usr/bin/env node
-// edgeq on Node: TypeScript sources run through tsx, so that worker modules may be .ts too.
-import { register } from "tsx/esm/api";
+// edgeq on Node: compiled JavaScript (npm ci builds it; `npm run build` after editing src/).
+import { existsSync } from "node:fs";
 
-register();
-await import("../src/adapter/node/main.ts");
+const main = new URL("../dist/node/edgeq.js", import.meta.url);
+if (!existsSync(main)) {
+  console.error("edgeq: dist/node/edgeq.js is missing; run `npm run build` first");
+  process.exit(1);
+}
+await import(main.href);

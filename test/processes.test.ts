@@ -2,11 +2,14 @@
  * Worker processes (`edgeq worker workers/demo.ts`) against a real nats-server: many tasks across
  * several workers, a worker killed with SIGKILL mid-task, and graceful shutdown with tasks in flight.
  */
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, expect, test } from "vitest";
 import { consumerName, WORK_STREAM } from "../src/names.ts";
 import type { TaskRecord } from "../src/record.ts";
 import { freePort } from "./helpers/nats-server.ts";
-import { type EdgeqProcess, eventually, runEdgeq } from "./helpers/processes.ts";
+import { type EdgeqProcess, eventually, ROOT, runEdgeq } from "./helpers/processes.ts";
 import { useNats } from "./helpers/setup.ts";
 
 // A crashed worker's tasks come back after the ack wait; keep it short so the test does not wait long.
@@ -66,6 +69,29 @@ test("500 tasks submitted over HTTP to three worker processes all complete", asy
   const listed = await (await fetch(`${base}/workers`)).json();
   expect(listed.workers.map((w: { id: string }) => w.id).sort()).toEqual([...workerIds].sort());
   expect(listed.workers.every((w: { runtime: string }) => w.runtime === "node")).toBe(true);
+});
+
+test("the edgeq command runs compiled JavaScript: a JavaScript worker loads neither tsx nor Hono, a TypeScript one loads tsx", async () => {
+  const imports = async (module: string, work: () => Promise<void>) => {
+    const trace = join(mkdtempSync(join(tmpdir(), "edgeq-imports-")), "imports.txt");
+    const proc = runEdgeq("node", ["worker", module], {
+      NATS_URL: env.server.url,
+      NODE_OPTIONS: `--import ${ROOT}test/fixtures/trace-imports.mjs`,
+      TRACE_IMPORTS: trace,
+    });
+    procs.push(proc);
+    await proc.workerId();
+    await work();
+    await proc.stop();
+    return readFileSync(trace, "utf8").split("\n");
+  };
+  const compiled = await imports("test/fixtures/worker.mjs", async () => {
+    const { id } = await env.edgeq.queue().submit("echo", { n: 1 });
+    expect((await env.edgeq.tasks.waitFor(id, 15_000))?.status).toBe("completed");
+  });
+  expect(compiled).toContainEqual(expect.stringContaining("/dist/node/edgeq.js"));
+  expect(compiled.filter((url) => /\/src\/.*\.ts$|node_modules\/(tsx|hono|@hono)\//.test(url))).toEqual([]);
+  expect((await imports("test/fixtures/recording-worker.ts", async () => {})).some((url) => url.includes("node_modules/tsx/"))).toBe(true);
 });
 
 test("a worker killed with SIGKILL mid-task: its tasks are redelivered and completed, none of 200 lost", async () => {

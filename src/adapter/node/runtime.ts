@@ -1,6 +1,5 @@
 /** The Node.js side of edgeq: TCP transport, @hono/node-server, process signals. */
-import { serve } from "@hono/node-server";
-import { getConnInfo } from "@hono/node-server/conninfo";
+import type { getConnInfo } from "@hono/node-server/conninfo";
 import { connect } from "@nats-io/transport-node";
 import { spawn } from "node:child_process";
 import { mkdir, readFile } from "node:fs/promises";
@@ -9,6 +8,15 @@ import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Runtime } from "../../runtime.ts";
+
+/** Set when the API starts serving: a worker process never loads the HTTP server. */
+let connInfo: typeof getConnInfo;
+
+/** TypeScript worker modules go through tsx, loaded only for them: compiled ones run as they are. */
+async function importModule(path: string): Promise<Record<string, unknown>> {
+  if (/\.[cm]?tsx?$/.test(path)) (await import("tsx/esm/api")).register();
+  return import(pathToFileURL(resolve(path)).href);
+}
 
 export const nodeRuntime: Runtime = {
   name: "node",
@@ -20,17 +28,20 @@ export const nodeRuntime: Runtime = {
   },
   connect,
   readTextFile: (path) => readFile(path, "utf8"),
-  serve: (fetch, port) =>
-    new Promise((ready) => {
+  async serve(fetch, port) {
+    const [{ serve }, conninfo] = await Promise.all([import("@hono/node-server"), import("@hono/node-server/conninfo")]);
+    connInfo = conninfo.getConnInfo;
+    return new Promise((ready) => {
       const server = serve({ fetch, port }, (info) =>
         ready({
           port: info.port,
           close: () => new Promise((done) => server.close(() => done())),
         })
       );
-    }),
-  clientAddress: (c) => getConnInfo(c).remote.address,
-  importModule: (path) => import(pathToFileURL(resolve(path)).href),
+    });
+  },
+  clientAddress: (c) => connInfo(c).remote.address,
+  importModule,
   spawn(command, args) {
     const child = spawn(command, args, { stdio: "ignore" });
     return {
