@@ -4,10 +4,10 @@
  */
 import { type ChildProcess, fork, spawn } from "node:child_process";
 import { rmSync } from "node:fs";
-import { build } from "esbuild";
 import type { ChildMessage, RunnerMessage } from "./procs/messages.ts";
 
 import { ROOT } from "../deploy/commands.ts";
+import { bundleForNode } from "../scripts/bundle.ts";
 
 export { ROOT };
 const live = new Set<ChildProcess>();
@@ -22,17 +22,7 @@ const PROCS = ["baseline", "http-server", "producer", "worker"];
  * would add about 40 MB to every process's memory, which the idle scenario measures.
  */
 export async function buildProcs(): Promise<void> {
-  await build({
-    entryPoints: PROCS.map((entry) => `${ROOT}bench/procs/${entry}.ts`),
-    outdir: BUILD_DIR,
-    bundle: true,
-    splitting: true,
-    format: "esm",
-    platform: "node",
-    packages: "external",
-    sourcemap: true,
-    logLevel: "warning",
-  });
+  await bundleForNode(PROCS.map((entry) => `${ROOT}bench/procs/${entry}.ts`), BUILD_DIR);
 }
 
 /**
