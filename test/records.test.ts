@@ -87,3 +87,28 @@ test("after an unanswered write, revisionHolding tells whether the bucket holds 
   expect(await env.edgeq.tasks.get(large.id)).toMatchObject({ data: null, data_omitted: true });
   expect(await env.edgeq.tasks.revisionHolding(large)).toBe(stored);
 });
+
+test("an outcome written while the record bucket is away is stored once it is back, not left to the ack wait", async () => {
+  const stream = `KV_${TASKS_BUCKET}`;
+  const { config } = await env.edgeq.jsm.streams.info(stream);
+  let started!: () => void;
+  const running = new Promise<void>((r) => (started = r));
+  let release!: () => void;
+  const errors: unknown[] = [];
+  const gate = () => {
+    started();
+    return new Promise<string>((r) => (release = () => r("through")));
+  };
+  workers.push(await env.edgeq.worker({ gate }, { onError: (err) => errors.push(err) }));
+  const { id } = await env.edgeq.queue().submit("gate");
+  await running;
+  await env.edgeq.jsm.streams.delete(stream);
+  release();
+  // The outcome's writes are refused meanwhile (no stream answers its subject) and tried again.
+  await new Promise((r) => setTimeout(r, 1000));
+  await env.edgeq.jsm.streams.add(config);
+  // Well within the ack wait (30 s), after which a redelivery would run the task again.
+  const done = await env.edgeq.tasks.waitFor(id, 5000);
+  expect(done).toMatchObject({ status: "completed", result: "through", attempts: 1 });
+  expect(errors).toEqual([]);
+});

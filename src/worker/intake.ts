@@ -109,6 +109,8 @@ export class Intake {
     this.#asking = true;
     this.#ask(room).then(({ got }) => {
       this.#asking = false;
+      // A lower lane's delivery may have waited on this ask (see take): it can start now.
+      if (this.#held > 0) this.worker.onArrival();
       if (got > 0) this.fill();
     });
   }

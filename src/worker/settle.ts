@@ -11,7 +11,7 @@
  */
 import type { Edgeq } from "../client.ts";
 import type { Delivery } from "../delivery.ts";
-import { EdgeqError } from "../errors.ts";
+import { EdgeqError, fromNatsError, UnavailableError } from "../errors.ts";
 import { headersOf } from "../message.ts";
 import { FINAL_STATUSES, MAX_HISTORY, type TaskRecord } from "../record.ts";
 import { parseBackoff, retryDelayMs } from "../retry.ts";
@@ -19,6 +19,12 @@ import { clip, finished, type Run } from "./run.ts";
 
 /** Between tries to publish a dead letter: 0.5–2 s after the first, doubling with each redelivery since, up to a minute. */
 const BURIAL_BACKOFF = parseBackoff("exponential:1000:60000")!;
+
+/**
+ * Between tries of an outcome write that JetStream did not take: its bucket electing a leader after
+ * a node went down takes seconds, and the ack wait it would otherwise cost is 30 s.
+ */
+const STORE_BACKOFF = parseBackoff("exponential:100:2000")!;
 
 /** What the record holds after an outcome write, and whether it is this run's outcome. */
 interface Stored {
@@ -38,6 +44,8 @@ export class Settler {
     private readonly report: (err: unknown) => void,
     private readonly onOutcome: ((record: TaskRecord) => void) | undefined,
     private readonly tally: Tally,
+    /** Whether the worker is shutting down: an outcome not stored by then is left to the redelivery. */
+    private readonly stopping: () => boolean,
   ) {}
 
   /**
@@ -83,11 +91,11 @@ export class Settler {
     }
     let stored: Stored | null;
     try {
-      stored = await this.#store(run, outcome).catch((err) => {
+      stored = await this.#storeWhileUnavailable(run, outcome).catch((err) => {
         // A result the record cannot hold (too large, not JSON) fails the task; retrying would not help.
         if (!(err instanceof EdgeqError)) throw err;
         unburied = undefined;
-        return this.#store(run, finished({ ...outcome, result: null }, "failed", { error: clip(`${err.name}: ${err.message}`) }));
+        return this.#storeWhileUnavailable(run, finished({ ...outcome, result: null }, "failed", { error: clip(`${err.name}: ${err.message}`) }));
       });
     } catch (err) {
       // Outcome not stored: the message stays unanswered and is redelivered after the ack wait.
@@ -98,6 +106,21 @@ export class Settler {
     // Backing off, so that a dead-letter stream down for long does not cost a record write per task every second.
     if (unburied !== undefined && stored.ours) return delivery.nak(unburied);
     this.#answer(run, stored);
+  }
+
+  /**
+   * `#store`, tried again while JetStream is unavailable, the run's lease renewed meanwhile (it is
+   * still in hand), until its lease lapses or the worker stops.
+   */
+  async #storeWhileUnavailable(run: Run, outcome: TaskRecord): Promise<Stored | null> {
+    for (let tries = 1; ; tries++) {
+      try {
+        return await this.#store(run, outcome);
+      } catch (err) {
+        if (!(fromNatsError(err) instanceof UnavailableError) || run.lapsed || this.stopping()) throw err;
+        await new Promise((r) => setTimeout(r, retryDelayMs(STORE_BACKOFF, tries)));
+      }
+    }
   }
 
   /**

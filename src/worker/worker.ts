@@ -66,7 +66,7 @@ export class Worker {
       respond: (subject, data) => edgeq.requests.post(subject, data),
       handBack: (delivery) => void this.#giveBack(new Run(delivery, taskId(delivery.msg, delivery.streamSeq), this.#leases.late)),
     });
-    this.#settler = new Settler(edgeq, this.id, this.#report, opts.onOutcome, this.#tally);
+    this.#settler = new Settler(edgeq, this.id, this.#report, opts.onOutcome, this.#tally, () => this.#stopping !== undefined);
     this.#attempts = new Attempts(edgeq, this.id, this.#settler, this.#report);
     this.#heartbeat = new Heartbeat(edgeq.buckets.workers, edgeq.buckets.stats, () => this.info(), opts.heartbeatIntervalMs, this.#report);
   }
