@@ -6,16 +6,18 @@
  *   edgeq worker <module>       a worker running the handlers the module exports
  *   edgeq dev                   API and demo worker in one process, with a local nats-server if needed
  *   edgeq dead …                the dead-letter stream (cli-dead-letters.ts)
+ *   edgeq cancel|pause|resume|queues   control of tasks and queues (cli-control.ts)
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 import { z } from "zod";
+import { CONTROL_NAMES, CONTROL_USAGE, type ControlCommand, runControlCommand } from "./cli-control.ts";
 import { DEAD_USAGE, type DeadCommand, runDeadCommand } from "./cli-dead-letters.ts";
 import { Edgeq } from "./client.ts";
 import { describeIssues } from "./config.ts";
 import { EdgeqError, UnavailableError, ValidationError } from "./errors.ts";
 import { limitSchema } from "./records.ts";
 import { ensureLocalNats, type LocalNats } from "./local-nats.ts";
-import { queueSchema } from "./message.ts";
+import { queueSchema, typeSchema } from "./message.ts";
 import { natsConnectOptions } from "./nats-options.ts";
 import { maxAttemptsSchema } from "./retry.ts";
 import type { Runtime } from "./runtime.ts";
@@ -28,6 +30,7 @@ const USAGE = `usage: edgeq <command> [options]
   worker <module>            run a worker with the handlers <module> exports
   dev                        run the API and the demo worker (starts nats-server if none is running)
 ${DEAD_USAGE}
+${CONTROL_USAGE}
 
 options:
   --port N                   HTTP port (env PORT, default 5000, as in the tutorial)
@@ -59,12 +62,14 @@ const FLAGS: Record<string, EnvName> = {
 };
 const LABELS = Object.fromEntries(Object.entries(FLAGS).map(([flag, name]) => [name, `--${flag} / ${name}`]));
 
-const COMMAND_NAMES = ["serve", "worker", "dev", "dead", "help"] as const;
+const COMMAND_NAMES = ["serve", "worker", "dev", "dead", ...CONTROL_NAMES, "help"] as const;
 
 /** The flags that are not settings: dev's `--nats-port`, and `edgeq dead`'s, as the API's `?limit=` and `max_attempts`. */
 const flagsSchema = z.object({
   "nats-port": wholeNumber(z.number().min(1).max(65535)).transform((p) => p ?? 4222),
   queue: queueSchema.optional(),
+  type: typeSchema.optional(),
+  status: z.enum(["pending", "running"], { error: "must be pending or running" }).optional(),
   limit: limitSchema,
   "max-attempts": wholeNumber(maxAttemptsSchema),
 });
@@ -74,6 +79,7 @@ interface Invocation extends Settings {
   module?: string;
   /** `edgeq dead`: the action, the task id and the flags. */
   dead: DeadCommand;
+  control: ControlCommand;
   /** dev: port of the local nats-server, when NATS_URL is not set. */
   natsPort: number;
   /** Whether NATS_URL was set (dev starts a server otherwise). */
@@ -103,7 +109,7 @@ function readInvocation(argv: string[], runtime: Runtime): Invocation {
   }
   const command = given === "--help" || given === "-h" ? "help" : given;
   if (!(COMMAND_NAMES as readonly string[]).includes(command)) {
-    throw new EdgeqError(`the command: must be serve, worker, dev, dead or help\n\n${USAGE}`);
+    throw new EdgeqError(`the command: must be one of ${COMMAND_NAMES.join(", ")}\n\n${USAGE}`);
   }
   const overrides = Object.fromEntries(Object.entries(FLAGS).map(([flag, name]) => [name, flags[flag]]));
   let settings: Settings;
@@ -127,6 +133,15 @@ function readInvocation(argv: string[], runtime: Runtime): Invocation {
       queue: extra.queue,
       limit: extra.limit,
       maxAttempts: extra["max-attempts"],
+    },
+    control: {
+      name: command as ControlCommand["name"],
+      target: positional[0],
+      all: flags.all === "true",
+      queue: extra.queue,
+      type: extra.type,
+      status: extra.status,
+      limit: extra.limit,
     },
     natsPort: extra["nats-port"],
     // As readSettings reads it: blank is not set.
@@ -156,15 +171,11 @@ const COMMANDS: Record<Exclude<Invocation["command"], "help">, Command> = {
     });
   },
 
-  async dead(settings, runtime) {
-    const edgeq = await open(runtime, settings);
-    try {
-      console.log(await runDeadCommand(edgeq, settings.dead));
-    } finally {
-      await disconnect(edgeq);
-    }
-    runtime.exit(0);
-  },
+  dead: (settings, runtime) => runOnce(settings, runtime, (edgeq) => runDeadCommand(edgeq, settings.dead)),
+
+  ...Object.fromEntries(
+    CONTROL_NAMES.map((name) => [name, (settings: Invocation, runtime: Runtime) => runOnce(settings, runtime, (edgeq) => runControlCommand(edgeq, settings.control))]),
+  ) as Record<(typeof CONTROL_NAMES)[number], Command>,
 
   async dev(settings, runtime) {
     const local: LocalNats | undefined = settings.natsUrlGiven
@@ -184,6 +195,17 @@ const COMMANDS: Record<Exclude<Invocation["command"], "help">, Command> = {
     });
   },
 };
+
+/** A command that does one thing and exits: connects, prints what `run` resolves with, disconnects. */
+async function runOnce(settings: Settings, runtime: Runtime, run: (edgeq: Edgeq) => Promise<string>): Promise<void> {
+  const edgeq = await open(runtime, settings);
+  try {
+    console.log(await run(edgeq));
+  } finally {
+    await disconnect(edgeq);
+  }
+  runtime.exit(0);
+}
 
 /** Connects with the settings' servers, credentials and TLS, and opens edgeq with its settings. */
 async function open(runtime: Runtime, settings: Settings): Promise<Edgeq> {

@@ -15,6 +15,7 @@ import { PendingTasks } from "./pending.ts";
 import { DeadLetters } from "./dead-letters.ts";
 import { Queue } from "./queue.ts";
 import { QueueLengths } from "./queue-length.ts";
+import { QueueStates } from "./queue-states.ts";
 import { Requests } from "./requests.ts";
 import { TaskRecords } from "./records.ts";
 import { type Buckets, ensureQueueConsumers, ensureTopology } from "./topology.ts";
@@ -28,6 +29,8 @@ export class Edgeq {
   readonly tasks: TaskRecords;
   readonly deadLetters: DeadLetters;
   readonly queueLengths: QueueLengths;
+  /** Pause, resume and list queues. */
+  readonly queues: QueueStates;
   readonly connection: ConnectionState;
   /** The server's largest message; a task record must fit in it. */
   readonly maxPayload: number;
@@ -43,9 +46,11 @@ export class Edgeq {
     this.connection = new ConnectionState(nc);
     this.maxPayload = nc.info?.max_payload ?? 1024 * 1024;
     this.requests = new Requests(nc, js.apiPrefix);
-    this.tasks = new TaskRecords(nc, this.requests, jsm, TASKS_BUCKET, this.maxPayload, new PendingTasks(jsm, config));
+    const runningIds = async () => (await this.workers()).flatMap((w) => w.running);
+    this.tasks = new TaskRecords(nc, this.requests, jsm, TASKS_BUCKET, this.maxPayload, new PendingTasks(jsm, config), runningIds);
     this.deadLetters = new DeadLetters(this);
     this.queueLengths = new QueueLengths(jsm, (queue) => this.ensureQueue(queue));
+    this.queues = new QueueStates(buckets.queues, this, (subject, body) => this.requests.post(subject, body));
   }
 
   /**

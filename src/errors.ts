@@ -55,6 +55,12 @@ export class ConflictError extends EdgeqError {
   override readonly status = 409;
 }
 
+/** The task was canceled: the reason a canceled handler's `ctx.signal` aborts with. */
+export class CanceledError extends EdgeqError {
+  override name = "CanceledError";
+  override readonly status = 409;
+}
+
 /** The queue holds its maximum number of tasks; nothing was accepted. Retry later. */
 export class QueueFullError extends EdgeqError {
   override name = "QueueFullError";

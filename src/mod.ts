@@ -11,6 +11,7 @@ export { configSchema, resolveConfig } from "./config.ts";
 export { DEFAULT_NATS_URL, ENV_NAMES, readSettings } from "./settings.ts";
 export { natsConnectOptions } from "./nats-options.ts";
 export {
+  CanceledError,
   ConflictError,
   EdgeqError,
   ForbiddenError,
@@ -27,6 +28,8 @@ export {
   ValidationError,
 } from "./errors.ts";
 export {
+  CANCEL_SUBJECT_ROOT,
+  cancelSubject,
   consumerName,
   DEAD_STREAM,
   deadSubject,
@@ -38,6 +41,9 @@ export {
   HEADER_TASK_ID,
   HEADER_TIMEOUT,
   PRIORITIES,
+  QUEUE_NOTICE_ROOT,
+  queueNoticeSubject,
+  QUEUES_BUCKET,
   STATS_BUCKET,
   TASKS_BUCKET,
   taskSubject,
@@ -57,6 +63,8 @@ export type { Submitted, TaskSpec } from "./queue.ts";
 export type { Attempt, TaskRecord, TaskStatus } from "./record.ts";
 export type { ListOptions, TaskRecords } from "./records.ts";
 export type { DeadLetter } from "./dead-letters.ts";
+export type { CancelFilter } from "./cancel.ts";
+export type { QueueState, QueueStates, QueueSummary } from "./queue-states.ts";
 export type { Backoff, RetryPolicy } from "./retry.ts";
 export type { Runtime } from "./runtime.ts";
 export type { Handler, Handlers, TaskContext, WorkerOptions } from "./worker/mod.ts";

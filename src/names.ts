@@ -18,6 +18,8 @@ export const TASKS_BUCKET = "edgeq_tasks";
 export const WORKERS_BUCKET = "edgeq_workers";
 /** KV bucket of per-worker cumulative outcome counts, keyed by worker id. */
 export const STATS_BUCKET = "edgeq_stats";
+/** KV bucket of queue states, keyed by queue name: `{"paused": true, …}` while paused, absent otherwise. */
+export const QUEUES_BUCKET = "edgeq_queues";
 
 /** Stream of dead letters: tasks that used up their attempts, and messages no worker can read. */
 export const DEAD_STREAM = "EDGEQ_DEAD";
@@ -93,6 +95,23 @@ export interface SubjectParts {
   type: string;
   /** The id token's id, when the subject has one. */
   id?: string;
+}
+
+/**
+ * Root token of cancel notices, `edgeq_cancel.<task id>`: plain NATS messages (no stream) that
+ * every worker subscribes to, sent once a task's `canceled` record is stored.
+ */
+export const CANCEL_SUBJECT_ROOT = "edgeq_cancel";
+
+export function cancelSubject(id: string): string {
+  return `${CANCEL_SUBJECT_ROOT}.${id}`;
+}
+
+/** Root token of queue notices, `edgeq_queue.<queue>`: sent when a queue is paused or resumed. */
+export const QUEUE_NOTICE_ROOT = "edgeq_queue";
+
+export function queueNoticeSubject(queue: string): string {
+  return `${QUEUE_NOTICE_ROOT}.${queue}`;
 }
 
 export function deadSubject(id: string): string {

@@ -70,12 +70,12 @@ export class PendingTasks {
     return found ? this.#record(found) : null;
   }
 
-  /** The newest `limit` messages of the work stream as pending records, newest first. */
-  async newest(limit: number): Promise<TaskRecord[]> {
+  /** The newest `limit` messages of the work stream (that `keep` takes) as pending records, newest first. */
+  async newest(limit: number, keep: (record: TaskRecord) => boolean = () => true): Promise<TaskRecord[]> {
     const found: TaskRecord[] = [];
     await this.#backwards((msg) => {
       const record = this.#record(msg);
-      if (record) found.push(record);
+      if (record && keep(record)) found.push(record);
       return found.length < limit;
     });
     return found;

@@ -11,6 +11,7 @@ import { encodeTask, idForKey, type OutgoingTask, type SubmitOptions, submitOpti
 import { parseInput } from "./config.ts";
 import { inLanes } from "./lanes.ts";
 import { DEFAULT_PRIORITY, type Priority } from "./names.ts";
+import type { QueueState } from "./queue-states.ts";
 import type { PubAck } from "./requests.ts";
 import { resolvePolicy, type RetryPolicy } from "./retry.ts";
 import type { z } from "zod";
@@ -41,6 +42,15 @@ export class Queue {
     private readonly edgeq: Edgeq,
     readonly name: string,
   ) {}
+
+  /** Stops every worker starting tasks of this queue; submissions are still accepted (queue-states.ts). */
+  pause(): Promise<QueueState> {
+    return this.edgeq.queues.pause(this.name);
+  }
+
+  resume(): Promise<QueueState> {
+    return this.edgeq.queues.resume(this.name);
+  }
 
   /** Submits one task; resolves once JetStream has stored it. */
   async submit(type: string, data?: unknown, options?: SubmitOptions): Promise<Submitted> {

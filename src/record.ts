@@ -10,10 +10,13 @@
 import { ValidationError } from "./errors.ts";
 import type { Priority } from "./names.ts";
 
-export const TASK_STATUSES = ["pending", "running", "completed", "failed", "dead"] as const;
+export const TASK_STATUSES = ["pending", "running", "completed", "failed", "dead", "canceled"] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
-/** `failed`: a handler gave up for good (PermanentError); `dead`: attempts used up, or unreadable. */
-export const FINAL_STATUSES: readonly TaskStatus[] = ["completed", "failed", "dead"];
+/**
+ * `failed`: a handler gave up for good (PermanentError); `dead`: attempts used up, or unreadable;
+ * `canceled`: someone canceled it before it ended otherwise.
+ */
+export const FINAL_STATUSES: readonly TaskStatus[] = ["completed", "failed", "dead", "canceled"];
 
 /** One finished or abandoned attempt, as the record's history keeps it. */
 export interface Attempt {

@@ -7,6 +7,7 @@ import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import { z } from "zod";
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
 import { EncodedHeaders, headerLines } from "./encoded-headers.ts";
+import { type CancelFilter, Cancellations } from "./cancel.ts";
 import type { Delivery } from "./delivery.ts";
 import type { PendingTasks } from "./pending.ts";
 import { PayloadTooLargeError } from "./errors.ts";
@@ -48,6 +49,7 @@ export class TaskRecords {
   /** The key's subject in the bucket's stream. */
   readonly #keyPrefix: string;
   readonly #scanner: StreamScanner;
+  readonly #cancellations: Cancellations;
 
   constructor(
     nc: NatsConnection,
@@ -58,6 +60,8 @@ export class TaskRecords {
     private readonly maxBytes: number,
     /** Tasks with no record yet, read from their work messages. */
     private readonly pending: PendingTasks,
+    /** The ids of the tasks live workers report running. */
+    runningIds: () => Promise<string[]>,
   ) {
     this.#stream = `KV_${bucket}`;
     this.#keyPrefix = `$KV.${bucket}.`;
@@ -65,6 +69,17 @@ export class TaskRecords {
     const viaDomain = requests.apiPrefix === "$JS.API" ? "" : `${requests.apiPrefix}.`;
     this.#subjectPrefix = `${viaDomain}$KV.${bucket}.`;
     this.#scanner = new StreamScanner(nc, jsm, requests.apiPrefix, this.#stream, maxBytes, "task records");
+    this.#cancellations = new Cancellations(this, pending, jsm, requests, runningIds);
+  }
+
+  /** Cancels a task wherever it is (see cancel.ts); resolves with its `canceled` record. */
+  cancel(id: string, reason?: string): Promise<TaskRecord> {
+    return this.#cancellations.cancel(id, reason);
+  }
+
+  /** Cancels the unfinished tasks `filter` picks; resolves with how many. */
+  cancelMany(filter: CancelFilter): Promise<number> {
+    return this.#cancellations.cancelMany(filter);
   }
 
   /** The task's record; for a pending task, which has none, one made from its work message. */

@@ -22,6 +22,7 @@ import {
   DEAD_STREAM,
   DEAD_SUBJECT_ROOT,
   PRIORITIES,
+  QUEUES_BUCKET,
   STATS_BUCKET,
   TASKS_BUCKET,
   WORK_STREAM,
@@ -35,19 +36,21 @@ export interface Buckets {
   tasks: KV;
   workers: KV;
   stats: KV;
+  queues: KV;
 }
 
 export async function ensureTopology(js: JetStreamClient, jsm: JetStreamManager, config: EdgeqConfig): Promise<Buckets> {
   await Promise.all([ensureWorkStream(jsm, config), ensureDeadStream(jsm, config)]);
   const kvm = new Kvm(js);
-  const [tasks, workers, stats] = await Promise.all([
+  const [tasks, workers, stats, queues] = await Promise.all([
     // No bucket-wide max age: that would expire unfinished tasks too. Workers sweep finished ones.
     kvm.create(TASKS_BUCKET, { history: 1, replicas: config.replicas, storage: StorageType.File }),
     // File storage although heartbeats are short-lived: a memory stream would vanish with a server restart.
     kvm.create(WORKERS_BUCKET, { history: 1, ttl: config.workerTtlMs, replicas: config.replicas, storage: StorageType.File }),
     kvm.create(STATS_BUCKET, { history: 1, ttl: config.retentionMs, replicas: config.replicas, storage: StorageType.File }),
+    kvm.create(QUEUES_BUCKET, { history: 1, replicas: config.replicas, storage: StorageType.File }),
   ]);
-  return { tasks, workers, stats };
+  return { tasks, workers, stats, queues };
 }
 
 async function ensureWorkStream(jsm: JetStreamManager, config: EdgeqConfig): Promise<void> {

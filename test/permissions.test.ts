@@ -100,6 +100,22 @@ test("the API submits over HTTP, the worker runs the task, the outcome is readab
   await eventually(async () => (await (await api.request(`/dead-letters/${failing.task_id}`)).json()).attempts === 1, 10_000, "the second death");
   expect(await (await api.request("/dead-letters", { method: "DELETE" })).json()).toMatchObject({ purged: 1 });
 
+  // A cancel: the API deletes the work message and tells the worker, which aborts the run.
+  const long = await (await api.request("/tasks", { method: "POST", body: '{"type": "sleep", "data": {"ms": 60000}}' })).json();
+  await eventually(async () => worker.info().running.includes(long.task_id), 10_000, "the sleep to start");
+  expect((await api.request(`/tasks/${long.task_id}/cancel`, { method: "POST" })).status).toBe(200);
+  await eventually(async () => worker.info().in_flight === 0, 5000, "the canceled run to end");
+  expect((await (await api.request(`/tasks/${long.task_id}`)).json()).status).toBe("canceled");
+
+  // Pause and resume: the API stores the state and tells the worker, which reads it.
+  expect((await api.request("/queues/default/pause", { method: "POST" })).status).toBe(200);
+  const held = await (await api.request("/tasks", { method: "POST", body: '{"type": "process", "data": "after the pause"}' })).json();
+  await new Promise((r) => setTimeout(r, 500));
+  expect((await (await api.request(`/tasks/${held.task_id}`)).json()).status).toBe("pending");
+  expect((await (await api.request("/queues")).json()).queues).toContainEqual(expect.objectContaining({ name: "default", paused: true }));
+  expect((await api.request("/queues/default/resume", { method: "POST" })).status).toBe(200);
+  await eventually(async () => (await (await api.request(`/tasks/${held.task_id}`)).json()).status === "completed", 10_000, "the task after resume");
+
   const listed = await (await api.request("/tasks?status=completed")).json();
   expect(listed.tasks.map((t: { id: string }) => t.id)).toContain(task_id);
   const workers = await (await api.request("/workers")).json();

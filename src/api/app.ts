@@ -103,6 +103,17 @@ const listQuerySchema = z.object({
   limit: limitSchema,
 });
 
+const cancelSchema = z.strictObject(
+  { reason: z.string().min(1, "must not be empty").max(1000, "must be at most 1000 characters").optional() },
+  { error: "the body must be a JSON object" },
+);
+const cancelManySchema = z.strictObject({
+  queue: queueSchema.optional(),
+  type: typeSchema.optional(),
+  status: z.enum(["pending", "running"], { error: "must be pending or running" }).optional(),
+  limit: limitSchema,
+}, { error: "the body must be a JSON object" });
+
 /** `caller` names who sent the request: a token's label, or the client's address when the API is open. */
 type ApiEnv = { Variables: { caller: string } };
 
@@ -186,6 +197,31 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono<ApiEnv> 
     if (!task) throw new NotFoundError(`task ${id} not found`);
     return c.json(task);
   });
+
+  app.post("/tasks/cancel", async (c) => {
+    const filter = parseInput(cancelManySchema, parseJson(await c.req.text(), { optional: true }), "cancel");
+    return c.json({ success: true, canceled: await edgeq.tasks.cancelMany(filter) });
+  });
+
+  app.post("/tasks/:id/cancel", async (c) => {
+    const id = parseInput(idSchema, c.req.param("id"), "task id");
+    const { reason } = parseInput(cancelSchema, parseJson(await c.req.text(), { optional: true }), "cancel");
+    const task = await edgeq.tasks.cancel(id, reason);
+    return c.json({ success: true, task_id: id, status: task.status, task });
+  });
+
+  app.get("/queues", async (c) => {
+    const queues = await edgeq.queues.list();
+    return c.json({ queues, count: queues.length });
+  });
+
+  for (const action of ["pause", "resume"] as const) {
+    app.post(`/queues/:name/${action}`, async (c) => {
+      const name = parseInput(queueSchema, c.req.param("name"), "queue name");
+      const state = await edgeq.queues[action](name);
+      return c.json({ success: true, queue: name, paused: state.paused, paused_at: state.paused_at ?? null });
+    });
+  }
 
   app.get("/workers", async (c) => {
     const workers = await edgeq.workers();

@@ -5,9 +5,8 @@
  * completions costs nothing per task.
  */
 import type { KV } from "@nats-io/kv";
-import type { JetStreamManager } from "@nats-io/jetstream";
-import { KV_OPERATION_HEADER, STATS_BUCKET, WORKERS_BUCKET } from "../names.ts";
-import type { Requests } from "../requests.ts";
+import { STATS_BUCKET, WORKERS_BUCKET } from "../names.ts";
+import { type BucketReader, readEntries } from "../small-bucket.ts";
 
 /** What a worker publishes about itself; `GET /workers` returns these. */
 export interface WorkerInfo {
@@ -76,42 +75,14 @@ export class Heartbeat {
 
 /** Every live worker's last heartbeat. */
 export async function listWorkers(reader: BucketReader): Promise<WorkerInfo[]> {
-  return (await readAll<WorkerInfo>(reader, WORKERS_BUCKET)).sort((a, b) => a.id.localeCompare(b.id));
+  return (await readEntries<WorkerInfo>(reader, WORKERS_BUCKET)).map(([, info]) => info).sort((a, b) => a.id.localeCompare(b.id));
 }
 
 /** Completions and failures reported by every worker within the retention window. */
 export async function totalStats(reader: BucketReader): Promise<WorkerStats> {
-  const all = await readAll<WorkerStats>(reader, STATS_BUCKET);
-  return all.reduce((sum, s) => ({ completed: sum.completed + s.completed, failed: sum.failed + s.failed }), {
+  const all = await readEntries<WorkerStats>(reader, STATS_BUCKET);
+  return all.reduce((sum, [, s]) => ({ completed: sum.completed + s.completed, failed: sum.failed + s.failed }), {
     completed: 0,
     failed: 0,
-  });
-}
-
-/** What reading a bucket takes: its stream's subject counts, and Direct Gets. */
-export interface BucketReader {
-  jsm: JetStreamManager;
-  requests: Requests;
-}
-
-const decoder = new TextDecoder();
-
-/**
- * Every live entry of a small bucket: its keys from one stream info, then one Direct Get each
- * (matched replies). No consumer is created, so /health and /workers stay cheap under load; nats.js's
- * `kv.keys()`, an ordered consumer, stalled them.
- */
-async function readAll<T>({ jsm, requests }: BucketReader, bucket: string): Promise<T[]> {
-  const stream = `KV_${bucket}`;
-  const info = await jsm.streams.info(stream, { subjects_filter: `$KV.${bucket}.>` });
-  const entries = await Promise.all(Object.keys(info.state.subjects ?? {}).map((subject) => requests.lastOf(stream, subject)));
-  return entries.flatMap((entry) => {
-    // Gone since the listing, or a delete marker: not live.
-    if (!entry || entry.headers?.get(KV_OPERATION_HEADER)) return [];
-    try {
-      return [JSON.parse(decoder.decode(entry.data)) as T];
-    } catch {
-      return []; // not written by edgeq
-    }
   });
 }

@@ -14,19 +14,31 @@
  * completion. What the lanes deliver beyond the free slots (a parked pull's batch is not counted
  * against the room) waits in the buffer, its lease renewed, at a busy worker that holds some at its
  * pace; a worker of slow tasks, which holds none, hands it back at once for another worker.
+ *
+ * A lane of a paused queue is asked for nothing more, and what it holds, or its open pull still
+ * delivers, waits in the buffer until the queue is resumed. (Abandoning the pull would not stop it:
+ * nats-server 2.9 still delivers to a waiting request whose inbox is gone, and that delivery would
+ * only come back after the ack wait.)
  */
 import type { Msg } from "@nats-io/nats-core";
 import { Delivery } from "../delivery.ts";
 import type { Puller } from "../puller.ts";
 
-interface Lane {
+/** A consumer of one of the worker's queues. */
+export interface LaneOf {
   consumer: string;
+  queue: string;
+}
+
+interface Lane extends LaneOf {
   /** Delivered, not yet started; `head` is the next one. */
   held: Delivery[];
   head: number;
   state: "ready" | "pulling" | "parked";
   /** What the lane's open pull may still deliver. */
   open: number;
+  /** Its queue is paused. */
+  paused: boolean;
 }
 
 /** What the intake needs to know of its worker, and tells it. */
@@ -59,10 +71,10 @@ export class Intake {
   constructor(
     private readonly puller: Puller,
     /** In the order they are served: every queue's high, then normal, then low. */
-    consumers: string[],
+    lanes: LaneOf[],
     private readonly worker: IntakeHost,
   ) {
-    this.#lanes = consumers.map((consumer) => ({ consumer, held: [], head: 0, state: "ready", open: 0 }));
+    this.#lanes = lanes.map(({ consumer, queue }) => ({ consumer, queue, held: [], head: 0, state: "ready", open: 0, paused: false }));
   }
 
   /** Deliveries held, not yet started. */
@@ -76,8 +88,8 @@ export class Intake {
    */
   take(): Delivery | undefined {
     for (const [i, lane] of this.#lanes.entries()) {
-      if (lane.head < lane.held.length) {
-        if (this.#lanes.slice(0, i).some((above) => above.state !== "parked")) {
+      if (lane.head < lane.held.length && !lane.paused) {
+        if (this.#lanes.slice(0, i).some((above) => above.state !== "parked" && !above.paused)) {
           this.#askAbove(i);
           return undefined;
         }
@@ -120,7 +132,7 @@ export class Intake {
     let got = 0;
     for (const lane of this.#lanes.slice(0, below)) {
       if (room <= 0 || this.#stopped) break;
-      if (lane.state !== "ready") continue;
+      if (lane.state !== "ready" || lane.paused) continue;
       const asked = room;
       lane.state = "pulling";
       lane.open = asked;
@@ -152,7 +164,7 @@ export class Intake {
 
   /** A waiting pull on an empty lane, for its share of the room. */
   #park(lane: Lane, room: number): void {
-    if (this.#stopped) return;
+    if (this.#stopped || lane.paused) return;
     const parkedLanes = this.#lanes.filter((l) => l.state !== "pulling").length || 1;
     const batch = Math.max(1, Math.floor(Math.max(room, this.worker.capacity() - this.worker.inHand()) / parkedLanes));
     lane.state = "parked";
@@ -160,7 +172,7 @@ export class Intake {
     this.puller.pull(lane.consumer, { batch, expiresMs: this.worker.idlePullMs }, (msg) => this.#arrive(lane, msg)).then((result) => {
       lane.state = "ready";
       lane.open = 0;
-      if (this.#stopped) return;
+      if (this.#stopped || lane.paused) return;
       if (!result.answered) return this.#pause();
       // Still empty: wait on it again. Otherwise it is asked with the others when there is room.
       if (result.received === 0) this.#park(lane, 0);
@@ -186,6 +198,14 @@ export class Intake {
       this.worker.onArrival();
       this.fill();
     }, UNANSWERED_PAUSE_MS);
+  }
+
+  /** Pauses or resumes a queue's lanes. */
+  setPaused(queue: string, paused: boolean): void {
+    for (const lane of this.#lanes) if (lane.queue === queue) lane.paused = paused;
+    // Resumed, its lanes are asked and what they hold starts; paused, a lower lane's delivery no longer waits on them.
+    this.fill();
+    this.worker.onArrival();
   }
 
   /** Ends every open pull: after a reconnect (the server forgot them), and at shutdown. */

@@ -34,6 +34,8 @@ export class Run {
   abort?: AbortController;
   /** Set when the outcome write has begun: shutdown then waits for it rather than giving the task back. */
   finishing = false;
+  /** Set when the task was canceled while it ran: `canceled` is its outcome, whatever the handler did. */
+  canceled = false;
   /** Set when shutdown gave the task back; the handler's late outcome is then ignored. */
   returned = false;
   /** Set once the run no longer holds one of the worker's handler slots. */
@@ -208,7 +210,7 @@ export function attemptOf(record: TaskRecord, error: string | null): Attempt {
   };
 }
 
-export function finished(record: TaskRecord, status: "completed" | "failed" | "dead", fields: Partial<TaskRecord>): TaskRecord {
+export function finished(record: TaskRecord, status: "completed" | "failed" | "dead" | "canceled", fields: Partial<TaskRecord>): TaskRecord {
   const now = isoNow();
   return { ...record, ...fields, status, finished_at: now, updated_at: now };
 }

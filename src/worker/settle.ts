@@ -54,6 +54,8 @@ export class Settler {
    */
   settle(run: Run, outcome: TaskRecord, done: () => void): void {
     run.finishing = true;
+    // Not buried, nor retried: the cancel, stored already, is the outcome.
+    if (run.canceled) outcome = finished(outcome, "canceled", { error: "canceled" });
     const slow = () => this.#settle(run, outcome).catch(this.report).finally(done);
     if (run.writing || outcome.status === "dead") return void slow();
     this.edgeq.tasks.sendIfUnchanged(outcome, run.revision, run.dataJson(), (err, stored) => {
@@ -138,6 +140,8 @@ export class Settler {
     const { record, revision } = await this.edgeq.tasks.read(outcome.id);
     const thisMessage = record !== null && record.seq === outcome.seq;
     const ours = thisMessage && record.worker_id === this.workerId && record.started_at === run.record?.started_at;
+    // Canceled while it ran: the cancel is the task's outcome, and answers the message.
+    if (thisMessage && record.status === "canceled") return { record, ours: false };
     if (thisMessage && !ours) {
       this.report(new EdgeqError(`task ${outcome.id}: taken over by another run after this one's lease lapsed; its outcome is dropped`));
       // Settled by that run: answered as it was, in case its own answer was lost.
@@ -169,7 +173,7 @@ export class Settler {
     } else if (outcome.status === "pending") {
       delivery.nak(retryDelayMs(parseBackoff(run.policy!.backoff)!, outcome.attempts));
     } else {
-      if (counted) this.tally.failed++;
+      if (counted && outcome.status !== "canceled") this.tally.failed++;
       delivery.term();
     }
   }

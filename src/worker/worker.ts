@@ -12,12 +12,14 @@ import type { Delivery } from "../delivery.ts";
 import { decodeTask, type IncomingTask, taskId } from "../message.ts";
 import type { TaskRecord } from "../record.ts";
 import { consumerName, parseTaskSubject, PRIORITIES, WORK_STREAM } from "../names.ts";
-import { newRecord } from "../record.ts";
-import { resolvePolicy } from "../retry.ts";
 import { Puller } from "../puller.ts";
 import { Attempts } from "./attempts.ts";
 import { Heartbeat, type WorkerInfo } from "./heartbeat.ts";
+import { CanceledError } from "../errors.ts";
+import { CancelNotices } from "./cancel-notices.ts";
+import { giveBack } from "./give-back.ts";
 import { Intake } from "./intake.ts";
+import { QueuePauses } from "./queue-pauses.ts";
 import { Leases } from "./leases.ts";
 import { type Handlers, type ResolvedWorkerOptions, validateHandlers, type WorkerOptions, workerOptionsSchema } from "./options.ts";
 import { Run } from "./run.ts";
@@ -39,6 +41,8 @@ export class Worker {
   readonly #intake: Intake;
   readonly #settler: Settler;
   readonly #attempts: Attempts;
+  readonly #cancels: CancelNotices;
+  readonly #pauses: QueuePauses;
   #leases!: Leases;
   readonly #tally: Tally = { completed: 0, failed: 0 };
   #processed = 0;
@@ -54,9 +58,9 @@ export class Worker {
     private readonly opts: ResolvedWorkerOptions,
   ) {
     this.id = opts.id ?? `${opts.host.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 64)}-${crypto.randomUUID().slice(0, 8)}`;
-    const consumers = PRIORITIES.flatMap((priority) => opts.queues.map((queue) => consumerName(queue, priority)));
+    const lanes = PRIORITIES.flatMap((priority) => opts.queues.map((queue) => ({ consumer: consumerName(queue, priority), queue })));
     const puller = new Puller(edgeq.nc, edgeq.js.apiPrefix, WORK_STREAM, this.#report);
-    this.#intake = new Intake(puller, consumers, {
+    this.#intake = new Intake(puller, lanes, {
       capacity: () => this.#capacity(),
       inHand: () => this.#runs.size,
       busy: () => this.#busy,
@@ -68,6 +72,8 @@ export class Worker {
     });
     this.#settler = new Settler(edgeq, this.id, this.#report, opts.onOutcome, this.#tally, () => this.#stopping !== undefined);
     this.#attempts = new Attempts(edgeq, this.id, this.#settler, this.#report);
+    this.#cancels = new CancelNotices(edgeq.nc, (id) => this.#cancelRuns(id));
+    this.#pauses = new QueuePauses(edgeq.nc, edgeq.queues, opts.queues, (queue, paused) => this.#intake.setPaused(queue, paused), this.#report);
     this.#heartbeat = new Heartbeat(edgeq.buckets.workers, edgeq.buckets.stats, () => this.info(), opts.heartbeatIntervalMs, this.#report);
   }
 
@@ -85,10 +91,15 @@ export class Worker {
       () => edgeq.connection.up,
       worker.#report,
     );
+    worker.#cancels.start();
+    // Before the first pull: a queue paused already is not pulled from at all.
+    await worker.#pauses.start();
     await worker.#heartbeat.start();
     worker.#leases.start();
     worker.#timers.push(setInterval(() => edgeq.tasks.sweep(edgeq.config.retentionMs).catch(worker.#report), opts.sweepIntervalMs));
+    worker.#timers.push(setInterval(() => worker.#pauses.refresh(), opts.heartbeatIntervalMs));
     worker.#stopReconnect = edgeq.connection.onReconnect(() => {
+      void worker.#pauses.refresh();
       worker.#leases.checkLapsed();
       worker.#intake.abandonPulls();
       worker.#intake.fill();
@@ -151,6 +162,11 @@ export class Worker {
   #start(delivery: Delivery): void {
     const parts = parseTaskSubject(delivery.msg.subject);
     const run = new Run(delivery, parts?.id ?? taskId(delivery.msg, delivery.streamSeq), this.#leases.late);
+    // Canceled while on its way here: its record says so already, and its message is gone.
+    if (this.#cancels.has(run.id)) {
+      delivery.term();
+      return this.#intake.fill();
+    }
     this.#runs.set(delivery, run);
     this.#busy++;
     let task: IncomingTask | Error;
@@ -165,6 +181,15 @@ export class Worker {
     }
     this.#attempts.beginFirst(run, task);
     this.#execute(run);
+  }
+
+  /** Aborts the run of a task canceled (its `canceled` record stored), whose outcome that is then. */
+  #cancelRuns(id: string): void {
+    for (const run of this.#runs.values()) {
+      if (run.id !== id || run.returned) continue;
+      run.canceled = true;
+      run.abortWith(new CanceledError(`task ${id} was canceled`));
+    }
   }
 
   #execute(run: Run): void {
@@ -212,6 +237,8 @@ export class Worker {
     clearTimeout(timer);
     await Promise.all([...this.#runs.values()].map((run) => (run.finishing ? run.done() : this.#giveBack(run))));
     this.#stopReconnect?.();
+    this.#cancels.stop();
+    this.#pauses.stop();
     this.#leases.stop();
     this.#timers.forEach(clearInterval);
     // With NATS down, goodbyes would only wait out their time-outs: the heartbeat expires by itself.
@@ -220,58 +247,10 @@ export class Worker {
     await this.edgeq.nc.flush().catch(this.#report);
   }
 
-  /**
-   * Gives a delivery back (at shutdown, or one the worker has no slot for), its run (if it started)
-   * not counted: the record says `pending`, with one more delivery given back, so that the next
-   * one's delivery count is read right. With NATS
-   * down there is no one to tell, and a run whose lease may have lapsed may have been taken over:
-   * its -NAK would hand the delivery of the run that holds it to a third. Such a message comes
-   * back after the ack wait, and counts this run as one that ended without an outcome.
-   */
-  async #giveBack(run: Run): Promise<void> {
-    run.returned = true;
-    run.abortWith(new Error("worker shutting down"));
+  /** Gives a delivery back (give-back.ts): its run, if it started, is no longer in hand. */
+  #giveBack(run: Run): Promise<void> {
     this.#runs.delete(run.delivery);
-    await run.writing;
-    if (!this.edgeq.connection.up || run.lapsed) return;
-    const stored = await this.#storeGivenBack(run).catch((err) => (this.#report(err), null));
-    // Refused: another run holds the task, and our nak would hand its delivery to a third.
-    if (stored !== null) run.delivery.nak();
-  }
-
-  /** The record of a given-back delivery: as it was before this run, with the delivery counted as given back. */
-  async #storeGivenBack(run: Run): Promise<number | null> {
-    const now = new Date().toISOString();
-    if (run.runningStored) {
-      const record = run.record!;
-      const back = { ...record, status: "pending" as const, attempts: record.attempts - 1, given_back: (record.given_back ?? 0) + 1, worker_id: null, updated_at: now };
-      return this.edgeq.tasks.putIfUnchanged(back, run.revision);
-    }
-    // Nothing stored by this run: the record, if any, is read and noted.
-    const { record, revision } = await this.edgeq.tasks.read(run.id);
-    const seq = run.delivery.streamSeq;
-    // This message's record, or a requeue's `pending` one written before it.
-    if (record?.seq === seq || (record?.status === "pending" && record.seq === undefined)) {
-      if (record.status !== "pending") return null; // settled, or held by another run
-      return this.edgeq.tasks.putIfUnchanged({ ...record, given_back: (record.given_back ?? 0) + 1, updated_at: now }, revision);
-    }
-    let task;
-    try {
-      task = decodeTask(run.delivery.msg, run.id);
-    } catch {
-      return revision; // unreadable: nothing to note, the next delivery buries it
-    }
-    const policy = resolvePolicy(this.edgeq.config, task.queue, task.type, task.policy);
-    const pending = newRecord(task, {
-      status: "pending",
-      attempts: 0,
-      given_back: 1,
-      max_attempts: policy.maxAttempts,
-      created_at: new Date(run.delivery.storedAt).toISOString(),
-      updated_at: now,
-      seq,
-    });
-    return this.edgeq.tasks.putIfUnchanged(pending, revision, task.bodyIsJson ? task.body : undefined);
+    return giveBack(this.edgeq, run, this.#report);
   }
 
   #report = (err: unknown): void => {

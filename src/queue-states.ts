@@ -1,0 +1,92 @@
+/**
+ * Pausing and resuming queues, and listing them. A paused queue still accepts submissions; its
+ * workers start nothing new from it (their running tasks finish). The state is durable: an entry
+ * `{"paused": true, "paused_at": …}` under the queue's name in the `edgeq_queues` bucket, deleted
+ * on resume. Each change is followed by a notice on `edgeq_queue.<queue>` carrying the new state,
+ * which workers apply at once and then check against the bucket; they also read the bucket at
+ * start, after a reconnect and with every heartbeat, so a notice missed while cut off is caught up with.
+ */
+import type { KV } from "@nats-io/kv";
+import { KV_OPERATION_HEADER, PRIORITIES, type Priority, queueNoticeSubject, QUEUES_BUCKET, SUBJECT_ROOT, WORK_STREAM } from "./names.ts";
+import { type BucketReader, readEntries } from "./small-bucket.ts";
+
+export interface QueueState {
+  paused: boolean;
+  paused_at?: string;
+}
+
+/** What `GET /queues` lists for each queue. */
+export interface QueueSummary {
+  name: string;
+  paused: boolean;
+  paused_at: string | null;
+  /** Tasks stored and not yet handed to a worker, per priority. */
+  pending: Record<Priority, number>;
+  /** Tasks handed to a worker and not yet settled (running, or waiting out a retry delay). */
+  running: number;
+}
+
+const RUNNING: QueueState = { paused: false };
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export class QueueStates {
+  constructor(
+    private readonly bucket: KV,
+    private readonly reader: BucketReader,
+    /** Sends a notice, with no answer awaited. */
+    private readonly notify: (subject: string, body: Uint8Array) => void,
+  ) {}
+
+  async pause(queue: string): Promise<QueueState> {
+    const current = await this.get(queue);
+    if (current.paused) return current;
+    const paused = { paused: true, paused_at: new Date().toISOString() };
+    await this.bucket.put(queue, JSON.stringify(paused));
+    this.notify(queueNoticeSubject(queue), encoder.encode(JSON.stringify(paused)));
+    return paused;
+  }
+
+  async resume(queue: string): Promise<QueueState> {
+    await this.bucket.delete(queue);
+    this.notify(queueNoticeSubject(queue), encoder.encode(JSON.stringify(RUNNING)));
+    return RUNNING;
+  }
+
+  async get(queue: string): Promise<QueueState> {
+    const entry = await this.reader.requests.lastOf(`KV_${QUEUES_BUCKET}`, `$KV.${QUEUES_BUCKET}.${queue}`);
+    if (!entry || entry.headers?.get(KV_OPERATION_HEADER)) return RUNNING;
+    try {
+      return { ...RUNNING, ...(JSON.parse(decoder.decode(entry.data)) as QueueState) };
+    } catch {
+      return RUNNING; // not written by edgeq
+    }
+  }
+
+  /** Every queue with consumers (every queue a worker has served, and `default`), or a state; by name. */
+  async list(): Promise<QueueSummary[]> {
+    const [consumers, states] = await Promise.all([
+      this.reader.jsm.consumers.list(WORK_STREAM).next(),
+      readEntries<QueueState>(this.reader, QUEUES_BUCKET),
+    ]);
+    const byName = new Map<string, QueueSummary>();
+    const summary = (name: string) => {
+      let s = byName.get(name);
+      if (!s) byName.set(name, s = { name, paused: false, paused_at: null, pending: { high: 0, normal: 0, low: 0 }, running: 0 });
+      return s;
+    };
+    for (const c of consumers) {
+      // `edgeq.<queue>.<priority>.>`: edgeq's consumers; others on the stream are not queues.
+      const [root, queue, priority, rest] = (c.config.filter_subject ?? "").split(".");
+      if (root !== SUBJECT_ROOT || rest !== ">" || !(PRIORITIES as readonly string[]).includes(priority)) continue;
+      const s = summary(queue);
+      s.pending[priority as Priority] += c.num_pending;
+      s.running += c.num_ack_pending;
+    }
+    for (const [name, state] of states) {
+      if (!state.paused) continue;
+      Object.assign(summary(name), { paused: true, paused_at: state.paused_at ?? null });
+    }
+    return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+}
