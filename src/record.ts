@@ -56,6 +56,8 @@ export interface TaskRecord {
   error: string | null;
   /** The latest attempts, oldest first; absent in records written before edgeq kept it. */
   history: Attempt[];
+  /** What the handler last reported with `ctx.progress`: a number 0–100 or JSON; absent if it reported none. */
+  progress?: unknown;
   /** The work message's sequence in the work stream: tells this task from an earlier one with its id. */
   seq?: number;
   worker_id: string | null;

@@ -19,6 +19,11 @@ export interface TaskContext {
   signal: AbortSignal;
   /** Tells JetStream the task is still in progress (the worker also does this on its own). */
   working(): void;
+  /**
+   * Reports progress, shown in the task's record: a number 0–100, or JSON of at most 4 KiB
+   * (ValidationError otherwise). Call it as often as you like: it is written a few times a second at most.
+   */
+  progress(value: unknown): void;
 }
 
 // deno-lint-ignore no-explicit-any

@@ -12,6 +12,7 @@ import type { IncomingTask } from "../message.ts";
 import { type Attempt, MAX_HISTORY, newRecord, type TaskRecord, withAttempt } from "../record.ts";
 import type { RetryPolicy } from "../retry.ts";
 import type { Handlers, TaskContext } from "./options.ts";
+import type { Progress } from "./progress.ts";
 
 export class Run {
   /** Known before the message is read, so that even an unreadable one is recorded under it. */
@@ -34,6 +35,8 @@ export class Run {
   abort?: AbortController;
   /** Set when the outcome write has begun: shutdown then waits for it rather than giving the task back. */
   finishing = false;
+  /** Made when the handler first reports progress. */
+  progress?: Progress;
   /** Set when the task was canceled while it ran: `canceled` is its outcome, whatever the handler did. */
   canceled = false;
   /** Set when shutdown gave the task back; the handler's late outcome is then ignored. */
@@ -111,7 +114,7 @@ export class Run {
    * Runs the handler; gives the outcome record: completed, failed, dead, or pending for a retry.
    * A handler that returns at once, and has no time-out, gives it at once, with no promise.
    */
-  execute(handlers: Handlers): TaskRecord | Promise<TaskRecord> {
+  execute(handlers: Handlers, progressOf: (run: Run) => Progress): TaskRecord | Promise<TaskRecord> {
     const task = this.task!;
     const record = this.record!;
     const run = this;
@@ -127,6 +130,7 @@ export class Run {
         return (run.abort ??= new AbortController()).signal;
       },
       working: () => this.delivery.working(),
+      progress: (value) => (run.progress ??= progressOf(run)).set(value),
     };
     this.startedMs = performance.now();
     let result: unknown;

@@ -19,6 +19,7 @@ import { CanceledError } from "../errors.ts";
 import { CancelNotices } from "./cancel-notices.ts";
 import { giveBack } from "./give-back.ts";
 import { Intake } from "./intake.ts";
+import { Progress } from "./progress.ts";
 import { QueuePauses } from "./queue-pauses.ts";
 import { Leases } from "./leases.ts";
 import { type Handlers, type ResolvedWorkerOptions, validateHandlers, type WorkerOptions, workerOptionsSchema } from "./options.ts";
@@ -193,7 +194,7 @@ export class Worker {
   }
 
   #execute(run: Run): void {
-    const outcome = run.execute(this.handlers);
+    const outcome = run.execute(this.handlers, this.#progressOf);
     if (!(outcome instanceof Promise)) return this.#settle(run, outcome);
     outcome.then((o) => this.#settle(run, o), (err) => this.#failed(run, err));
   }
@@ -252,6 +253,8 @@ export class Worker {
     this.#runs.delete(run.delivery);
     return giveBack(this.edgeq, run, this.#report);
   }
+
+  #progressOf = (run: Run): Progress => new Progress(run, this.edgeq.tasks, this.#report);
 
   #report = (err: unknown): void => {
     (this.opts.onError ?? console.error)(err);
