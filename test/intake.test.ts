@@ -38,7 +38,7 @@ const settled = () => new Promise((r) => setTimeout(r, 0));
 test("a lower lane's delivery that arrives while a higher lane is being asked starts once that lane is found empty", async () => {
   const puller = new ScriptedPuller();
   const started: Delivery[] = [];
-  const intake: Intake = new Intake(puller as unknown as Puller, [{ consumer: "high", queue: "q" }, { consumer: "normal", queue: "q" }], {
+  const intake: Intake = new Intake(puller as unknown as Puller, [{ consumer: "high", queue: "q", priority: "high" }, { consumer: "normal", queue: "q", priority: "normal" }], {
     capacity: () => 4,
     inHand: () => started.length,
     busy: () => started.length,
@@ -49,7 +49,7 @@ test("a lower lane's delivery that arrives while a higher lane is being asked st
     },
     respond: () => {},
     handBack: () => {},
-  });
+  }, null);
 
   // Both lanes empty: each is parked on a waiting pull.
   intake.fill();

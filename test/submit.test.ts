@@ -217,7 +217,7 @@ describe("a plain NATS publish", () => {
 });
 
 describe("workers", () => {
-  test("priority: with the worker busy, 20 normal then 5 high queued, the 5 high start first", async () => {
+  test("strict priority: with the worker busy, 20 normal then 5 high queued, the 5 high start first", async () => {
     const started: string[] = [];
     await startWorker(
       {
@@ -225,7 +225,7 @@ describe("workers", () => {
         mark: (data: string) => void started.push(data),
       },
       // `running` stored soon, for the test to see the blocker run.
-      { concurrency: 1, runningAfterMs: 100 },
+      { concurrency: 1, runningAfterMs: 100, priorityWeights: "strict" },
     );
     const queue = env.edgeq.queue();
     const blocker = await queue.submit("block");

@@ -15,6 +15,11 @@
  * against the room) waits in the buffer, its lease renewed, at a busy worker that holds some at its
  * pace; a worker of slow tasks, which holds none, hands it back at once for another worker.
  *
+ * Priorities: with weights, the room is asked for in shares by weight, and among the lanes that
+ * hold deliveries each start goes to one by smooth weighted round robin, so no priority starves.
+ * Strict, the highest lane holding one always goes first, and a lane above it that may have tasks
+ * is asked before it starts.
+ *
  * A lane of a paused queue is asked for nothing more, and what it holds, or its open pull still
  * delivers, waits in the buffer until the queue is resumed. (Abandoning the pull would not stop it:
  * nats-server 2.9 still delivers to a waiting request whose inbox is gone, and that delivery would
@@ -22,12 +27,14 @@
  */
 import type { Msg } from "@nats-io/nats-core";
 import { Delivery } from "../delivery.ts";
+import type { Priority } from "../names.ts";
 import type { Puller } from "../puller.ts";
 
 /** A consumer of one of the worker's queues. */
 export interface LaneOf {
   consumer: string;
   queue: string;
+  priority: Priority;
 }
 
 interface Lane extends LaneOf {
@@ -39,6 +46,9 @@ interface Lane extends LaneOf {
   open: number;
   /** Its queue is paused. */
   paused: boolean;
+  /** Its priority's weight, and its running credit in the round robin. */
+  weight: number;
+  credit: number;
 }
 
 /** What the intake needs to know of its worker, and tells it. */
@@ -73,8 +83,21 @@ export class Intake {
     /** In the order they are served: every queue's high, then normal, then low. */
     lanes: LaneOf[],
     private readonly worker: IntakeHost,
+    /** Null: strict priority order. */
+    private readonly weights: Record<Priority, number> | null,
   ) {
-    this.#lanes = lanes.map(({ consumer, queue }) => ({ consumer, queue, held: [], head: 0, state: "ready", open: 0, paused: false }));
+    this.#lanes = lanes.map(({ consumer, queue, priority }) => ({
+      consumer,
+      queue,
+      priority,
+      held: [],
+      head: 0,
+      state: "ready",
+      open: 0,
+      paused: false,
+      weight: weights?.[priority] ?? 1,
+      credit: 0,
+    }));
   }
 
   /** Deliveries held, not yet started. */
@@ -83,26 +106,51 @@ export class Intake {
   }
 
   /**
-   * The next delivery to start, highest priority first. None while a lane above the best one held
-   * may have tasks (it is not parked): that lane is asked first, and the worker called again.
+   * The next delivery to start. None while the lane it should come from may have tasks but holds
+   * none: that lane is asked first, and the worker called again.
    */
   take(): Delivery | undefined {
-    for (const [i, lane] of this.#lanes.entries()) {
-      if (lane.head < lane.held.length && !lane.paused) {
-        if (this.#lanes.slice(0, i).some((above) => above.state !== "parked" && !above.paused)) {
-          this.#askAbove(i);
-          return undefined;
-        }
-        const delivery = lane.held[lane.head++];
-        if (lane.head === lane.held.length) {
-          lane.held = [];
-          lane.head = 0;
-        }
-        this.#held--;
-        return delivery;
-      }
+    const lane = this.weights ? this.#nextByWeight() : this.#nextByOrder();
+    if (!lane) return undefined;
+    const delivery = lane.held[lane.head++];
+    if (lane.head === lane.held.length) {
+      lane.held = [];
+      lane.head = 0;
+      lane.credit = 0;
     }
-    return undefined;
+    this.#held--;
+    return delivery;
+  }
+
+  /** Strict: the highest lane holding a delivery, once no lane above it may have tasks. */
+  #nextByOrder(): Lane | undefined {
+    const best = this.#lanes.findIndex(holds);
+    if (best < 0) return undefined;
+    const above = this.#lanes.slice(0, best).filter(mayHave);
+    if (above.length === 0) return this.#lanes[best];
+    this.#askFirst(above, Math.max(1, this.worker.concurrency - this.worker.busy()));
+  }
+
+  /**
+   * Smooth weighted round robin among the lanes that hold deliveries or may have tasks. A chosen
+   * lane that holds none is asked, for its share of the worker's capacity, before anything starts.
+   */
+  #nextByWeight(): Lane | undefined {
+    let total = 0;
+    let chosen: Lane | undefined;
+    for (const lane of this.#lanes) {
+      if (!holds(lane) && !mayHave(lane)) continue;
+      total += lane.weight;
+      if (!chosen || lane.credit + lane.weight > chosen.credit + chosen.weight) chosen = lane;
+    }
+    if (!chosen) return undefined;
+    if (!holds(chosen)) {
+      this.#askFirst([chosen], Math.max(1, Math.floor((this.worker.capacity() * chosen.weight) / total)));
+      return undefined;
+    }
+    for (const lane of this.#lanes) if (holds(lane) || mayHave(lane)) lane.credit += lane.weight;
+    chosen.credit -= total;
+    return chosen;
   }
 
   /** Every delivery held, for lease renewals. */
@@ -127,13 +175,18 @@ export class Intake {
     });
   }
 
-  /** No-wait pulls on the ready lanes (above `below`), in priority order, until `room` is asked for; empty lanes are parked. */
-  async #ask(room: number, below = this.#lanes.length): Promise<{ got: number; answered: boolean }> {
+  /**
+   * No-wait pulls on the ready lanes of `lanes`, in priority order, until `room` is asked for
+   * (with weights, each lane for its share of what is left); empty lanes are parked.
+   */
+  async #ask(room: number, lanes = this.#lanes): Promise<{ got: number; answered: boolean }> {
     let got = 0;
-    for (const lane of this.#lanes.slice(0, below)) {
+    const askable = (lane: Lane) => lane.state === "ready" && !lane.paused;
+    for (const [i, lane] of lanes.entries()) {
       if (room <= 0 || this.#stopped) break;
-      if (lane.state !== "ready" || lane.paused) continue;
-      const asked = room;
+      if (!askable(lane)) continue;
+      const weightLeft = lanes.slice(i).reduce((w, l) => w + (askable(l) ? l.weight : 0), 0);
+      const asked = this.weights ? Math.max(1, Math.floor((room * lane.weight) / weightLeft)) : room;
       lane.state = "pulling";
       lane.open = asked;
       const result = await this.puller.pull(lane.consumer, { batch: asked, noWait: true }, (msg) => this.#arrive(lane, msg));
@@ -150,12 +203,11 @@ export class Intake {
     return { got, answered: true };
   }
 
-  /** Asks the lanes above `index` for the free slots, before a lower one's delivery starts. */
-  #askAbove(index: number): void {
+  /** Asks `lanes` for `room` before a delivery of another lane starts. */
+  #askFirst(lanes: Lane[], room: number): void {
     if (this.#asking || this.#stopped) return;
     this.#asking = true;
-    const free = Math.max(1, this.worker.concurrency - this.worker.busy());
-    this.#ask(free, index).then(({ answered }) => {
+    this.#ask(room, lanes).then(({ answered }) => {
       this.#asking = false;
       // Unanswered, #pause tries again in a moment.
       if (answered) this.worker.onArrival();
@@ -225,4 +277,13 @@ export class Intake {
     this.#held = 0;
     return held;
   }
+}
+
+function holds(lane: Lane): boolean {
+  return lane.head < lane.held.length && !lane.paused;
+}
+
+/** Whether a lane that holds nothing may have tasks: it is not parked (found empty) or paused. */
+function mayHave(lane: Lane): boolean {
+  return lane.state !== "parked" && !lane.paused && !holds(lane);
 }

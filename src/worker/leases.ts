@@ -55,7 +55,8 @@ export class Leases {
     for (const run of this.runs()) {
       if (!run.runningAsked && !run.finishing && run.startedMs > 0 && now - run.startedMs >= this.runningAfterMs) {
         run.runningAsked = true;
-        run.writing = this.#storeRunning(run);
+        // Refused, the outcome's write finds out what happened.
+        void run.storeRunning(this.records, run.record!, this.report);
       }
     }
   }
@@ -72,20 +73,5 @@ export class Leases {
   checkLapsed(now = performance.now()): void {
     this.#late = now - this.#renewedAt > (this.ackWaitMs * 2) / 3;
     if (this.#late) for (const run of this.runs()) run.lapsed = true;
-  }
-
-  /** Stores `running` at the run's revision; refused, the outcome's write finds out what happened. */
-  async #storeRunning(run: Run): Promise<void> {
-    try {
-      const stored = await this.records.putIfUnchanged(run.record!, run.revision, run.dataJson());
-      if (stored !== null) {
-        run.revision = stored;
-        run.runningStored = true;
-      }
-    } catch (err) {
-      this.report(err);
-    } finally {
-      run.writing = undefined;
-    }
   }
 }

@@ -47,6 +47,18 @@ export const workerOptionsSchema = z.strictObject({
    */
   runningAfterMs: z.number().int().min(0).max(3600_000).default(1000),
   heartbeatIntervalMs: z.number().int().min(100).default(5000),
+  /**
+   * How the starts are shared among priorities while more than one has tasks waiting: weights
+   * (by default high 6, normal 3, low 1: under a steady high backlog, normal still gets 3 starts in
+   * 10 and low 1), or "strict": the highest priority always first, so that a steady high backlog
+   * starves the others. A worker that is not saturated starts high first either way.
+   */
+  priorityWeights: z
+    .union([
+      z.literal("strict"),
+      z.strictObject({ high: z.number().int().min(1).max(1000), normal: z.number().int().min(1).max(1000), low: z.number().int().min(1).max(1000) }),
+    ])
+    .default({ high: 6, normal: 3, low: 1 }),
   /** How long a parked pull waits on an empty consumer before it is renewed. */
   idlePullMs: z.number().int().min(1000).default(10_000),
   /** How long `stop()` lets running tasks finish before giving them back. */

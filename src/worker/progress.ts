@@ -66,23 +66,6 @@ export class Progress {
     while (run.writing) await run.writing;
     if (run.finishing || run.returned || this.#refused) return;
     this.#lastWriteMs = performance.now();
-    run.writing = this.#store({ ...run.record!, updated_at: isoNow() });
-  }
-
-  async #store(record: NonNullable<Run["record"]>): Promise<void> {
-    const run = this.run;
-    try {
-      const stored = await this.records.putIfUnchanged(record, run.revision, run.dataJson());
-      if (stored === null) {
-        this.#refused = true;
-        return;
-      }
-      run.revision = stored;
-      run.runningStored = true;
-    } catch (err) {
-      this.report(err);
-    } finally {
-      run.writing = undefined;
-    }
+    if (!(await run.storeRunning(this.records, { ...run.record!, updated_at: isoNow() }, this.report))) this.#refused = true;
   }
 }

@@ -13,6 +13,7 @@ import { type Attempt, MAX_HISTORY, newRecord, type TaskRecord, withAttempt } fr
 import type { RetryPolicy } from "../retry.ts";
 import type { Handlers, TaskContext } from "./options.ts";
 import type { Progress } from "./progress.ts";
+import type { TaskRecords } from "../records.ts";
 
 export class Run {
   /** Known before the message is read, so that even an unreadable one is recorded under it. */
@@ -104,6 +105,28 @@ export class Run {
       this.#whenEnded = { promise, resolve };
     }
     return this.#whenEnded.promise;
+  }
+
+  /**
+   * Stores `record` (`running`, with any progress) at the run's revision, as `writing`, which the
+   * outcome waits for. Resolves false when the record had moved on (the write was refused).
+   */
+  storeRunning(records: TaskRecords, record: TaskRecord, report: (err: unknown) => void): Promise<boolean> {
+    const write = (async () => {
+      try {
+        const stored = await records.putIfUnchanged(record, this.revision, this.dataJson());
+        if (stored === null) return false;
+        this.revision = stored;
+        this.runningStored = true;
+      } catch (err) {
+        report(err);
+      } finally {
+        this.writing = undefined;
+      }
+      return true;
+    })();
+    this.writing = write.then(() => {});
+    return write;
   }
 
   abortWith(reason: Error): void {

@@ -59,7 +59,7 @@ export class Worker {
     private readonly opts: ResolvedWorkerOptions,
   ) {
     this.id = opts.id ?? `${opts.host.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 64)}-${crypto.randomUUID().slice(0, 8)}`;
-    const lanes = PRIORITIES.flatMap((priority) => opts.queues.map((queue) => ({ consumer: consumerName(queue, priority), queue })));
+    const lanes = PRIORITIES.flatMap((priority) => opts.queues.map((queue) => ({ consumer: consumerName(queue, priority), queue, priority })));
     const puller = new Puller(edgeq.nc, edgeq.js.apiPrefix, WORK_STREAM, this.#report);
     this.#intake = new Intake(puller, lanes, {
       capacity: () => this.#capacity(),
@@ -70,7 +70,7 @@ export class Worker {
       onArrival: () => this.#startHeld(),
       respond: (subject, data) => edgeq.requests.post(subject, data),
       handBack: (delivery) => void this.#giveBack(new Run(delivery, taskId(delivery.msg, delivery.streamSeq), this.#leases.late)),
-    });
+    }, opts.priorityWeights === "strict" ? null : opts.priorityWeights);
     this.#settler = new Settler(edgeq, this.id, this.#report, opts.onOutcome, this.#tally, () => this.#stopping !== undefined);
     this.#attempts = new Attempts(edgeq, this.id, this.#settler, this.#report);
     this.#cancels = new CancelNotices(edgeq.nc, (id) => this.#cancelRuns(id));
