@@ -8,7 +8,7 @@
  */
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { ConflictError, NotFoundError } from "./errors.ts";
-import { cancelSubject, WORK_STREAM } from "./names.ts";
+import { cancelSubject, DELAYED_STREAM, WORK_STREAM } from "./names.ts";
 import type { PendingTasks } from "./pending.ts";
 import { FINAL_STATUSES, type TaskRecord } from "./record.ts";
 import type { TaskRecords } from "./records.ts";
@@ -56,6 +56,8 @@ export class Cancellations {
       if ((await this.records.putIfUnchanged(canceled, revision)) === null) continue;
       // Settled now; a message already gone (or a failed delete) leaves a worker only a refused outcome write.
       if (current.seq !== undefined) await this.jsm.streams.deleteMessage(WORK_STREAM, current.seq, false).catch(() => false);
+      // A delayed task's message; promoted meanwhile, its work message names it, and the worker keeps the cancel.
+      if (current.delayed_seq !== undefined) await this.jsm.streams.deleteMessage(DELAYED_STREAM, current.delayed_seq, false).catch(() => false);
       this.requests.post(cancelSubject(id), EMPTY);
       return canceled;
     }

@@ -244,6 +244,9 @@ async function startApi(edgeq: Edgeq, settings: Settings, runtime: Runtime): Pro
     clientAddress: runtime.clientAddress,
   });
   const served = await runtime.serve(app.fetch, settings.port);
+  // Every API process offers to promote delayed tasks; one at a time holds the lease.
+  const scheduler = edgeq.scheduler({ holder: `api-${runtime.hostname()}-${crypto.randomUUID().slice(0, 8)}` });
+  console.log(`edgeq: scheduler ${scheduler.holder}: promotes delayed tasks while it holds the lease`);
   console.log(`edgeq: API listening on http://localhost:${served.port} (${runtime.name})`);
   if (tokens.length === 0) {
     console.warn(
@@ -253,7 +256,10 @@ async function startApi(edgeq: Edgeq, settings: Settings, runtime: Runtime): Pro
   console.log(
     `edgeq: submissions ${rateLimit ? `limited to ${rateLimit.limit} per ${rateLimit.periodMs / 1000} s per caller` : "not rate limited"}`,
   );
-  return () => served.close();
+  return async () => {
+    await scheduler.stop();
+    await served.close();
+  };
 }
 
 async function startWorker(edgeq: Edgeq, handlers: Handlers, options: WorkerOptions, runtime: Runtime): Promise<Worker> {

@@ -16,6 +16,7 @@ import { DeadLetters } from "./dead-letters.ts";
 import { Queue } from "./queue.ts";
 import { QueueLengths } from "./queue-length.ts";
 import { QueueStates } from "./queue-states.ts";
+import { Scheduler, type SchedulerOptions } from "./delayed/mod.ts";
 import { Requests } from "./requests.ts";
 import { TaskRecords } from "./records.ts";
 import { type Buckets, ensureQueueConsumers, ensureTopology } from "./topology.ts";
@@ -90,6 +91,11 @@ export class Edgeq {
   /** Starts a worker on this connection. */
   worker(handlers: Handlers, options?: WorkerOptions): Promise<Worker> {
     return Worker.start(this, handlers, options);
+  }
+
+  /** Promotes delayed tasks when due, whenever this process holds the scheduler's lease (src/delayed/). */
+  scheduler(options: SchedulerOptions): Scheduler {
+    return new Scheduler(this, options).start();
   }
 
   workers(): Promise<WorkerInfo[]> {

@@ -10,7 +10,11 @@
  *            Edgeq-Backoff: <spec>
  *            Edgeq-Timeout-Ms: <n>
  *            Edgeq-Record-Revision: <n>  (set by a requeue: its `pending` record's revision; ignored when not a number)
+ *            Edgeq-Delayed-Seq: <n>      (set by the scheduler on a promoted delayed task)
  *   body     the task's data as JSON; a body that is not JSON is taken as a UTF-8 string
+ *
+ * A delayed task waits on `edgeq_delayed.<due slot>` with the same headers, `Edgeq-Subject: <its work
+ * subject>` and `Edgeq-Run-At: <due time, ms since the epoch>` (src/delayed/).
  *
  * A message no worker can read (a body that is not UTF-8, an edgeq header with a bad value) is a
  * poison message: decodeTask throws PoisonMessageError and the worker dead-letters it.
@@ -23,10 +27,15 @@ import { PayloadTooLargeError, PoisonMessageError, ValidationError } from "./err
 import {
   DEFAULT_PRIORITY,
   DEFAULT_QUEUE,
+  delaySlotOf,
+  delayedSubject,
   HEADER_BACKOFF,
+  HEADER_DELAYED_SEQ,
   HEADER_ID,
   HEADER_MAX_ATTEMPTS,
   HEADER_RECORD_REVISION,
+  HEADER_RUN_AT,
+  HEADER_SUBJECT,
   HEADER_TASK_ID,
   HEADER_TIMEOUT,
   ID_PATTERN,
@@ -62,6 +71,17 @@ export const idempotencyKeySchema = z
   .min(1, "must not be empty")
   .max(256, "must be at most 256 characters");
 
+/** A delay, at most a year. */
+export const delayMsSchema = z.number({ error: "must be a number" }).int("must be a whole number").min(0, "must be at least 0").max(365 * 86_400_000, "must be at most a year");
+/** A due time as an ISO 8601 string with a time zone (`2026-12-24T18:00:00Z`). */
+export const runAtSchema = z.iso.datetime({ offset: true, error: "must be an ISO 8601 time with a zone, such as 2026-12-24T18:00:00Z" });
+
+/** The due time the options ask for, in ms since the epoch; undefined for a task to run now. */
+export function runAtOf(options: { delayMs?: number; runAt?: Date | string | number }, now = Date.now()): number | undefined {
+  const at = options.delayMs !== undefined ? now + options.delayMs : options.runAt === undefined ? undefined : new Date(options.runAt).getTime();
+  return at !== undefined && at > now ? at : undefined;
+}
+
 /** Options of one submission, as the library takes them. */
 export const submitOptionsSchema = z.strictObject({
   priority: prioritySchema.optional(),
@@ -74,7 +94,13 @@ export const submitOptionsSchema = z.strictObject({
   timeoutMs: timeoutSchema.optional(),
   /** When the queue is full, how long to wait for room before refusing; 0 refuses at once. */
   waitMs: z.number().int().min(0).max(3600_000).optional(),
-}).refine((o) => !(o.id && o.idempotencyKey), "give either id or idempotencyKey, not both");
+  /** Run no sooner than this many ms from now. */
+  delayMs: delayMsSchema.optional(),
+  /** Run no sooner than this time: a Date, an ISO 8601 string or ms since the epoch. */
+  runAt: z.union([z.date(), runAtSchema, z.number().int().min(0)], { error: "must be a Date, an ISO 8601 time or ms since the epoch" }).optional(),
+})
+  .refine((o) => !(o.id && o.idempotencyKey), "give either id or idempotencyKey, not both")
+  .refine((o) => !(o.delayMs !== undefined && o.runAt !== undefined), "give either delayMs or runAt, not both");
 export type SubmitOptions = z.input<typeof submitOptionsSchema>;
 
 /** A task ready to publish. */
@@ -88,6 +114,8 @@ export interface OutgoingTask {
   subject: string;
   headers: MsgHdrs;
   body: Uint8Array;
+  /** A delayed task's due time; its subject is then in the delayed stream. */
+  runAtMs?: number;
 }
 
 const encoder = new TextEncoder();
@@ -98,6 +126,8 @@ export interface TaskAddress {
   queue: string;
   priority: Priority;
   policy: RetryPolicy;
+  /** When the task is due, if it is delayed. */
+  runAtMs?: number;
 }
 
 /** Builds a task's message; `maxBytes` is the largest body the server takes. */
@@ -106,10 +136,13 @@ export function encodeTask(type: string, data: unknown, address: TaskAddress, ma
   if (body.length > maxBytes) {
     throw new PayloadTooLargeError(`task data is ${body.length} bytes; the limit is ${maxBytes}`);
   }
-  const { id, queue, priority, policy } = address;
+  const { id, queue, priority, policy, runAtMs } = address;
   // The id is checked by ID_PATTERN before it gets here; the policy's lines are made once per policy.
-  const headers = new EncodedHeaders(`\r\n${HEADER_ID}: ${id}${policyLines(policy)}`);
-  return { id, type, queue, priority, data: data ?? null, policy, subject: taskSubject(queue, priority, type, id), headers, body };
+  const lines = `\r\n${HEADER_ID}: ${id}${policyLines(policy)}`;
+  const subject = taskSubject(queue, priority, type, id);
+  if (runAtMs === undefined) return { id, type, queue, priority, data: data ?? null, policy, subject, headers: new EncodedHeaders(lines), body };
+  const headers = new EncodedHeaders(`${lines}\r\n${HEADER_SUBJECT}: ${subject}\r\n${HEADER_RUN_AT}: ${runAtMs}`);
+  return { id, type, queue, priority, data: data ?? null, policy, subject: delayedSubject(delaySlotOf(runAtMs)), headers, body, runAtMs };
 }
 
 /** The header lines of a retry policy, made once for each policy a process sends. */
@@ -151,6 +184,8 @@ export interface IncomingTask {
   policy: Partial<RetryPolicy>;
   /** The revision of the `pending` record a requeue wrote, if it says one. */
   recordRevision: number | null;
+  /** A promoted delayed task's sequence in the delayed stream. */
+  delayedSeq: number | undefined;
   /** The message body, and whether it is the data's JSON (so a record can hold it as it is). */
   body: Uint8Array;
   bodyIsJson: boolean;
@@ -166,6 +201,7 @@ export function decodeTask(msg: Msg, id: string, parts = parseTaskSubject(msg.su
     throw new PoisonMessageError(`its headers cannot be read: ${(err as Error).message}`);
   }
   const revision = Number(headers?.get(HEADER_RECORD_REVISION) || NaN);
+  const delayedSeq = Number(headers?.get(HEADER_DELAYED_SEQ) || NaN);
   const { data, json } = readBody(msg.data);
   return {
     queue: parts.queue,
@@ -177,6 +213,7 @@ export function decodeTask(msg: Msg, id: string, parts = parseTaskSubject(msg.su
     bodyIsJson: json,
     policy: readPolicy(headers),
     recordRevision: Number.isSafeInteger(revision) && revision > 0 ? revision : null,
+    delayedSeq: Number.isSafeInteger(delayedSeq) && delayedSeq > 0 ? delayedSeq : undefined,
   };
 }
 

@@ -21,6 +21,19 @@ export const STATS_BUCKET = "edgeq_stats";
 /** KV bucket of queue states, keyed by queue name: `{"paused": true, …}` while paused, absent otherwise. */
 export const QUEUES_BUCKET = "edgeq_queues";
 
+/**
+ * Stream of delayed tasks until they fall due, filed by due tenth of a second: `edgeq_delayed.<slot>`,
+ * slot = floor(due ms / 100), with the work subject in `Edgeq-Subject`. (A literal subject per slot:
+ * nats-server 2.9 finds it from its index, where a wildcard lookup reads the whole stream.) Limits
+ * retention; the scheduler publishes each to its work subject when due, then purges what it promoted.
+ */
+export const DELAYED_STREAM = "EDGEQ_DELAYED";
+export const DELAYED_SUBJECT_ROOT = "edgeq_delayed";
+/** The span of one file of delayed tasks, the `<slot>` token: their due time in ms, divided by this. */
+export const DELAY_SLOT_MS = 100;
+/** KV bucket of the scheduler's lease (key `leader`): one process at a time promotes delayed tasks. */
+export const SCHEDULER_BUCKET = "edgeq_scheduler";
+
 /** Stream of dead letters: tasks that used up their attempts, and messages no worker can read. */
 export const DEAD_STREAM = "EDGEQ_DEAD";
 /** Root token of dead-letter subjects, `edgeq_dead.<task id>`: outside the work stream's `edgeq.>`. */
@@ -44,6 +57,12 @@ export const HEADER_TIMEOUT = "Edgeq-Timeout-Ms";
 export const HEADER_RECORD_REVISION = "Edgeq-Record-Revision";
 /** The retry policy's headers, which a dead letter keeps and a requeue sends again. */
 export const POLICY_HEADERS = [HEADER_MAX_ATTEMPTS, HEADER_BACKOFF, HEADER_TIMEOUT];
+/** A delayed task's due time, in ms since the epoch, on its message in the delayed stream. */
+export const HEADER_RUN_AT = "Edgeq-Run-At";
+/** On a delayed task's message: the work subject it is promoted to. */
+export const HEADER_SUBJECT = "Edgeq-Subject";
+/** On a promoted task's work message: the sequence its message had in the delayed stream. */
+export const HEADER_DELAYED_SEQ = "Edgeq-Delayed-Seq";
 /** Header of a KV delete or purge marker. */
 export const KV_OPERATION_HEADER = "KV-Operation";
 
@@ -77,6 +96,16 @@ export function taskSubject(queue: string, priority: Priority, type: string, id?
 /** The filter that matches the work message of task `id` published with its id token. */
 export function pendingSubject(id: string): string {
   return `${SUBJECT_ROOT}.*.*.${ID_TOKEN_MARK}${id}.>`;
+}
+
+/** Where the tasks due in slot `slot` wait. */
+export function delayedSubject(slot: number): string {
+  return `${DELAYED_SUBJECT_ROOT}.${slot}`;
+}
+
+/** The slot a task due at `runAtMs` waits in. */
+export function delaySlotOf(runAtMs: number): number {
+  return Math.floor(runAtMs / DELAY_SLOT_MS);
 }
 
 /** Filter subject of the consumer that serves one queue at one priority. */

@@ -41,10 +41,15 @@ export class PendingTasks {
    * What task `id` is now, given its stored record: a pending task has none, and a record may be
    * an earlier task's under a reused id (only one older than the duplicate window can be), or a
    * `pending` one written before its message (a requeue's, or an older submitter's) that the
-   * message completes.
+   * message completes; or a delayed task's, which its work message succeeds once promoted.
    */
   async current(id: string, record: TaskRecord | null): Promise<TaskRecord | null> {
     const unsequenced = record?.status === "pending" && record.seq === undefined;
+    if (record?.status === "delayed") {
+      // Promoted since: its work message, which edgeq's scheduler publishes with the id token.
+      const promoted = await this.#get({ last_by_subj: pendingSubject(id) });
+      return (promoted && this.#record(promoted)) ?? record;
+    }
     const replaceable = record && FINAL_STATUSES.includes(record.status) && Date.parse(record.created_at) < Date.now() - this.config.duplicateWindowMs;
     if (record && !unsequenced && !replaceable) return record;
     const pending = await this.find(id);

@@ -7,10 +7,11 @@
 import { JetStreamApiError } from "@nats-io/jetstream";
 import type { Edgeq } from "./client.ts";
 import { fromNatsError, UnavailableError, ValidationError } from "./errors.ts";
-import { encodeTask, idForKey, type OutgoingTask, type SubmitOptions, submitOptionsSchema, typeSchema } from "./message.ts";
+import { encodeTask, idForKey, type OutgoingTask, runAtOf, type SubmitOptions, submitOptionsSchema, typeSchema } from "./message.ts";
 import { parseInput } from "./config.ts";
 import { inLanes } from "./lanes.ts";
 import { DEFAULT_PRIORITY, type Priority } from "./names.ts";
+import { recordDelayed } from "./delayed/record.ts";
 import type { QueueState } from "./queue-states.ts";
 import type { PubAck } from "./requests.ts";
 import { resolvePolicy, type RetryPolicy } from "./retry.ts";
@@ -23,6 +24,8 @@ export interface Submitted {
   priority: Priority;
   /** True when the stream already held this task id (an idempotent repeat): nothing new was queued. */
   duplicate: boolean;
+  /** A delayed task's due time (ISO 8601). */
+  runAt?: string;
 }
 
 /** One entry of `submitMany`. */
@@ -89,15 +92,21 @@ export class Queue {
     try {
       const acks = await this.edgeq.requests.publishAll(tasks, WINDOW);
       const unanswered: number[] = [];
+      const seqs = new Array<number>(tasks.length);
       acks.forEach((ack, i) => {
-        if (ack instanceof Error) unanswered.push(i);
-        else submitted[i] = submittedOf(tasks[i], ack.duplicate);
+        if (ack instanceof Error) return unanswered.push(i);
+        submitted[i] = submittedOf(tasks[i], ack.duplicate);
+        seqs[i] = ack.seq;
       });
       // Sent again under their ids, as a single submission is, or refused.
       await inLanes(unanswered.length, WINDOW, async (k) => {
         const i = unanswered[k];
-        submitted[i] = submittedOf(tasks[i], (await this.#store(tasks[i], acks[i] as Error)).duplicate);
+        const stored = await this.#store(tasks[i], acks[i] as Error);
+        submitted[i] = submittedOf(tasks[i], stored.duplicate);
+        seqs[i] = stored.seq;
       });
+      const delayed = tasks.flatMap((t, i) => (t.runAtMs !== undefined && !submitted[i].duplicate ? [i] : []));
+      await inLanes(delayed.length, WINDOW, (k) => recordDelayed(this.edgeq.tasks, tasks[delayed[k]], seqs[delayed[k]]));
     } finally {
       this.#release(tasks.length - submitted.filter((s) => s && !s.duplicate).length);
     }
@@ -116,7 +125,8 @@ export class Queue {
       const policy = opts.maxAttempts ?? opts.backoff ?? opts.timeoutMs
         ? resolvePolicy(this.edgeq.config, this.name, validType, opts)
         : this.#defaultPolicy(validType);
-      return encodeTask(validType, data, { id, queue: this.name, priority: opts.priority ?? DEFAULT_PRIORITY, policy }, this.edgeq.maxDataBytes);
+      const address = { id, queue: this.name, priority: opts.priority ?? DEFAULT_PRIORITY, policy, runAtMs: runAtOf(opts) };
+      return encodeTask(validType, data, address, this.edgeq.maxDataBytes);
     };
     if (opts.id === undefined && opts.idempotencyKey !== undefined) return idForKey(opts.idempotencyKey).then(encode);
     return encode(opts.id ?? crypto.randomUUID());
@@ -161,7 +171,9 @@ export class Queue {
   }
 
   async #publish(task: OutgoingTask): Promise<Submitted> {
-    return submittedOf(task, (await this.#store(task)).duplicate);
+    const { seq, duplicate } = await this.#store(task);
+    if (task.runAtMs !== undefined && !duplicate) await recordDelayed(this.edgeq.tasks, task, seq);
+    return submittedOf(task, duplicate);
   }
 
   /**
@@ -204,5 +216,7 @@ function isEmpty(options: object | null | undefined): boolean {
 const PUBLISH_TRIES = 3;
 
 function submittedOf(task: OutgoingTask, duplicate: boolean): Submitted {
-  return { id: task.id, type: task.type, queue: task.queue, priority: task.priority, duplicate };
+  const submitted: Submitted = { id: task.id, type: task.type, queue: task.queue, priority: task.priority, duplicate };
+  if (task.runAtMs !== undefined) submitted.runAt = new Date(task.runAtMs).toISOString();
+  return submitted;
 }

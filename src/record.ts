@@ -10,7 +10,7 @@
 import { ValidationError } from "./errors.ts";
 import type { Priority } from "./names.ts";
 
-export const TASK_STATUSES = ["pending", "running", "completed", "failed", "dead", "canceled"] as const;
+export const TASK_STATUSES = ["delayed", "pending", "running", "completed", "failed", "dead", "canceled"] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 /**
  * `failed`: a handler gave up for good (PermanentError); `dead`: attempts used up, or unreadable;
@@ -56,6 +56,10 @@ export interface TaskRecord {
   error: string | null;
   /** The latest attempts, oldest first; absent in records written before edgeq kept it. */
   history: Attempt[];
+  /** A delayed task's due time. */
+  run_at?: string;
+  /** A delayed task's sequence in the delayed stream, which its work message names once promoted. */
+  delayed_seq?: number;
   /** What the handler last reported with `ctx.progress`: a number 0–100 or JSON; absent if it reported none. */
   progress?: unknown;
   /** The work message's sequence in the work stream: tells this task from an earlier one with its id. */

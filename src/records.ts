@@ -169,14 +169,9 @@ export class TaskRecords {
   }
 
   /**
-   * Newest created first. Reads the bucket's stream backwards in growing windows: a record not yet
-   * read was last written before the window's first message, so it was also created before then,
-   * and once `limit` matches are newer than that the answer is exact. Unfiltered, that is little
-   * more than the newest `limit` records; a filter on a rare status may read the whole bucket.
-   */
-  /**
    * Newest created first. Pending tasks come from the work stream (their records, where a retry
-   * wrote one), the rest from the records, and an unfiltered listing merges both.
+   * wrote one), the rest from the records (a delayed task's is written when it is submitted), and
+   * an unfiltered listing merges both.
    */
   async list({ status, limit }: ListOptions): Promise<TaskRecord[]> {
     if (status === "pending") return this.#pendingNewest(limit);

@@ -21,8 +21,11 @@ import {
   consumerName,
   DEAD_STREAM,
   DEAD_SUBJECT_ROOT,
+  DELAYED_STREAM,
+  DELAYED_SUBJECT_ROOT,
   PRIORITIES,
   QUEUES_BUCKET,
+  SCHEDULER_BUCKET,
   STATS_BUCKET,
   TASKS_BUCKET,
   WORK_STREAM,
@@ -37,20 +40,28 @@ export interface Buckets {
   workers: KV;
   stats: KV;
   queues: KV;
+  scheduler: KV;
 }
 
 export async function ensureTopology(js: JetStreamClient, jsm: JetStreamManager, config: EdgeqConfig): Promise<Buckets> {
-  await Promise.all([ensureWorkStream(jsm, config), ensureDeadStream(jsm, config)]);
+  await Promise.all([
+    ensureWorkStream(jsm, config),
+    // Dead letters stay until someone requeues or purges them; one per task id, the newest.
+    ensureLimitsStream(jsm, config, DEAD_STREAM, DEAD_SUBJECT_ROOT, { max_msgs_per_subject: 1 }),
+    // Delayed tasks until they fall due; the scheduler purges them once promoted.
+    ensureLimitsStream(jsm, config, DELAYED_STREAM, DELAYED_SUBJECT_ROOT),
+  ]);
   const kvm = new Kvm(js);
-  const [tasks, workers, stats, queues] = await Promise.all([
+  const [tasks, workers, stats, queues, scheduler] = await Promise.all([
     // No bucket-wide max age: that would expire unfinished tasks too. Workers sweep finished ones.
     kvm.create(TASKS_BUCKET, { history: 1, replicas: config.replicas, storage: StorageType.File }),
     // File storage although heartbeats are short-lived: a memory stream would vanish with a server restart.
     kvm.create(WORKERS_BUCKET, { history: 1, ttl: config.workerTtlMs, replicas: config.replicas, storage: StorageType.File }),
     kvm.create(STATS_BUCKET, { history: 1, ttl: config.retentionMs, replicas: config.replicas, storage: StorageType.File }),
     kvm.create(QUEUES_BUCKET, { history: 1, replicas: config.replicas, storage: StorageType.File }),
+    kvm.create(SCHEDULER_BUCKET, { history: 1, replicas: config.replicas, storage: StorageType.File }),
   ]);
-  return { tasks, workers, stats, queues };
+  return { tasks, workers, stats, queues, scheduler };
 }
 
 async function ensureWorkStream(jsm: JetStreamManager, config: EdgeqConfig): Promise<void> {
@@ -65,18 +76,18 @@ async function ensureWorkStream(jsm: JetStreamManager, config: EdgeqConfig): Pro
   await createUnlessExists(() => jsm.streams.info(WORK_STREAM), () => jsm.streams.add(stream));
 }
 
-/** Dead letters stay until someone requeues or purges them; one per task id, the newest. */
-async function ensureDeadStream(jsm: JetStreamManager, config: EdgeqConfig): Promise<void> {
+/** A stream of `<root>.>` with no age limit, de-duplicating by message id as the work stream does. */
+async function ensureLimitsStream(jsm: JetStreamManager, config: EdgeqConfig, name: string, root: string, extra: { max_msgs_per_subject?: number } = {}) {
   const stream = {
-    name: DEAD_STREAM,
-    subjects: [`${DEAD_SUBJECT_ROOT}.>`],
+    name,
+    subjects: [`${root}.>`],
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
     num_replicas: config.replicas,
-    max_msgs_per_subject: 1,
     duplicate_window: ns(config.duplicateWindowMs),
+    ...extra,
   };
-  await createUnlessExists(() => jsm.streams.info(DEAD_STREAM), () => jsm.streams.add(stream));
+  await createUnlessExists(() => jsm.streams.info(name), () => jsm.streams.add(stream));
 }
 
 /**

@@ -9,6 +9,7 @@ import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { createApi } from "../src/api/app.ts";
 import { Edgeq } from "../src/client.ts";
+import type { Scheduler } from "../src/delayed/mod.ts";
 import { consumerName, WORK_STREAM } from "../src/names.ts";
 import type { Worker } from "../src/worker/mod.ts";
 import { handlers } from "../workers/demo.ts";
@@ -35,7 +36,9 @@ let apiNc: NatsConnection;
 let workerNc: NatsConnection;
 let workerEdgeq: Edgeq;
 let worker: Worker;
+let scheduler: Scheduler;
 const workerErrors: unknown[] = [];
+const schedulerErrors: unknown[] = [];
 
 beforeAll(async () => {
   server = await NatsServer.start({
@@ -53,13 +56,17 @@ beforeAll(async () => {
 
   apiNc = await login("api");
   // Bounded, so that submissions also read the queue's length.
-  api = createApi(await Edgeq.open(apiNc, { queues: { default: { maxLength: 1000 } } }));
+  const apiEdgeq = await Edgeq.open(apiNc, { queues: { default: { maxLength: 1000 } } });
+  api = createApi(apiEdgeq);
+  // As `edgeq serve` runs one: the API's user promotes delayed tasks.
+  scheduler = apiEdgeq.scheduler({ holder: "api", onError: (err) => schedulerErrors.push(err) });
   workerNc = await login("worker");
   workerEdgeq = await Edgeq.open(workerNc);
   worker = await workerEdgeq.worker(handlers, { heartbeatIntervalMs: 200, onError: (err) => workerErrors.push(err) });
 });
 
 afterAll(async () => {
+  await scheduler?.stop();
   await worker?.stop();
   await Promise.all(connections.map((nc) => nc.close()));
   await server?.stop();
@@ -107,6 +114,13 @@ test("the API submits over HTTP, the worker runs the task, the outcome is readab
   await eventually(async () => worker.info().in_flight === 0, 5000, "the canceled run to end");
   expect((await (await api.request(`/tasks/${long.task_id}`)).json()).status).toBe("canceled");
 
+  // A delayed task: the API stores it and its record, its scheduler promotes it, the worker runs it.
+  const delayed = await (await api.request("/tasks", { method: "POST", body: '{"type": "process", "data": "later", "delay_ms": 300}' })).json();
+  expect((await (await api.request(`/tasks/${delayed.task_id}`)).json()).status).toBe("delayed");
+  await eventually(async () => (await (await api.request(`/tasks/${delayed.task_id}`)).json()).status === "completed", 10_000, "the delayed task");
+  const canceled = await (await api.request("/tasks", { method: "POST", body: '{"type": "process", "delay_ms": 60000}' })).json();
+  expect((await api.request(`/tasks/${canceled.task_id}/cancel`, { method: "POST" })).status).toBe(200);
+
   // Pause and resume: the API stores the state and tells the worker, which reads it.
   expect((await api.request("/queues/default/pause", { method: "POST" })).status).toBe(200);
   const held = await (await api.request("/tasks", { method: "POST", body: '{"type": "process", "data": "after the pause"}' })).json();
@@ -130,6 +144,7 @@ test("the API submits over HTTP, the worker runs the task, the outcome is readab
 
   expect(refused).toEqual({ api: [], worker: [] });
   expect(workerErrors).toEqual([]);
+  expect(schedulerErrors).toEqual([]);
 });
 
 test("the worker cannot delete the stream, submit tasks, read the work subjects or make consumers", async () => {

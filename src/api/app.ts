@@ -21,7 +21,16 @@ import {
 import { deadLetterRoutes } from "./dead-letters.ts";
 import { limitSchema } from "../records.ts";
 import { limitBody, parseJson } from "./http-input.ts";
-import { idempotencyKeySchema, idSchema, prioritySchema, queueSchema, type SubmitOptions, typeSchema } from "../message.ts";
+import {
+  delayMsSchema,
+  idempotencyKeySchema,
+  idSchema,
+  prioritySchema,
+  queueSchema,
+  runAtSchema,
+  type SubmitOptions,
+  typeSchema,
+} from "../message.ts";
 import { DEFAULT_QUEUE } from "../names.ts";
 import type { Submitted } from "../queue.ts";
 import { type RateLimit, RateLimiter } from "./rate-limit.ts";
@@ -56,6 +65,9 @@ const submitBodySchema = z.strictObject(
     id: idSchema.optional(),
     /** Any string (or the Idempotency-Key header): a repeat inside the duplicate window gets the first task's id. */
     idempotency_key: idempotencyKeySchema.optional(),
+    /** Run no sooner than this many ms from now, or than this ISO 8601 time. */
+    delay_ms: delayMsSchema.optional(),
+    run_at: runAtSchema.optional(),
   },
   { error: (issue) => (issue.code === "unrecognized_keys" ? undefined : "the body must be a JSON object") },
 );
@@ -75,6 +87,8 @@ function optionsOf(body: z.output<typeof submitBodySchema>): SubmitOptions {
     timeoutMs: body.timeout_ms,
     id: body.id,
     idempotencyKey: body.idempotency_key,
+    delayMs: body.delay_ms,
+    runAt: body.run_at,
   };
 }
 
@@ -83,7 +97,8 @@ function answer(task: Submitted) {
   return {
     task_id: task.id,
     message: task.duplicate ? "Task already submitted" : "Task submitted successfully",
-    status: "pending",
+    status: task.runAt ? "delayed" : "pending",
+    ...(task.runAt && { run_at: task.runAt }),
     type: task.type,
     queue: task.queue,
     priority: task.priority,

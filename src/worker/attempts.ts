@@ -55,7 +55,8 @@ export class Attempts {
 
   /** Whether the delivery may start at once, with nothing stored before its handler. */
   isFirst(delivery: Delivery, task: IncomingTask | Error): task is IncomingTask {
-    return !(task instanceof Error) && delivery.deliveryCount === 1 && task.recordRevision === null;
+    // A promoted delayed task has the record its submitter wrote: it is read, as a requeue's is.
+    return !(task instanceof Error) && delivery.deliveryCount === 1 && task.recordRevision === null && task.delayedSeq === undefined;
   }
 
   /** Starts the run of a first delivery: attempt 1, its outcome created in the record. */
@@ -83,7 +84,9 @@ export class Attempts {
     }
     // The record of this message: by its stream sequence, or a `pending` one a requeue wrote before
     // the message (with the history before it died). One of an earlier task that reused the id does not count.
-    const previous = found.record?.seq === delivery.streamSeq || (found.record?.status === "pending" && found.record.seq === undefined)
+    const delayedSeq = task instanceof Error ? undefined : task.delayedSeq;
+    const previous = found.record?.seq === delivery.streamSeq || (found.record?.status === "pending" && found.record.seq === undefined) ||
+        (delayedSeq !== undefined && found.record?.delayed_seq === delayedSeq)
       ? found.record
       : null;
     if (previous && FINAL_STATUSES.includes(previous.status)) {

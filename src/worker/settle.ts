@@ -138,7 +138,9 @@ export class Settler {
 
   async #reconcile(run: Run, outcome: TaskRecord, dataJson: Uint8Array | undefined): Promise<Stored | null> {
     const { record, revision } = await this.edgeq.tasks.read(outcome.id);
-    const thisMessage = record !== null && record.seq === outcome.seq;
+    // By its sequence, or, for a delayed task canceled before its promotion, by its delayed message's.
+    const thisMessage = record !== null &&
+      (record.seq === outcome.seq || (record.delayed_seq !== undefined && record.delayed_seq === run.task?.delayedSeq));
     const ours = thisMessage && record.worker_id === this.workerId && record.started_at === run.record?.started_at;
     // Canceled while it ran: the cancel is the task's outcome, and answers the message.
     if (thisMessage && record.status === "canceled") return { record, ours: false };

@@ -1,0 +1,218 @@
+/**
+ * Promoting delayed tasks. Delayed messages wait in `EDGEQ_DELAYED`, filed by due slot (a tenth of
+ * a second: `edgeq_delayed.<slot>`). The process that holds the lease (lease.ts) looks, every
+ * tick, at the slot under way and the one before. A slot with messages is read through a
+ * short-lived consumer, a batch at a time, in due order; each task is published to its work subject
+ * when due, with the same `Nats-Msg-Id` (so that a promotion repeated after a crash is dropped by
+ * the work stream's duplicate window) and `Edgeq-Delayed-Seq`. Once a batch's publishes are
+ * acknowledged, what it read of the slot is purged. So the process holds one batch, however many
+ * tasks wait.
+ *
+ * A slot stays open for GRACE_MS after it ends, for submitters whose clock runs behind, and those
+ * are looked at again every few seconds; the cursor passes a slot only when it is found empty after
+ * that. A new lease holder goes on from the cursor the lease holds; on a fresh bucket, from the
+ * open slots, or from the due slot of the stream's oldest message if that is earlier.
+ */
+import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
+import { headers as natsHeaders, type Msg } from "@nats-io/nats-core";
+import type { Edgeq } from "../client.ts";
+import { Delivery } from "../delivery.ts";
+import {
+  DELAY_SLOT_MS,
+  DELAYED_STREAM,
+  delayedSubject,
+  delaySlotOf as slotOf,
+  HEADER_DELAYED_SEQ,
+  HEADER_ID,
+  HEADER_RUN_AT,
+  HEADER_SUBJECT,
+  ID_PATTERN,
+  parseTaskSubject,
+} from "../names.ts";
+import { Puller } from "../puller.ts";
+import type { StreamMessage } from "../requests.ts";
+import { Lease } from "./lease.ts";
+
+export interface SchedulerOptions {
+  /** Names this process in the lease. */
+  holder: string;
+  /** How often the due slots are looked at. */
+  tickMs?: number;
+  /** How long a lease lasts unrenewed: how soon another process takes over from one that died. */
+  leaseMs?: number;
+  onError?: (err: unknown) => void;
+  now?: () => number;
+}
+
+/** How long after its end a slot is still looked at, for submitters with a slow clock. */
+const GRACE_MS = 30_000;
+/** How often the slots that have ended but are still open are looked at. */
+const OPEN_SLOTS_EVERY_MS = 5000;
+/** Slots looked at with one round of requests. */
+const LOOK_AT_ONCE = 64;
+/** Delayed messages read, and promoted, at a time. */
+const BATCH = 1000;
+
+
+export class Scheduler {
+  readonly #lease: Lease;
+  readonly #puller: Puller;
+  readonly #now: () => number;
+  readonly #report: (err: unknown) => void;
+  #cursor: number | null = null;
+  #openSlotsAt = 0;
+  readonly #timers: ReturnType<typeof setInterval>[] = [];
+  #tick: Promise<void> | undefined;
+  #stopped = false;
+
+  constructor(private readonly edgeq: Edgeq, private readonly options: SchedulerOptions) {
+    this.#now = options.now ?? Date.now;
+    this.#report = options.onError ?? console.error;
+    this.#lease = new Lease(edgeq.buckets.scheduler, options.holder, options.leaseMs ?? 3000, this.#now);
+    this.#puller = new Puller(edgeq.nc, edgeq.js.apiPrefix, DELAYED_STREAM, this.#report);
+  }
+
+  get holder(): string {
+    return this.#lease.holder;
+  }
+
+  /** Whether this process holds the lease now. */
+  get leading(): boolean {
+    return this.#lease.held;
+  }
+
+  start(): this {
+    const leaseMs = this.options.leaseMs ?? 3000;
+    // Renewed apart from the promotions, which may take longer than the lease lasts.
+    const renew = () => this.#hold().catch(this.#report);
+    void renew();
+    this.#timers.push(setInterval(renew, leaseMs / 3));
+    this.#timers.push(setInterval(() => (this.#tick ??= this.#run().finally(() => (this.#tick = undefined))), this.options.tickMs ?? 50));
+    return this;
+  }
+
+  /** Stops, and gives the lease up for another process to take at once. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#timers.forEach(clearInterval);
+    this.#puller.abandonAll();
+    // With NATS down, what is under way can only time out, and the lease expires by itself.
+    if (!this.edgeq.connection.up) return;
+    await this.#tick;
+    await this.#lease.release();
+  }
+
+  async #hold(): Promise<void> {
+    if (this.#stopped) return;
+    const held = await this.#lease.hold(this.#cursor);
+    if (!held) this.#cursor = null;
+    else this.#cursor ??= held.cursor ?? (await this.#firstCursor());
+  }
+
+  /** Where a fresh lease bucket starts: the open slots, or the oldest message's due slot if earlier. */
+  async #firstCursor(): Promise<number> {
+    const open = slotOf(this.#now() - GRACE_MS);
+    const { state } = await this.edgeq.jsm.streams.info(DELAYED_STREAM);
+    const oldest = state.messages > 0 ? await this.edgeq.jsm.streams.getMessage(DELAYED_STREAM, { seq: state.first_seq }) : null;
+    const slot = Number(oldest?.subject.split(".")[1]); // edgeq_delayed.<slot>
+    return Number.isSafeInteger(slot) ? Math.min(open, slot) : open;
+  }
+
+  async #run(): Promise<void> {
+    if (!this.#lease.held || this.#cursor === null) return;
+    try {
+      const now = this.#now();
+      // Every tick the slot under way and the one before; every few seconds, all those still open.
+      const open = now - this.#openSlotsAt >= OPEN_SLOTS_EVERY_MS;
+      if (open) this.#openSlotsAt = now;
+      for (let from = open ? this.#cursor : Math.max(this.#cursor, slotOf(now) - 1); from <= slotOf(this.#now()); from += LOOK_AT_ONCE) {
+        const slots = Array.from({ length: Math.min(LOOK_AT_ONCE, slotOf(this.#now()) - from + 1) }, (_, i) => from + i);
+        const held = await Promise.all(slots.map((slot) => this.#holds(slot)));
+        for (const [i, slot] of slots.entries()) {
+          if (!this.#lease.held || this.#stopped) return;
+          const empty = !held[i] || !(await this.#promoteSlot(slot));
+          const closed = (slot + 1) * DELAY_SLOT_MS + GRACE_MS <= this.#now();
+          if (slot === this.#cursor && empty && closed) this.#cursor++;
+        }
+      }
+    } catch (err) {
+      this.#report(err);
+    }
+  }
+
+  async #holds(slot: number): Promise<boolean> {
+    return (await this.edgeq.jsm.streams.getMessage(DELAYED_STREAM, { last_by_subj: delayedSubject(slot) })) !== null;
+  }
+
+  /** Promotes what slot `slot` holds; resolves false when it held nothing after all. */
+  async #promoteSlot(slot: number): Promise<boolean> {
+    const { jsm } = this.edgeq;
+    const filter = delayedSubject(slot);
+    const name = `edgeq_scheduler_${slot}_${crypto.randomUUID().slice(0, 8)}`;
+    await jsm.consumers.add(DELAYED_STREAM, {
+      name,
+      filter_subject: filter,
+      ack_policy: AckPolicy.None,
+      deliver_policy: DeliverPolicy.All,
+      inactive_threshold: 30_000 * 1_000_000,
+      mem_storage: true,
+    });
+    try {
+      for (let full = true; full && this.#lease.held && !this.#stopped;) {
+        const batch: Delivery[] = [];
+        const pulled = await this.#puller.pull(name, { batch: BATCH, noWait: true }, (msg) => batch.push(new Delivery(msg)));
+        if (batch.length === 0 || !(await this.#promote(batch))) break;
+        // All of this slot up to the batch's last message was read, in order, and promoted.
+        await jsm.streams.purge(DELAYED_STREAM, { filter, seq: batch[batch.length - 1].streamSeq + 1 });
+        full = pulled.answered && batch.length === BATCH;
+      }
+    } finally {
+      await jsm.consumers.delete(DELAYED_STREAM, name).catch(() => {});
+    }
+    return true;
+  }
+
+  /** Publishes each task of `batch` to its work subject when it falls due; resolves true when all were stored. */
+  async #promote(batch: Delivery[]): Promise<boolean> {
+    const due = batch.map((d) => ({ d, at: Number(d.msg.headers?.get(HEADER_RUN_AT)) || 0 })).sort((a, b) => a.at - b.at);
+    for (let i = 0; i < due.length;) {
+      const wait = due[i].at - this.#now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      if (!this.#lease.held || this.#stopped) return false;
+      const now = this.#now();
+      const group: StreamMessage[] = [];
+      for (; i < due.length && due[i].at <= now; i++) {
+        const { d } = due[i];
+        const work = workMessage(d.msg, d.streamSeq);
+        if (work) group.push(work);
+        else await this.#bury(d);
+      }
+      const failed = (await this.edgeq.requests.publishAll(group, BATCH)).find((r) => r instanceof Error);
+      if (failed) {
+        this.#report(failed);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** A delayed message that names no work subject (a raw publish gone wrong) is a dead letter. */
+  #bury({ msg, streamSeq }: Delivery): Promise<void> {
+    const given = msg.headers?.get(HEADER_ID) ?? "";
+    const id = ID_PATTERN.test(given) ? given : `delayed-${streamSeq}`;
+    const reason = `delayed message ${streamSeq} names no work subject in ${HEADER_SUBJECT}`;
+    return this.edgeq.deadLetters.add({ id, subject: msg.subject, headers: msg.headers, body: msg.data, reason, attempts: 0, history: [], workSeq: streamSeq });
+  }
+}
+
+/** A delayed message as its task's work message: its headers less the delay's, with its sequence here; null if it names no work subject. */
+function workMessage(msg: Msg, seq: number): StreamMessage | null {
+  const subject = msg.headers?.get(HEADER_SUBJECT) ?? "";
+  if (!parseTaskSubject(subject)) return null;
+  const headers = natsHeaders();
+  for (const [name, values] of msg.headers ?? []) {
+    if (name !== HEADER_RUN_AT && name !== HEADER_SUBJECT) for (const value of values) headers.append(name, value);
+  }
+  headers.set(HEADER_DELAYED_SEQ, String(seq));
+  return { subject, body: msg.data, headers };
+}
