@@ -120,7 +120,9 @@ test("graceful shutdown: running tasks finish within the grace period, queued on
   const worker = startWorker("--concurrency", "4", "--queues", "graceful");
   const id = await worker.workerId();
   const submitted = await env.edgeq.queue("graceful").submitMany(
-    Array.from({ length: 12 }, () => ({ type: "sleep", data: { ms: 1500 } })),
+    // Long enough that none of the 4 ends before the SIGTERM, however slowly a loaded machine lets
+    // the test see them running (stored after 1 s), and short enough to end within the 10 s grace.
+    Array.from({ length: 12 }, () => ({ type: "sleep", data: { ms: 6000 } })),
   );
   const ids = submitted.map((s) => s.id);
   await eventually(async () => (await records(ids)).filter((r) => r.status === "running").length === 4, 10_000, "4 running");
