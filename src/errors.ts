@@ -105,11 +105,6 @@ export class RateLimitedError extends EdgeqError {
   }
 }
 
-/** Raised for a delivered task whose type the worker has no handler for. */
-export class NoHandlerError extends EdgeqError {
-  override name = "NoHandlerError";
-}
-
 /** A work message no worker can read; it goes to the dead-letter stream with this as its reason. */
 export class PoisonMessageError extends EdgeqError {
   override name = "PoisonMessageError";

@@ -4,6 +4,7 @@
  */
 import type { Edgeq } from "./client.ts";
 import { WORK_STREAM } from "./names.ts";
+import type { WorkerInfo } from "./worker/mod.ts";
 
 export interface Health {
   status: "healthy" | "unhealthy";
@@ -18,6 +19,8 @@ export interface Health {
   failed_tasks: number;
   /** Tasks in the dead-letter stream now. */
   dead_tasks: number;
+  /** Task types delivered to a worker without a handler for them in the last minute, that no live worker has one for: they wait. */
+  unserved_types: string[];
   timestamp: string;
   /** Present when unhealthy. */
   error?: string;
@@ -25,7 +28,7 @@ export interface Health {
 
 export async function readHealth(edgeq: Edgeq): Promise<Health> {
   const timestamp = new Date().toISOString();
-  const empty = { workers: 0, pending_tasks: 0, running_tasks: 0, completed_tasks: 0, failed_tasks: 0, dead_tasks: 0 };
+  const empty = { workers: 0, pending_tasks: 0, running_tasks: 0, completed_tasks: 0, failed_tasks: 0, dead_tasks: 0, unserved_types: [] };
   if (!edgeq.connection.up) return { status: "unhealthy", ...empty, timestamp, error: "NATS is unreachable" };
   try {
     const [stream, consumers, workers, totals, dead] = await Promise.all([
@@ -44,6 +47,7 @@ export async function readHealth(edgeq: Edgeq): Promise<Health> {
       completed_tasks: totals.completed,
       failed_tasks: totals.failed,
       dead_tasks: dead,
+      unserved_types: unserved(workers),
       timestamp,
     };
   } catch (err) {
@@ -51,4 +55,10 @@ export async function readHealth(edgeq: Edgeq): Promise<Health> {
     const error = edgeq.connection.up ? `JetStream did not answer: ${(err as Error).message}` : "NATS is unreachable";
     return { status: "unhealthy", ...empty, timestamp, error };
   }
+}
+
+/** The types some worker saw without a handler that no live worker has a handler for. */
+function unserved(workers: WorkerInfo[]): string[] {
+  const served = new Set(workers.flatMap((w) => w.types ?? []));
+  return [...new Set(workers.flatMap((w) => w.unserved ?? []))].filter((t) => !served.has(t)).sort();
 }

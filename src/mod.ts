@@ -15,7 +15,6 @@ export {
   ConflictError,
   EdgeqError,
   ForbiddenError,
-  NoHandlerError,
   NotFoundError,
   PayloadTooLargeError,
   PermanentError,

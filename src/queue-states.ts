@@ -9,6 +9,7 @@
 import type { KV } from "@nats-io/kv";
 import { KV_OPERATION_HEADER, PRIORITIES, type Priority, queueNoticeSubject, QUEUES_BUCKET, SUBJECT_ROOT, WORK_STREAM } from "./names.ts";
 import { type BucketReader, readEntries } from "./small-bucket.ts";
+import { listWorkers } from "./worker/mod.ts";
 
 export interface QueueState {
   paused: boolean;
@@ -24,6 +25,8 @@ export interface QueueSummary {
   pending: Record<Priority, number>;
   /** Tasks handed to a worker and not yet settled (running, or waiting out a retry delay). */
   running: number;
+  /** Types its workers were handed without a handler for them, that none of them has: they wait. */
+  unserved_types: string[];
 }
 
 const RUNNING: QueueState = { paused: false };
@@ -65,14 +68,20 @@ export class QueueStates {
 
   /** Every queue with consumers (every queue a worker has served, and `default`), or a state; by name. */
   async list(): Promise<QueueSummary[]> {
-    const [consumers, states] = await Promise.all([
+    const [consumers, states, workers] = await Promise.all([
       this.reader.jsm.consumers.list(WORK_STREAM).next(),
       readEntries<QueueState>(this.reader, QUEUES_BUCKET),
+      listWorkers(this.reader),
     ]);
     const byName = new Map<string, QueueSummary>();
     const summary = (name: string) => {
       let s = byName.get(name);
-      if (!s) byName.set(name, s = { name, paused: false, paused_at: null, pending: { high: 0, normal: 0, low: 0 }, running: 0 });
+      if (!s) {
+        const serving = workers.filter((w) => w.queues.includes(name));
+        const served = new Set(serving.flatMap((w) => w.types ?? []));
+        const unserved = [...new Set(serving.flatMap((w) => w.unserved ?? []))].filter((t) => !served.has(t)).sort();
+        byName.set(name, s = { name, paused: false, paused_at: null, pending: { high: 0, normal: 0, low: 0 }, running: 0, unserved_types: unserved });
+      }
       return s;
     };
     for (const c of consumers) {

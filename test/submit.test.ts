@@ -307,13 +307,18 @@ describe("workers", () => {
     expect(done?.history.map((a) => a.error)).toEqual(["Error: down", null]);
   });
 
-  test("a task type with no handler fails with a clear error", async () => {
-    const worker = await startWorker(echo);
-    const { id } = await env.edgeq.queue().submit("unknown.kind", null, { maxAttempts: 1 });
-    expect(await env.edgeq.tasks.waitFor(id, 5000)).toMatchObject({
-      status: "dead",
-      error: `NoHandlerError: no handler for task type "unknown.kind" on worker ${worker.id}`,
-    });
+  test("a task type no worker has a handler for waits, spending no attempt, shown as unserved, until a worker with one comes", async () => {
+    const without = await startWorker(echo, { heartbeatIntervalMs: 100 });
+    const { id } = await env.edgeq.queue().submit("unknown.kind", "x", { maxAttempts: 1 });
+    await eventually(async () => (await env.edgeq.health()).unserved_types.includes("unknown.kind"), 5000, "the type reported unserved");
+    expect((await env.edgeq.queues.list()).find((q) => q.name === "default")?.unserved_types).toEqual(["unknown.kind"]);
+    await new Promise((r) => setTimeout(r, 1500)); // given back, and delivered again, more than once
+    expect(await env.edgeq.tasks.get(id)).toMatchObject({ status: "pending", attempts: 0 });
+    // It comes back within its current delay (2 s by now) to the worker that has the handler.
+    await without.stop();
+    await startWorker({ "unknown.kind": (data: string) => `done ${data}` }, { heartbeatIntervalMs: 100 });
+    expect(await env.edgeq.tasks.waitFor(id, 15_000)).toMatchObject({ status: "completed", attempts: 1, result: "done x" });
+    await eventually(async () => (await env.edgeq.health()).unserved_types.length === 0, 5000, "no type unserved");
   });
 
   test("a result the record cannot hold fails the task at once instead of retrying it", async () => {

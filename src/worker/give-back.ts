@@ -1,6 +1,6 @@
 /**
- * Giving a delivery back, at shutdown or when the worker has no slot for it (or its queue was
- * paused): its run, if it started, is not counted. The record says `pending`, with one more delivery
+ * Giving a delivery back, at shutdown, when the worker has no slot for it, or no handler for its
+ * type: its run, if it started, is not counted. The record says `pending`, with one more delivery
  * given back, so that the next one's delivery count is read right. With NATS down there is no one to
  * tell, and a run whose lease may have lapsed may have been taken over: its -NAK would hand the
  * delivery of the run that holds it to a third. Such a message comes back after the ack wait, and
@@ -12,14 +12,14 @@ import { newRecord } from "../record.ts";
 import { resolvePolicy } from "../retry.ts";
 import type { Run } from "./run.ts";
 
-export async function giveBack(edgeq: Edgeq, run: Run, report: (err: unknown) => void): Promise<void> {
+export async function giveBack(edgeq: Edgeq, run: Run, report: (err: unknown) => void, delayMs = 0): Promise<void> {
   run.returned = true;
   run.abortWith(new Error("worker shutting down"));
   await run.writing;
   if (!edgeq.connection.up || run.lapsed) return;
   const stored = await storeGivenBack(edgeq, run).catch((err) => (report(err), null));
   // Refused: another run holds the task, and our nak would hand its delivery to a third.
-  if (stored !== null) run.delivery.nak();
+  if (stored !== null) run.delivery.nak(delayMs);
 }
 
 /** The record of a given-back delivery: as it was before this run, with the delivery counted as given back. */

@@ -18,6 +18,10 @@ export interface WorkerInfo {
   in_flight: number;
   /** Ids of the tasks running now. */
   running: string[];
+  /** The task types it has handlers for. */
+  types: string[];
+  /** Types delivered to it in the last minute that it has no handler for (left for another worker). */
+  unserved: string[];
   processed: number;
   completed: number;
   failed: number;

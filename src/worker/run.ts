@@ -6,7 +6,7 @@
  * `running` write otherwise. So a run whose lease lapsed, and whose task another run took over,
  * cannot overwrite that run's record.
  */
-import { NoHandlerError, PermanentError, TaskTimeoutError } from "../errors.ts";
+import { PermanentError, TaskTimeoutError } from "../errors.ts";
 import type { Delivery } from "../delivery.ts";
 import type { IncomingTask } from "../message.ts";
 import { type Attempt, MAX_HISTORY, newRecord, type TaskRecord, withAttempt } from "../record.ts";
@@ -158,8 +158,8 @@ export class Run {
     this.startedMs = performance.now();
     let result: unknown;
     try {
-      const handler = Object.hasOwn(handlers, task.type) ? handlers[task.type] : undefined;
-      if (!handler) throw new NoHandlerError(`no handler for task type "${task.type}" on worker ${record.worker_id}`);
+      // The worker leaves the types it has no handler for to others.
+      const handler = handlers[task.type];
       result = this.policy!.timeoutMs === null ? handler(task.data, ctx) : this.#withTimeout(() => handler(task.data, ctx));
     } catch (err) {
       return this.#failed(err);

@@ -30,6 +30,11 @@ import { Settler, type Tally } from "./settle.ts";
 const PREFETCH_HORIZON_MS = 100;
 /** Completions are counted over this window to know the pace. */
 const PACE_WINDOW_MS = 1000;
+/** A task of a type the worker has no handler for comes back after this, doubling up to the max. */
+const UNSERVED_DELAY_MS = 500;
+const UNSERVED_DELAY_MAX_MS = 60_000;
+/** How long a type seen without a handler is reported in the heartbeat. */
+const UNSERVED_REPORTED_MS = 60_000;
 
 export class Worker {
   readonly id: string;
@@ -46,6 +51,8 @@ export class Worker {
   readonly #pauses: QueuePauses;
   #leases!: Leases;
   readonly #tally: Tally = { completed: 0, failed: 0 };
+  /** Types delivered here with no handler, and when last. */
+  readonly #unserved = new Map<string, number>();
   #processed = 0;
   /** Runs ended in the current and the previous pace window. */
   #pace = { window: 0, current: 0, previous: 0 };
@@ -119,6 +126,8 @@ export class Worker {
       concurrency: this.opts.concurrency,
       in_flight: this.#runs.size,
       running: [...this.#runs.values()].map((r) => r.id),
+      types: Object.keys(this.handlers),
+      unserved: [...this.#unserved].filter(([, at]) => Date.now() - at < UNSERVED_REPORTED_MS).map(([type]) => type),
       processed: this.#processed,
       completed: this.#tally.completed,
       failed: this.#tally.failed,
@@ -168,20 +177,31 @@ export class Worker {
       delivery.term();
       return this.#intake.fill();
     }
-    this.#runs.set(delivery, run);
-    this.#busy++;
     let task: IncomingTask | Error;
     try {
       task = decodeTask(delivery.msg, run.id, parts);
     } catch (err) {
       task = err as Error;
     }
+    if (!(task instanceof Error) && !Object.hasOwn(this.handlers, task.type)) return this.#leave(run, task.type);
+    this.#runs.set(delivery, run);
+    this.#busy++;
     if (!this.#attempts.isFirst(delivery, task)) {
       this.#attempts.begin(run, task).then((begun) => (begun && !run.returned ? this.#execute(run) : this.#ended(run)), (err) => this.#failed(run, err));
       return;
     }
     this.#attempts.beginFirst(run, task);
     this.#execute(run);
+  }
+
+  /**
+   * A task of a type this worker has no handler for: given back, uncounted, for a worker that has
+   * one, after a delay that doubles with each delivery (so that it waits cheaply while none has).
+   */
+  #leave(run: Run, type: string): void {
+    this.#unserved.set(type, Date.now());
+    const delayMs = Math.min(UNSERVED_DELAY_MAX_MS, UNSERVED_DELAY_MS * 2 ** Math.min(20, run.delivery.deliveryCount - 1));
+    void giveBack(this.edgeq, run, this.#report, delayMs).then(() => this.#intake.fill());
   }
 
   /** Aborts the run of a task canceled (its `canceled` record stored), whose outcome that is then. */
