@@ -5,6 +5,7 @@
  *   edgeq cancel --all [--queue q] [--type t] [--status s]   POST /tasks/cancel
  *   edgeq pause <queue> / edgeq resume <queue>               POST /queues/:name/pause, /resume
  *   edgeq queues                                             GET /queues
+ *   edgeq schedules                                          GET /schedules
  */
 import type { CancelFilter } from "./cancel.ts";
 import type { Edgeq } from "./client.ts";
@@ -12,13 +13,14 @@ import { parseInput } from "./config.ts";
 import { EdgeqError } from "./errors.ts";
 import { queueSchema } from "./message.ts";
 
-export const CONTROL_NAMES = ["cancel", "pause", "resume", "queues"] as const;
+export const CONTROL_NAMES = ["cancel", "pause", "resume", "queues", "schedules"] as const;
 
 export const CONTROL_USAGE = `  cancel <id>                                           cancel a task, pending or running
   cancel --all [--queue q] [--type t] [--status pending|running] [--limit n]
                                                         cancel up to n unfinished tasks (default 50)
   pause <queue> / resume <queue>                        stop and restart starting its tasks, on every worker
-  queues                                                every queue: paused, pending per priority, running`;
+  queues                                                every queue: paused, pending per priority, running
+  schedules                                             every recurring task, with its next run`;
 
 export interface ControlCommand extends CancelFilter {
   name: (typeof CONTROL_NAMES)[number];
@@ -43,5 +45,7 @@ export async function runControlCommand(edgeq: Edgeq, cmd: ControlCommand): Prom
     }
     case "queues":
       return JSON.stringify(await edgeq.queues.list(), null, 2);
+    case "schedules":
+      return JSON.stringify(await edgeq.schedules.list(), null, 2);
   }
 }

@@ -16,7 +16,7 @@ import { DeadLetters } from "./dead-letters.ts";
 import { Queue } from "./queue.ts";
 import { QueueLengths } from "./queue-length.ts";
 import { QueueStates } from "./queue-states.ts";
-import { Scheduler, type SchedulerOptions } from "./delayed/mod.ts";
+import { Scheduler, type SchedulerOptions, Schedules } from "./delayed/mod.ts";
 import { Requests } from "./requests.ts";
 import { TaskRecords } from "./records.ts";
 import { type Buckets, ensureQueueConsumers, ensureTopology } from "./topology.ts";
@@ -32,6 +32,8 @@ export class Edgeq {
   readonly queueLengths: QueueLengths;
   /** Pause, resume and list queues. */
   readonly queues: QueueStates;
+  /** Recurring tasks. */
+  readonly schedules: Schedules;
   readonly connection: ConnectionState;
   /** The server's largest message; a task record must fit in it. */
   readonly maxPayload: number;
@@ -51,6 +53,7 @@ export class Edgeq {
     this.tasks = new TaskRecords(nc, this.requests, jsm, TASKS_BUCKET, this.maxPayload, new PendingTasks(jsm, config), runningIds);
     this.deadLetters = new DeadLetters(this);
     this.queueLengths = new QueueLengths(jsm, (queue) => this.ensureQueue(queue));
+    this.schedules = new Schedules(this);
     this.queues = new QueueStates(buckets.queues, this, (subject, body) => this.requests.post(subject, body));
   }
 

@@ -33,6 +33,15 @@ export const DELAYED_SUBJECT_ROOT = "edgeq_delayed";
 export const DELAY_SLOT_MS = 100;
 /** KV bucket of the scheduler's lease (key `leader`): one process at a time promotes delayed tasks. */
 export const SCHEDULER_BUCKET = "edgeq_scheduler";
+/** KV bucket of recurring tasks, keyed by schedule name. */
+export const SCHEDULES_BUCKET = "edgeq_schedules";
+/** Schedule names are KV keys and part of their tasks' ids. */
+export const SCHEDULE_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** The id of schedule `name`'s task for the tick at `tickMs`: the same in every process, so a tick is stored once. */
+export function scheduledTaskId(name: string, tickMs: number): string {
+  return `sched-${name}-${tickMs}`;
+}
 
 /** Stream of dead letters: tasks that used up their attempts, and messages no worker can read. */
 export const DEAD_STREAM = "EDGEQ_DEAD";

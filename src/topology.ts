@@ -26,6 +26,7 @@ import {
   PRIORITIES,
   QUEUES_BUCKET,
   SCHEDULER_BUCKET,
+  SCHEDULES_BUCKET,
   STATS_BUCKET,
   TASKS_BUCKET,
   WORK_STREAM,
@@ -41,6 +42,7 @@ export interface Buckets {
   stats: KV;
   queues: KV;
   scheduler: KV;
+  schedules: KV;
 }
 
 export async function ensureTopology(js: JetStreamClient, jsm: JetStreamManager, config: EdgeqConfig): Promise<Buckets> {
@@ -52,7 +54,7 @@ export async function ensureTopology(js: JetStreamClient, jsm: JetStreamManager,
     ensureLimitsStream(jsm, config, DELAYED_STREAM, DELAYED_SUBJECT_ROOT),
   ]);
   const kvm = new Kvm(js);
-  const [tasks, workers, stats, queues, scheduler] = await Promise.all([
+  const [tasks, workers, stats, queues, scheduler, schedules] = await Promise.all([
     // No bucket-wide max age: that would expire unfinished tasks too. Workers sweep finished ones.
     kvm.create(TASKS_BUCKET, { history: 1, replicas: config.replicas, storage: StorageType.File }),
     // File storage although heartbeats are short-lived: a memory stream would vanish with a server restart.
@@ -60,8 +62,9 @@ export async function ensureTopology(js: JetStreamClient, jsm: JetStreamManager,
     kvm.create(STATS_BUCKET, { history: 1, ttl: config.retentionMs, replicas: config.replicas, storage: StorageType.File }),
     kvm.create(QUEUES_BUCKET, { history: 1, replicas: config.replicas, storage: StorageType.File }),
     kvm.create(SCHEDULER_BUCKET, { history: 1, replicas: config.replicas, storage: StorageType.File }),
+    kvm.create(SCHEDULES_BUCKET, { history: 1, replicas: config.replicas, storage: StorageType.File }),
   ]);
-  return { tasks, workers, stats, queues, scheduler };
+  return { tasks, workers, stats, queues, scheduler, schedules };
 }
 
 async function ensureWorkStream(jsm: JetStreamManager, config: EdgeqConfig): Promise<void> {

@@ -67,7 +67,7 @@ test.each([
   [["worker", `${ROOT}src/names.ts`], {}, /exports no "handlers" object/],
   [["worker", "x.ts", "--concurrency", "0"], {}, /--concurrency \/ EDGEQ_CONCURRENCY: must be at least 1/],
   [["worker", "x.ts", "--queues", "a.b"], {}, /--queues \/ EDGEQ_QUEUES: must be 1-64/],
-  [["launch"], {}, /the command: must be one of serve, worker, dev, dead, cancel, pause, resume, queues, help/],
+  [["launch"], {}, /the command: must be one of serve, worker, dev, dead, cancel, pause, resume, queues, schedules, help/],
   [["dev", "--nats-port", "0"], {}, /--nats-port: must be at least 1/],
   [["dead", "list", "--limit", "many", "--max-attempts", "0"], {}, /--limit: must be a number; --max-attempts: must be at least 1/],
   [["serve"], { NATS_URL: "nats://127.0.0.1:1" }, /cannot reach NATS at nats:\/\/127.0.0.1:1 .*set NATS_URL/],

@@ -121,6 +121,11 @@ test("the API submits over HTTP, the worker runs the task, the outcome is readab
   const canceled = await (await api.request("/tasks", { method: "POST", body: '{"type": "process", "delay_ms": 60000}' })).json();
   expect((await api.request(`/tasks/${canceled.task_id}/cancel`, { method: "POST" })).status).toBe(200);
 
+  // A recurring task: the API stores the schedule, its scheduler submits a tick, the worker runs it.
+  expect((await api.request("/schedules", { method: "POST", body: '{"name": "perm", "cron": "* * * * * *", "type": "process", "data": "tick"}' })).status).toBe(201);
+  await eventually(async () => (await (await api.request("/tasks?status=completed&limit=100")).json()).tasks.some((t: { id: string }) => t.id.startsWith("sched-perm-")), 10_000, "a tick");
+  expect((await api.request("/schedules/perm", { method: "DELETE" })).status).toBe(200);
+
   // Pause and resume: the API stores the state and tells the worker, which reads it.
   expect((await api.request("/queues/default/pause", { method: "POST" })).status).toBe(200);
   const held = await (await api.request("/tasks", { method: "POST", body: '{"type": "process", "data": "after the pause"}' })).json();

@@ -19,6 +19,7 @@ import {
   ValidationError,
 } from "../errors.ts";
 import { deadLetterRoutes } from "./dead-letters.ts";
+import { scheduleRoutes } from "./schedules.ts";
 import { limitSchema } from "../records.ts";
 import { limitBody, parseJson } from "./http-input.ts";
 import {
@@ -244,6 +245,7 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono<ApiEnv> 
   });
 
   app.route(DEAD_LETTERS_PATH, deadLetterRoutes(edgeq));
+  app.route("/schedules", scheduleRoutes(edgeq));
 
   app.notFound((c) => {
     throw new NotFoundError(`no route for ${c.req.method} ${c.req.path}`);

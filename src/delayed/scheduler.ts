@@ -8,6 +8,8 @@
  * acknowledged, what it read of the slot is purged. So the process holds one batch, however many
  * tasks wait.
  *
+ * The same holder submits the recurring tasks' ticks (recurring.ts).
+ *
  * A slot stays open for GRACE_MS after it ends, for submitters whose clock runs behind, and those
  * are looked at again every few seconds; the cursor passes a slot only when it is found empty after
  * that. A new lease holder goes on from the cursor the lease holds; on a fresh bucket, from the
@@ -32,6 +34,7 @@ import {
 import { Puller } from "../puller.ts";
 import type { StreamMessage } from "../requests.ts";
 import { Lease } from "./lease.ts";
+import { Recurring } from "./recurring.ts";
 
 export interface SchedulerOptions {
   /** Names this process in the lease. */
@@ -56,6 +59,7 @@ const BATCH = 1000;
 
 export class Scheduler {
   readonly #lease: Lease;
+  readonly #recurring: Recurring;
   readonly #puller: Puller;
   readonly #now: () => number;
   readonly #report: (err: unknown) => void;
@@ -70,6 +74,7 @@ export class Scheduler {
     this.#report = options.onError ?? console.error;
     this.#lease = new Lease(edgeq.buckets.scheduler, options.holder, options.leaseMs ?? 3000, this.#now);
     this.#puller = new Puller(edgeq.nc, edgeq.js.apiPrefix, DELAYED_STREAM, this.#report);
+    this.#recurring = new Recurring(edgeq, this.#now);
   }
 
   get holder(): string {
@@ -121,6 +126,7 @@ export class Scheduler {
   async #run(): Promise<void> {
     if (!this.#lease.held || this.#cursor === null) return;
     try {
+      await this.#recurring.tick();
       const now = this.#now();
       // Every tick the slot under way and the one before; every few seconds, all those still open.
       const open = now - this.#openSlotsAt >= OPEN_SLOTS_EVERY_MS;
