@@ -2,7 +2,7 @@
  * The runner's command line:
  *   --quick             a small version, under a minute: fewer tasks, shorter runs, no scaling
  *   --smoke             a tiny end-to-end run only, for the test that keeps the harness working
- *   --only a,b          scenarios to run: throughput, latency, http, scaling, idle (default all)
+ *   --only a,b          scenarios to run: throughput, latency, http, scaling, idle, delayed (default all)
  *   --systems a,b       systems to compare: edgeq, bullmq, jetstream (default all)
  *   --tasks N           tasks per throughput measurement
  *   --rounds N          times each scenario runs, every system in each round, the first system
@@ -14,7 +14,7 @@
 import type { Sizes } from "./session.ts";
 import { SYSTEM_NAMES, type SystemName } from "./systems/system.ts";
 
-export const SCENARIO_NAMES = ["throughput", "latency", "http", "scaling", "idle"] as const;
+export const SCENARIO_NAMES = ["throughput", "latency", "http", "scaling", "idle", "delayed"] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 export interface Args {
@@ -40,6 +40,8 @@ const FULL: Sizes = {
   scalingPayloads: [100, 10 * 1024, 100 * 1024],
   idleSeconds: 10,
   idleSettleSeconds: 20,
+  delayedTasks: 5000,
+  delayedBurst: 100_000,
 };
 
 const QUICK: Sizes = {
@@ -53,6 +55,8 @@ const QUICK: Sizes = {
   scalingPayloads: [10 * 1024],
   idleSeconds: 2,
   idleSettleSeconds: 1,
+  delayedTasks: 500,
+  delayedBurst: 5000,
 };
 
 const SMOKE: Sizes = { ...QUICK, tasks: 300 };

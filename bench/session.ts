@@ -27,6 +27,9 @@ export interface Sizes {
   idleSeconds: number;
   /** Time a fresh worker gets to finish starting (compiling, connecting) before it counts as idle. */
   idleSettleSeconds: number;
+  /** Delayed tasks whose lateness is measured, and tasks of the burst due at once. */
+  delayedTasks: number;
+  delayedBurst: number;
 }
 
 export class Session {

@@ -216,7 +216,7 @@ test("a run whose lease lapsed cannot overwrite the outcome of the run that took
   // 8 s: under a full test run, the second worker can take seconds to start pulling.
   const { id } = await env.edgeq.queue().submit("stall", { ms: 8000 });
   // Its handler blocks at once, before its run could store `running`: the delivery shows it started.
-  await eventually(async () => (await env.edgeq.jsm.consumers.info(WORK_STREAM, consumerName("default", "normal"))).num_ack_pending === 1, 5000, "the first run to start");
+  await eventually(async () => (await env.edgeq.jsm.consumers.info(WORK_STREAM, consumerName("default", "normal"))).num_ack_pending === 1, 15_000, "the first run to start");
   const takeover = startModule("test/fixtures/stalling-worker.ts");
   const takeoverId = await takeover.workerId();
   // The ack wait (2 s) lapses while the first run blocks; the second worker runs the task again.

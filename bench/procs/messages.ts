@@ -10,12 +10,18 @@ export interface WorkerJob {
   concurrency: number;
   /** Keep every task's submit, start and settle times (latency runs only: it costs memory). */
   timings: boolean;
+  /** Also run what makes delayed tasks due (the delayed scenario). */
+  delayed?: boolean;
 }
 
-/** `batch`: submit `count` tasks in one batch; `rate`: submit one at a time, `rate` a second for `seconds`. */
+/**
+ * `batch`: submit `count` tasks in one batch; `rate`: submit one at a time, `rate` a second for
+ * `seconds`; `delayed`: submit `count` delayed tasks in one batch, due from `dueInMs` after the start
+ * and spread evenly over `spreadMs` (each payload's `sentAt` is its due time).
+ */
 export type ProducerJob =
   & { system: SystemName; env: BenchEnv; payloadBytes: number }
-  & ({ mode: "batch"; count: number } | { mode: "rate"; rate: number; seconds: number });
+  & ({ mode: "batch"; count: number } | { mode: "rate"; rate: number; seconds: number } | { mode: "delayed"; count: number; dueInMs: number; spreadMs: number });
 
 export interface HttpServerJob {
   system: SystemName;

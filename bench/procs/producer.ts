@@ -18,10 +18,14 @@ let ids: string[] = [];
 let failed = 0;
 
 // A batch is built before the clock starts: the rate is the submission's alone.
-const batch = work.mode === "batch" ? Array.from({ length: work.count }, () => payload(payloadBytes)) : [];
+const batch = work.mode === "rate" ? [] : Array.from({ length: work.count }, () => payload(payloadBytes));
 const startedAt = now();
 if (work.mode === "batch") {
   ids = await producer.submitMany(batch);
+} else if (work.mode === "delayed") {
+  if (!producer.submitDelayed) throw new Error(`${system} has no delayed tasks`);
+  batch.forEach((p, i) => (p.sentAt = startedAt + work.dueInMs + (work.count > 1 ? (i * work.spreadMs) / (work.count - 1) : 0)));
+  ids = await producer.submitDelayed(batch);
 } else {
   const { rate, seconds } = work;
   const total = Math.round(rate * seconds);

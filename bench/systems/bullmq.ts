@@ -40,6 +40,14 @@ export const bullmqSystem: System = {
       async submit(payload: BenchPayload) {
         return (await q.add(NAME, payload)).id!;
       },
+      async submitDelayed(payloads: BenchPayload[]) {
+        const ids: string[] = [];
+        for (let i = 0; i < payloads.length; i += BULK) {
+          const jobs = await q.addBulk(payloads.slice(i, i + BULK).map((data) => ({ name: NAME, data, opts: { delay: Math.max(0, Math.ceil(data.sentAt - Date.now())) } })));
+          ids.push(...jobs.map((job) => job.id!));
+        }
+        return ids;
+      },
       close: () => q.close(),
     };
   },

@@ -35,12 +35,18 @@ export const edgeqSystem: System = {
       async submit(payload: BenchPayload) {
         return (await queue.submit(TYPE, payload)).id;
       },
+      async submitDelayed(payloads: BenchPayload[]) {
+        const submitted = await queue.submitMany(payloads.map((data) => ({ type: TYPE, data, runAt: Math.ceil(data.sentAt) })));
+        return submitted.map((s) => s.id);
+      },
       close: () => nc.close(),
     };
   },
 
-  async worker(env, concurrency, hooks) {
+  async worker(env, concurrency, hooks, { delayed = false } = {}) {
     const { nc, edgeq } = await open(env);
+    // As each API process runs one in a deployment; one of the workers holds the lease.
+    const scheduler = delayed ? edgeq.scheduler({ holder: `bench-${crypto.randomUUID().slice(0, 8)}` }) : undefined;
     const worker = await edgeq.worker({
       [TYPE]: (data: BenchPayload, ctx) => hooks.started(ctx.id, data),
     }, {
@@ -51,6 +57,7 @@ export const edgeqSystem: System = {
     });
     return {
       async close() {
+        await scheduler?.stop();
         await worker.stop();
         await nc.close();
       },

@@ -23,6 +23,8 @@ export interface Producer {
   submitMany(payloads: BenchPayload[]): Promise<string[]>;
   /** Submits one task; resolves with its id once accepted. */
   submit(payload: BenchPayload): Promise<string>;
+  /** Submits tasks each due at its payload's `sentAt`, if the system has delayed tasks. */
+  submitDelayed?(payloads: BenchPayload[]): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -42,7 +44,8 @@ export interface System {
   /** Creates what a measurement needs (streams, consumers, buckets) before its processes start. */
   prepare(env: BenchEnv): Promise<void>;
   producer(env: BenchEnv): Promise<Producer>;
-  worker(env: BenchEnv, concurrency: number, hooks: WorkerHooks): Promise<BenchWorker>;
+  /** `delayed`: the worker also runs what makes delayed tasks due, if that is a process of its own. */
+  worker(env: BenchEnv, concurrency: number, hooks: WorkerHooks, options?: { delayed?: boolean }): Promise<BenchWorker>;
   /** How many of `ids` have a stored `completed` outcome that a user could query. */
   countCompleted(env: BenchEnv, ids: string[]): Promise<number>;
   /** Removes what the measurement left behind: in Redis, and on a NATS server that outlives it (NATS_URL). */

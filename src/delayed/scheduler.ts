@@ -19,6 +19,7 @@ import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
 import { headers as natsHeaders, type Msg } from "@nats-io/nats-core";
 import type { Edgeq } from "../client.ts";
 import { Delivery } from "../delivery.ts";
+import { taskIdOf } from "../message.ts";
 import {
   DELAY_SLOT_MS,
   DELAYED_STREAM,
@@ -26,6 +27,7 @@ import {
   delaySlotOf as slotOf,
   HEADER_DELAYED_SEQ,
   HEADER_ID,
+  HEADER_RECORD_REVISION,
   HEADER_RUN_AT,
   HEADER_SUBJECT,
   ID_PATTERN,
@@ -186,13 +188,9 @@ export class Scheduler {
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       if (!this.#lease.held || this.#stopped) return false;
       const now = this.#now();
-      const group: StreamMessage[] = [];
-      for (; i < due.length && due[i].at <= now; i++) {
-        const { d } = due[i];
-        const work = workMessage(d.msg, d.streamSeq);
-        if (work) group.push(work);
-        else await this.#bury(d);
-      }
+      const ready: Delivery[] = [];
+      for (; i < due.length && due[i].at <= now; i++) ready.push(due[i].d);
+      const group = (await Promise.all(ready.map((d) => this.#workMessage(d)))).filter((m): m is StreamMessage => m !== null);
       const failed = (await this.edgeq.requests.publishAll(group, BATCH)).find((r) => r instanceof Error);
       if (failed) {
         this.#report(failed);
@@ -200,6 +198,20 @@ export class Scheduler {
       }
     }
     return true;
+  }
+
+  /**
+   * The work message of a delayed one, with the revision of its task's record, so that its first
+   * run writes its outcome there without reading it first; null when there is none to publish: the
+   * task was canceled meanwhile, or the message names no work subject (it is buried).
+   */
+  async #workMessage(d: Delivery): Promise<StreamMessage | null> {
+    const work = workMessage(d.msg, d.streamSeq);
+    if (!work) return (await this.#bury(d), null);
+    const { record, revision } = await this.edgeq.tasks.read(taskIdOf(work.subject, d.msg.headers, d.streamSeq));
+    if (record?.delayed_seq === d.streamSeq && record.status === "canceled") return null;
+    if (revision > 0) work.headers!.set(HEADER_RECORD_REVISION, String(revision));
+    return work;
   }
 
   /** A delayed message that names no work subject (a raw publish gone wrong) is a dead letter. */

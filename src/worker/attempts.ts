@@ -55,13 +55,15 @@ export class Attempts {
 
   /** Whether the delivery may start at once, with nothing stored before its handler. */
   isFirst(delivery: Delivery, task: IncomingTask | Error): task is IncomingTask {
-    // A promoted delayed task has the record its submitter wrote: it is read, as a requeue's is.
-    return !(task instanceof Error) && delivery.deliveryCount === 1 && task.recordRevision === null && task.delayedSeq === undefined;
+    // A requeue's record is read first; a promoted delayed task's revision is known (the scheduler read it).
+    return !(task instanceof Error) && delivery.deliveryCount === 1 && (task.recordRevision === null || task.delayedSeq !== undefined);
   }
 
   /** Starts the run of a first delivery: attempt 1, its outcome created in the record. */
   beginFirst(run: Run, task: IncomingTask): void {
     run.begin(task, this.#policy(task), null, this.workerId);
+    // Its outcome replaces the `delayed` record its submitter wrote.
+    if (task.delayedSeq !== undefined) run.revision = task.recordRevision ?? 0;
   }
 
   /**

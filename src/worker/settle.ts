@@ -144,7 +144,7 @@ export class Settler {
     const ours = thisMessage && record.worker_id === this.workerId && record.started_at === run.record?.started_at;
     // Canceled while it ran: the cancel is the task's outcome, and answers the message.
     if (thisMessage && record.status === "canceled") return { record, ours: false };
-    if (thisMessage && !ours) {
+    if (thisMessage && !ours && record.status !== "delayed") {
       this.report(new EdgeqError(`task ${outcome.id}: taken over by another run after this one's lease lapsed; its outcome is dropped`));
       // Settled by that run: answered as it was, in case its own answer was lost.
       return FINAL_STATUSES.includes(record.status) ? { record, ours: false } : null;
