@@ -29,6 +29,7 @@ import {
   HEADER_ID,
   HEADER_MAX_ATTEMPTS,
   HEADER_RECORD_REVISION,
+  HEADER_SUBJECT,
   HEADER_TASK_ID,
   parseTaskSubject,
   POLICY_HEADERS,
@@ -39,7 +40,6 @@ import { type Attempt, newRecord } from "./record.ts";
 import { maxAttemptsSchema, resolvePolicy } from "./retry.ts";
 import { StreamScanner } from "./scan.ts";
 
-const HEADER_SUBJECT = "Edgeq-Subject";
 const HEADER_REASON = "Edgeq-Reason";
 const HEADER_ATTEMPTS = "Edgeq-Attempts";
 const HEADER_HISTORY = "Edgeq-History";

@@ -68,7 +68,7 @@ export const HEADER_RECORD_REVISION = "Edgeq-Record-Revision";
 export const POLICY_HEADERS = [HEADER_MAX_ATTEMPTS, HEADER_BACKOFF, HEADER_TIMEOUT];
 /** A delayed task's due time, in ms since the epoch, on its message in the delayed stream. */
 export const HEADER_RUN_AT = "Edgeq-Run-At";
-/** On a delayed task's message: the work subject it is promoted to. */
+/** The work subject a message came from, or goes to: on a dead letter, and on a delayed task's message. */
 export const HEADER_SUBJECT = "Edgeq-Subject";
 /** On a promoted task's work message: the sequence its message had in the delayed stream. */
 export const HEADER_DELAYED_SEQ = "Edgeq-Delayed-Seq";

@@ -105,7 +105,7 @@ export class Queue {
         submitted[i] = submittedOf(tasks[i], stored.duplicate);
         seqs[i] = stored.seq;
       });
-      const delayed = tasks.flatMap((t, i) => (t.runAtMs !== undefined && !submitted[i].duplicate ? [i] : []));
+      const delayed = tasks.flatMap((t, i) => (t.runAtMs !== undefined ? [i] : []));
       await inLanes(delayed.length, WINDOW, (k) => recordDelayed(this.edgeq.tasks, tasks[delayed[k]], seqs[delayed[k]]));
     } finally {
       this.#release(tasks.length - submitted.filter((s) => s && !s.duplicate).length);
@@ -172,7 +172,8 @@ export class Queue {
 
   async #publish(task: OutgoingTask): Promise<Submitted> {
     const { seq, duplicate } = await this.#store(task);
-    if (task.runAtMs !== undefined && !duplicate) await recordDelayed(this.edgeq.tasks, task, seq);
+    // Also for a repeat: the try that stored the message may have failed before its record.
+    if (task.runAtMs !== undefined) await recordDelayed(this.edgeq.tasks, task, seq);
     return submittedOf(task, duplicate);
   }
 

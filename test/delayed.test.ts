@@ -6,6 +6,9 @@
 import { headers } from "@nats-io/nats-core";
 import { afterAll, afterEach, beforeAll, expect, test } from "vitest";
 import { createApi } from "../src/api/app.ts";
+import { recordDelayed } from "../src/delayed/record.ts";
+import { encodeTask } from "../src/message.ts";
+import { resolvePolicy } from "../src/retry.ts";
 import type { Scheduler } from "../src/delayed/mod.ts";
 import { DEAD_STREAM, DELAYED_STREAM, delayedSubject, delaySlotOf, HEADER_ID, HEADER_RUN_AT, HEADER_SUBJECT, taskSubject } from "../src/names.ts";
 import type { TaskContext } from "../src/worker/options.ts";
@@ -135,4 +138,15 @@ test("the scheduler holding the lease SIGKILLed: another takes over, and every d
   // The lease lapses at most 3 s after the kill, and is tried every second.
   expect(Math.max(...lateAfterKill)).toBeLessThan(8000);
   expect((await env.edgeq.buckets.scheduler.get("leader"))!.json<{ holder: string }>().holder).not.toBe(lease.holder);
+});
+
+test("a delayed task's record, written late, does not overwrite the outcome its run stored already", async () => {
+  scheduler = env.edgeq.scheduler({ holder: "one" });
+  const { id } = await env.edgeq.queue().submit("at", 0, { delayMs: 200 });
+  const { record } = await env.edgeq.tasks.read(id);
+  expect(await env.edgeq.tasks.waitFor(id, 5000)).toMatchObject({ status: "completed" });
+  // As a submitter whose record write came after the run (a batch's records are written last).
+  const task = encodeTask("at", 0, { id, queue: "default", priority: "normal", policy: resolvePolicy(env.edgeq.config, "default", "at", {}), runAtMs: Date.now() + 1000 }, 1 << 20);
+  await recordDelayed(env.edgeq.tasks, task, record!.delayed_seq!);
+  expect(await env.edgeq.tasks.get(id)).toMatchObject({ status: "completed" });
 });

@@ -7,7 +7,8 @@ import type { Msg } from "@nats-io/nats-core";
 import { expect, test } from "vitest";
 import type { Delivery } from "../src/delivery.ts";
 import type { PullOptions, PullResult, Puller } from "../src/puller.ts";
-import { Intake } from "../src/worker/intake.ts";
+import type { Priority } from "../src/names.ts";
+import { Intake, type LaneOf } from "../src/worker/intake.ts";
 
 interface OpenPull {
   consumer: string;
@@ -35,21 +36,28 @@ let seq = 0;
 const message = (consumer: string) => ({ subject: `edgeq.t.${consumer}`, reply: `$JS.ACK.W.${consumer}.1.${++seq}.${seq}.0.0` }) as Msg;
 const settled = () => new Promise((r) => setTimeout(r, 0));
 
-test("a lower lane's delivery that arrives while a higher lane is being asked starts once that lane is found empty", async () => {
+/** An intake over a scripted puller, for a worker of `concurrency` slots that starts what it is given; what it starts and hands back is kept. */
+function scriptedIntake(lanes: LaneOf[], concurrency: number, weights: Record<Priority, number> | null) {
   const puller = new ScriptedPuller();
   const started: Delivery[] = [];
-  const intake: Intake = new Intake(puller as unknown as Puller, [{ consumer: "high", queue: "q", priority: "high" }, { consumer: "normal", queue: "q", priority: "normal" }], {
-    capacity: () => 4,
+  const handedBack: Delivery[] = [];
+  const intake: Intake = new Intake(puller as unknown as Puller, lanes, {
+    capacity: () => concurrency,
     inHand: () => started.length,
     busy: () => started.length,
-    concurrency: 4,
+    concurrency,
     idlePullMs: 10_000,
     onArrival: () => {
-      for (let d = intake.take(); d; d = intake.take()) started.push(d);
+      for (let d = started.length < concurrency && intake.take(); d; d = started.length < concurrency && intake.take()) started.push(d);
     },
     respond: () => {},
-    handBack: () => {},
-  }, null);
+    handBack: (d) => void handedBack.push(d),
+  }, weights);
+  return { puller, intake, started, handedBack };
+}
+
+test("a lower lane's delivery that arrives while a higher lane is being asked starts once that lane is found empty", async () => {
+  const { puller, intake, started } = scriptedIntake([{ consumer: "high", queue: "q", priority: "high" }, { consumer: "normal", queue: "q", priority: "normal" }], 4, null);
 
   // Both lanes empty: each is parked on a waiting pull.
   intake.fill();
@@ -75,4 +83,26 @@ test("a lower lane's delivery that arrives while a higher lane is being asked st
   highAsked.end({ received: 0, answered: true });
   await settled();
   expect(started.map((d) => d.msg.subject)).toEqual(["edgeq.t.high", "edgeq.t.normal"]);
+});
+
+test("what a paused queue's lane holds does not keep another queue's delivery from starting", async () => {
+  const lanes: LaneOf[] = [{ consumer: "a", queue: "qa", priority: "normal" }, { consumer: "b", queue: "qb", priority: "normal" }];
+  const { puller, intake, started, handedBack } = scriptedIntake(lanes, 1, { high: 6, normal: 3, low: 1 });
+
+  intake.fill();
+  puller.take("a", "no-wait").end({ received: 0, answered: true });
+  await settled();
+  puller.take("b", "no-wait").end({ received: 0, answered: true });
+  await settled();
+  intake.setPaused("qa", true);
+  // The paused lane's open pull still delivers: held for the resume, not started.
+  const aParked = puller.take("a", "waiting");
+  aParked.deliver(message("a"));
+  aParked.end({ received: 1, answered: true });
+  await settled();
+  expect(started).toEqual([]);
+  const bParked = puller.take("b", "waiting");
+  bParked.deliver(message("b"));
+  expect(started.map((d) => d.msg.subject)).toEqual(["edgeq.t.b"]);
+  expect(handedBack).toEqual([]);
 });

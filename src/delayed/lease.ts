@@ -3,7 +3,7 @@
  * `{"holder", "until", "cursor"}` under `leader` in the `edgeq_scheduler` bucket, every write
  * conditional on the revision it last wrote or read, so two processes cannot both renew it. Another
  * takes it over once `until` (the holder's clock) has passed: a holder that died is replaced within
- * `ttlMs` and one renewal interval. `cursor` is the first due second not yet known to be promoted,
+ * `ttlMs` and one renewal interval. `cursor` is the first due slot not yet known to be promoted,
  * which the next holder goes on from.
  */
 import type { KV } from "@nats-io/kv";

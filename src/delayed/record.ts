@@ -20,7 +20,8 @@ export async function recordDelayed(records: TaskRecords, task: OutgoingTask, se
     delayed_seq: seq,
   });
   if ((await records.putIfUnchanged(record, 0, task.body)) !== null) return;
-  // An earlier task's record under this id (or this one's, written by a try whose answer was lost).
+  // This task's own (written by an earlier try, or by its run, which may be over already), or an
+  // earlier task's under its id, which this one replaces.
   const found = await records.read(task.id);
   if (found.record?.delayed_seq === seq) return;
   if ((await records.putIfUnchanged(record, found.revision, task.body)) === null) {

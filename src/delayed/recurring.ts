@@ -26,6 +26,7 @@ export class Recurring {
   constructor(
     private readonly edgeq: Edgeq,
     private readonly now: () => number,
+    private readonly report: (err: unknown) => void,
   ) {}
 
   /** Submits the ticks that have come. */
@@ -35,10 +36,16 @@ export class Recurring {
       this.#readAt = this.now();
     }
     for (const [i, s] of this.#schedules.entries()) {
-      for (const tick of s.paused ? [] : dueTicks(s, this.now())) {
-        await this.edgeq.queue(s.queue).submit(s.type, s.data, { id: scheduledTaskId(s.name, tick), priority: s.priority });
-        this.#schedules[i] = { ...s, last_tick: tick };
-        await this.#record(s.name, tick);
+      try {
+        for (const tick of s.paused ? [] : dueTicks(s, this.now())) {
+          await this.edgeq.queue(s.queue).submit(s.type, s.data, { id: scheduledTaskId(s.name, tick), priority: s.priority });
+          this.#schedules[i] = { ...s, last_tick: tick };
+          await this.#record(s.name, tick);
+        }
+      } catch (err) {
+        // This schedule's tick is tried again with the next read; the others go on.
+        this.#schedules[i] = { ...this.#schedules[i], paused: true };
+        this.report(err);
       }
     }
   }

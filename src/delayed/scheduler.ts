@@ -19,7 +19,6 @@ import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
 import { headers as natsHeaders, type Msg } from "@nats-io/nats-core";
 import type { Edgeq } from "../client.ts";
 import { Delivery } from "../delivery.ts";
-import { taskIdOf } from "../message.ts";
 import {
   DELAY_SLOT_MS,
   DELAYED_STREAM,
@@ -30,6 +29,7 @@ import {
   HEADER_RECORD_REVISION,
   HEADER_RUN_AT,
   HEADER_SUBJECT,
+  HEADER_TASK_ID,
   ID_PATTERN,
   parseTaskSubject,
 } from "../names.ts";
@@ -76,16 +76,11 @@ export class Scheduler {
     this.#report = options.onError ?? console.error;
     this.#lease = new Lease(edgeq.buckets.scheduler, options.holder, options.leaseMs ?? 3000, this.#now);
     this.#puller = new Puller(edgeq.nc, edgeq.js.apiPrefix, DELAYED_STREAM, this.#report);
-    this.#recurring = new Recurring(edgeq, this.#now);
+    this.#recurring = new Recurring(edgeq, this.#now, this.#report);
   }
 
   get holder(): string {
     return this.#lease.holder;
-  }
-
-  /** Whether this process holds the lease now. */
-  get leading(): boolean {
-    return this.#lease.held;
   }
 
   start(): this {
@@ -127,14 +122,17 @@ export class Scheduler {
 
   async #run(): Promise<void> {
     if (!this.#lease.held || this.#cursor === null) return;
+    // A schedule that cannot be submitted (its queue full) must not hold up the delayed tasks.
+    await this.#recurring.tick().catch(this.#report);
     try {
-      await this.#recurring.tick();
       const now = this.#now();
       // Every tick the slot under way and the one before; every few seconds, all those still open.
       const open = now - this.#openSlotsAt >= OPEN_SLOTS_EVERY_MS;
       if (open) this.#openSlotsAt = now;
-      for (let from = open ? this.#cursor : Math.max(this.#cursor, slotOf(now) - 1); from <= slotOf(this.#now()); from += LOOK_AT_ONCE) {
+      // In rounds of requests; the slot under way is read again after each round, which may have taken long.
+      for (let from = open ? this.#cursor : Math.max(this.#cursor, slotOf(now) - 1); from <= slotOf(this.#now());) {
         const slots = Array.from({ length: Math.min(LOOK_AT_ONCE, slotOf(this.#now()) - from + 1) }, (_, i) => from + i);
+        from += slots.length;
         const held = await Promise.all(slots.map((slot) => this.#holds(slot)));
         for (const [i, slot] of slots.entries()) {
           if (!this.#lease.held || this.#stopped) return;
@@ -152,7 +150,7 @@ export class Scheduler {
     return (await this.edgeq.jsm.streams.getMessage(DELAYED_STREAM, { last_by_subj: delayedSubject(slot) })) !== null;
   }
 
-  /** Promotes what slot `slot` holds; resolves false when it held nothing after all. */
+  /** Promotes what slot `slot` holds; resolves true (the slot was not empty). */
   async #promoteSlot(slot: number): Promise<boolean> {
     const { jsm } = this.edgeq;
     const filter = delayedSubject(slot);
@@ -169,7 +167,7 @@ export class Scheduler {
       for (let full = true; full && this.#lease.held && !this.#stopped;) {
         const batch: Delivery[] = [];
         const pulled = await this.#puller.pull(name, { batch: BATCH, noWait: true }, (msg) => batch.push(new Delivery(msg)));
-        if (batch.length === 0 || !(await this.#promote(batch))) break;
+        if (batch.length === 0 || !(await this.#promote(batch, slot))) break;
         // All of this slot up to the batch's last message was read, in order, and promoted.
         await jsm.streams.purge(DELAYED_STREAM, { filter, seq: batch[batch.length - 1].streamSeq + 1 });
         full = pulled.answered && batch.length === BATCH;
@@ -180,9 +178,13 @@ export class Scheduler {
     return true;
   }
 
-  /** Publishes each task of `batch` to its work subject when it falls due; resolves true when all were stored. */
-  async #promote(batch: Delivery[]): Promise<boolean> {
-    const due = batch.map((d) => ({ d, at: Number(d.msg.headers?.get(HEADER_RUN_AT)) || 0 })).sort((a, b) => a.at - b.at);
+  /**
+   * Publishes each task of `batch` to its work subject when it falls due, at the latest when its
+   * slot ends (a raw message may name a due time outside its slot); resolves true when all were stored.
+   */
+  async #promote(batch: Delivery[], slot: number): Promise<boolean> {
+    const slotEnd = (slot + 1) * DELAY_SLOT_MS;
+    const due = batch.map((d) => ({ d, at: Math.min(slotEnd, Number(d.msg.headers?.get(HEADER_RUN_AT)) || 0) })).sort((a, b) => a.at - b.at);
     for (let i = 0; i < due.length;) {
       const wait = due[i].at - this.#now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
@@ -208,9 +210,13 @@ export class Scheduler {
   async #workMessage(d: Delivery): Promise<StreamMessage | null> {
     const work = workMessage(d.msg, d.streamSeq);
     if (!work) return (await this.#bury(d), null);
-    const { record, revision } = await this.edgeq.tasks.read(taskIdOf(work.subject, d.msg.headers, d.streamSeq));
-    if (record?.delayed_seq === d.streamSeq && record.status === "canceled") return null;
-    if (revision > 0) work.headers!.set(HEADER_RECORD_REVISION, String(revision));
+    const id = parseTaskSubject(work.subject)?.id ?? work.headers!.get(HEADER_TASK_ID) ?? work.headers!.get(HEADER_ID);
+    if (!id) return work; // its id comes from its work sequence; no record can be its yet
+    const { record, revision } = await this.edgeq.tasks.read(id);
+    // Only this task's `delayed` record: any other under its id is for the worker to sort out.
+    if (record?.delayed_seq !== d.streamSeq) return work;
+    if (record.status === "canceled") return null;
+    work.headers!.set(HEADER_RECORD_REVISION, String(revision));
     return work;
   }
 

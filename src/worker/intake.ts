@@ -163,8 +163,10 @@ export class Intake {
     if (this.#stopped || this.#asking) return;
     const capacity = this.worker.capacity();
     // A parked pull's room is not counted: what it brings beyond the slots waits in the buffer.
-    const room = capacity - this.worker.inHand() - this.#held - this.#lanes.reduce((n, l) => n + (l.state === "parked" ? 0 : l.open), 0);
-    const starving = this.#held === 0 && this.worker.busy() < this.worker.concurrency;
+    // What a paused lane holds waits for the resume: it does not keep the other lanes from being asked.
+    const held = this.#held - this.#heldPaused();
+    const room = capacity - this.worker.inHand() - held - this.#lanes.reduce((n, l) => n + (l.state === "parked" ? 0 : l.open), 0);
+    const starving = held === 0 && this.worker.busy() < this.worker.concurrency;
     if (room <= 0 || (!starving && room < capacity / 2)) return;
     this.#asking = true;
     this.#ask(room).then(({ got }) => {
@@ -236,7 +238,7 @@ export class Intake {
     lane.open = Math.max(0, lane.open - 1);
     const delivery = new Delivery(msg, this.worker.respond);
     // A worker of slow tasks holds nothing beyond its slots: another worker may be free now.
-    const full = this.worker.busy() + this.#held >= this.worker.concurrency;
+    const full = this.worker.busy() + this.#held - this.#heldPaused() >= this.worker.concurrency;
     if (full && this.worker.capacity() <= this.worker.concurrency) return this.worker.handBack(delivery);
     lane.held.push(delivery);
     this.#held++;
@@ -250,6 +252,25 @@ export class Intake {
       this.worker.onArrival();
       this.fill();
     }, UNANSWERED_PAUSE_MS);
+  }
+
+  /** Deliveries held by paused lanes. */
+  #heldPaused(): number {
+    let n = 0;
+    for (const lane of this.#lanes) if (lane.paused) n += lane.held.length - lane.head;
+    return n;
+  }
+
+  /** Takes the held deliveries `drop` picks out of the buffer (a canceled task's), and returns them. */
+  remove(drop: (delivery: Delivery) => boolean): Delivery[] {
+    const removed: Delivery[] = [];
+    for (const lane of this.#lanes) {
+      const kept = lane.held.slice(lane.head).filter((d) => !(drop(d) && removed.push(d)));
+      lane.held = kept;
+      lane.head = 0;
+    }
+    this.#held -= removed.length;
+    return removed;
   }
 
   /** Pauses or resumes a queue's lanes. */

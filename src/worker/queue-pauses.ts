@@ -36,10 +36,6 @@ export class QueuePauses {
     await this.refresh();
   }
 
-  isPaused(queue: string): boolean {
-    return this.#paused.size > 0 && this.#paused.has(queue);
-  }
-
   refresh(): Promise<unknown> {
     return Promise.all(this.queues.map((queue) => this.#read(queue)));
   }

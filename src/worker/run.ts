@@ -79,6 +79,7 @@ export class Run {
       started_at: now,
       updated_at: now,
       seq: this.delivery.streamSeq,
+      ...(task.delayedSeq !== undefined && { delayed_seq: task.delayedSeq }),
       error: previous?.error ?? null,
       history,
     });

@@ -33,8 +33,9 @@ const PACE_WINDOW_MS = 1000;
 /** A task of a type the worker has no handler for comes back after this, doubling up to the max. */
 const UNSERVED_DELAY_MS = 500;
 const UNSERVED_DELAY_MAX_MS = 60_000;
-/** How long a type seen without a handler is reported in the heartbeat. */
+/** How long a type seen without a handler is reported in the heartbeat, and how many at most. */
 const UNSERVED_REPORTED_MS = 60_000;
+const MAX_UNSERVED_REPORTED = 100;
 
 export class Worker {
   readonly id: string;
@@ -199,13 +200,17 @@ export class Worker {
    * one, after a delay that doubles with each delivery (so that it waits cheaply while none has).
    */
   #leave(run: Run, type: string): void {
+    this.#unserved.delete(type);
     this.#unserved.set(type, Date.now());
+    if (this.#unserved.size > MAX_UNSERVED_REPORTED) this.#unserved.delete(this.#unserved.keys().next().value!);
     const delayMs = Math.min(UNSERVED_DELAY_MAX_MS, UNSERVED_DELAY_MS * 2 ** Math.min(20, run.delivery.deliveryCount - 1));
     void giveBack(this.edgeq, run, this.#report, delayMs).then(() => this.#intake.fill());
   }
 
   /** Aborts the run of a task canceled (its `canceled` record stored), whose outcome that is then. */
   #cancelRuns(id: string): void {
+    // Held unstarted (a paused queue holds them for as long as it is paused): settled unrun.
+    for (const delivery of this.#intake.remove((d) => (parseTaskSubject(d.msg.subject)?.id ?? taskId(d.msg, d.streamSeq)) === id)) delivery.term();
     for (const run of this.#runs.values()) {
       if (run.id !== id || run.returned) continue;
       run.canceled = true;
