@@ -12,18 +12,24 @@ import { newRecord } from "../record.ts";
 import { resolvePolicy } from "../retry.ts";
 import type { Run } from "./run.ts";
 
-export async function giveBack(edgeq: Edgeq, run: Run, report: (err: unknown) => void, delayMs = 0): Promise<void> {
+/**
+ * `unserved`: given back because this worker has no handler for it, so also when the record says
+ * `running` (a run that died, or whose lease lapsed, since the task was delivered again): that
+ * delivery is noted as given back too, or it would count toward the attempts of the run that has
+ * the handler.
+ */
+export async function giveBack(edgeq: Edgeq, run: Run, report: (err: unknown) => void, { delayMs = 0, unserved = false } = {}): Promise<void> {
   run.returned = true;
   run.abortWith(new Error("worker shutting down"));
   await run.writing;
   if (!edgeq.connection.up || run.lapsed) return;
-  const stored = await storeGivenBack(edgeq, run).catch((err) => (report(err), null));
+  const stored = await storeGivenBack(edgeq, run, unserved).catch((err) => (report(err), null));
   // Refused: another run holds the task, and our nak would hand its delivery to a third.
   if (stored !== null) run.delivery.nak(delayMs);
 }
 
 /** The record of a given-back delivery: as it was before this run, with the delivery counted as given back. */
-async function storeGivenBack(edgeq: Edgeq, run: Run): Promise<number | null> {
+async function storeGivenBack(edgeq: Edgeq, run: Run, unserved: boolean): Promise<number | null> {
   const now = new Date().toISOString();
   if (run.runningStored) {
     const record = run.record!;
@@ -35,7 +41,8 @@ async function storeGivenBack(edgeq: Edgeq, run: Run): Promise<number | null> {
   const seq = run.delivery.streamSeq;
   // This message's record, or a requeue's `pending` one written before it.
   if (record?.seq === seq || (record?.status === "pending" && record.seq === undefined)) {
-    if (record.status !== "pending") return null; // settled, or held by another run
+    const noted = record.status === "pending" || (unserved && record.status === "running");
+    if (!noted) return null; // settled, or held by another run
     return edgeq.tasks.putIfUnchanged({ ...record, given_back: (record.given_back ?? 0) + 1, updated_at: now }, revision);
   }
   let task;

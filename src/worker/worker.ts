@@ -204,7 +204,7 @@ export class Worker {
     this.#unserved.set(type, Date.now());
     if (this.#unserved.size > MAX_UNSERVED_REPORTED) this.#unserved.delete(this.#unserved.keys().next().value!);
     const delayMs = Math.min(UNSERVED_DELAY_MAX_MS, UNSERVED_DELAY_MS * 2 ** Math.min(20, run.delivery.deliveryCount - 1));
-    void giveBack(this.edgeq, run, this.#report, delayMs).then(() => this.#intake.fill());
+    void giveBack(this.edgeq, run, this.#report, { delayMs, unserved: true }).then(() => this.#intake.fill());
   }
 
   /** Aborts the run of a task canceled (its `canceled` record stored), whose outcome that is then. */
