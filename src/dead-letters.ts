@@ -25,7 +25,6 @@ import { idSchema, parseBody } from "./message.ts";
 import {
   DEAD_STREAM,
   deadSubject,
-  HEADER_BACKOFF,
   HEADER_ID,
   HEADER_MAX_ATTEMPTS,
   HEADER_RECORD_REVISION,

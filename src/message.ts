@@ -22,11 +22,8 @@
 import type { Msg, MsgHdrs } from "@nats-io/nats-core";
 import { EncodedHeaders, headerLines } from "./encoded-headers.ts";
 import { z } from "zod";
-import { parseInput } from "./config.ts";
 import { PayloadTooLargeError, PoisonMessageError, ValidationError } from "./errors.ts";
 import {
-  DEFAULT_PRIORITY,
-  DEFAULT_QUEUE,
   delaySlotOf,
   delayedSubject,
   HEADER_BACKOFF,

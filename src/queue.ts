@@ -6,7 +6,7 @@
  */
 import { JetStreamApiError } from "@nats-io/jetstream";
 import type { Edgeq } from "./client.ts";
-import { fromNatsError, UnavailableError, ValidationError } from "./errors.ts";
+import { fromNatsError, ValidationError } from "./errors.ts";
 import { encodeTask, idForKey, type OutgoingTask, runAtOf, type SubmitOptions, submitOptionsSchema, typeSchema } from "./message.ts";
 import { parseInput } from "./config.ts";
 import { inLanes } from "./lanes.ts";

@@ -8,7 +8,6 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import { LocalCluster } from "../deploy/cluster.ts";
 import type { Edgeq } from "../src/client.ts";
 import { openOnCluster, STREAMS, untilAccepted } from "./helpers/cluster.ts";
-import { eventually } from "./helpers/processes.ts";
 
 let cluster: LocalCluster;
 let nc: NatsConnection;

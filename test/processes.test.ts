@@ -33,6 +33,15 @@ async function records(ids: string[]): Promise<TaskRecord[]> {
   return (await Promise.all(ids.map((id) => env.edgeq.tasks.get(id)))).map((r) => r!);
 }
 
+/** The most of `runs` ([start, end] in ms) under way at one time. */
+function maxOverlap(runs: [number, number][]): number {
+  const edges = runs.flatMap(([start, end]): [number, number][] => [[start, 1], [end, -1]]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let now = 0;
+  let most = 0;
+  for (const [, step] of edges) most = Math.max(most, (now += step));
+  return most;
+}
+
 async function allFinished(ids: string[], timeoutMs: number): Promise<TaskRecord[]> {
   return eventually(async () => {
     const all = await records(ids);
@@ -120,19 +129,26 @@ test("graceful shutdown: running tasks finish within the grace period, queued on
   const worker = startWorker("--concurrency", "4", "--queues", "graceful");
   const id = await worker.workerId();
   const submitted = await env.edgeq.queue("graceful").submitMany(
-    // Long enough that none of the 4 ends before the SIGTERM, however slowly a loaded machine lets
-    // the test see them running (stored after 1 s), and short enough to end within the 10 s grace.
+    // Long enough to be running when the SIGTERM comes, short enough to end within the 10 s grace.
     Array.from({ length: 12 }, () => ({ type: "sleep", data: { ms: 6000 } })),
   );
   const ids = submitted.map((s) => s.id);
-  await eventually(async () => (await records(ids)).filter((r) => r.status === "running").length === 4, 10_000, "4 running");
+  const running = await eventually(async () => {
+    const now = (await records(ids)).filter((r) => r.status === "running");
+    return now.length === 4 ? now.map((r) => r.id) : null;
+  }, 10_000, "4 running");
+  const sigtermAt = Date.now();
   worker.kill("SIGTERM");
   expect(await worker.exited).toBe(0);
 
   const after = await records(ids);
   expect(after.filter((r) => r.status === "running")).toEqual([]);
-  expect(after.filter((r) => r.status === "completed").map((r) => r.worker_id)).toEqual([id, id, id, id]);
-  expect(after.filter((r) => r.status === "pending")).toHaveLength(8);
+  // Those running at the SIGTERM finished there; nothing started after it; never more than 4 at once.
+  const completed = after.filter((r) => r.status === "completed");
+  expect(completed.filter((r) => running.includes(r.id)).map((r) => r.worker_id)).toEqual([id, id, id, id]);
+  expect(completed.filter((r) => Date.parse(r.started_at!) >= sigtermAt)).toEqual([]);
+  expect(maxOverlap(completed.map((r) => [Date.parse(r.started_at!), Date.parse(r.finished_at!)]))).toBeLessThanOrEqual(4);
+  expect(after.filter((r) => r.status === "pending")).toHaveLength(12 - completed.length);
   const listed = await env.edgeq.workers();
   expect(listed.map((w) => w.id)).not.toContain(id);
 

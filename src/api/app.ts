@@ -16,27 +16,16 @@ import {
   RateLimitedError,
   UnauthorizedError,
   UnavailableError,
-  ValidationError,
 } from "../errors.ts";
 import { deadLetterRoutes } from "./dead-letters.ts";
+import { batchSchema, cancelManySchema, cancelSchema, listQuerySchema, submitBodySchema } from "./schemas.ts";
+import { openApiDocument } from "./openapi.ts";
 import { scheduleRoutes } from "./schedules.ts";
-import { limitSchema } from "../records.ts";
 import { limitBody, parseJson } from "./http-input.ts";
-import {
-  delayMsSchema,
-  idempotencyKeySchema,
-  idSchema,
-  prioritySchema,
-  queueSchema,
-  runAtSchema,
-  type SubmitOptions,
-  typeSchema,
-} from "../message.ts";
+import { idempotencyKeySchema, idSchema, queueSchema, type SubmitOptions } from "../message.ts";
 import { DEFAULT_QUEUE } from "../names.ts";
 import type { Submitted } from "../queue.ts";
 import { type RateLimit, RateLimiter } from "./rate-limit.ts";
-import { TASK_STATUSES } from "../record.ts";
-import { backoffSchema, maxAttemptsSchema, timeoutSchema } from "../retry.ts";
 
 export interface ApiOptions {
   /** Reported as `gateway` by /health, as the tutorial's gateway did. */
@@ -52,32 +41,6 @@ export interface ApiOptions {
   /** The client's address as the runtime's server saw it; keys the rate limit when the API is open. */
   clientAddress?: (c: Context) => string | undefined;
 }
-
-const submitBodySchema = z.strictObject(
-  {
-    type: typeSchema,
-    data: z.unknown().optional(),
-    priority: prioritySchema.optional(),
-    queue: queueSchema.optional(),
-    max_attempts: maxAttemptsSchema.optional(),
-    backoff: backoffSchema.optional(),
-    timeout_ms: timeoutSchema.optional(),
-    /** A caller-chosen task id: resubmitting with it inside the duplicate window stores the task once. */
-    id: idSchema.optional(),
-    /** Any string (or the Idempotency-Key header): a repeat inside the duplicate window gets the first task's id. */
-    idempotency_key: idempotencyKeySchema.optional(),
-    /** Run no sooner than this many ms from now, or than this ISO 8601 time. */
-    delay_ms: delayMsSchema.optional(),
-    run_at: runAtSchema.optional(),
-  },
-  { error: (issue) => (issue.code === "unrecognized_keys" ? undefined : "the body must be a JSON object") },
-);
-
-/** Tasks one batch submission may hold. */
-export const MAX_BATCH = 1000;
-const batchSchema = z.array(submitBodySchema, { error: "must be a JSON array of tasks" })
-  .min(1, "must hold at least one task")
-  .max(MAX_BATCH, `must hold at most ${MAX_BATCH} tasks`);
 
 /** The library's submit options from a request's snake_case fields. */
 function optionsOf(body: z.output<typeof submitBodySchema>): SubmitOptions {
@@ -107,28 +70,11 @@ function answer(task: Submitted) {
   };
 }
 
+/** The API's version in its OpenAPI document: the package's. */
+const API_VERSION = "0.1.0";
+
 /** Where the dead-letter routes are mounted: changing anything there takes the `admin` scope. */
 const DEAD_LETTERS_PATH = "/dead-letters";
-
-const listQuerySchema = z.object({
-  // "processing" is the tutorial's word for "running".
-  status: z
-    .enum([...TASK_STATUSES, "processing"], { error: `must be one of ${TASK_STATUSES.join(", ")}` })
-    .transform((s) => (s === "processing" ? "running" : s))
-    .optional(),
-  limit: limitSchema,
-});
-
-const cancelSchema = z.strictObject(
-  { reason: z.string().min(1, "must not be empty").max(1000, "must be at most 1000 characters").optional() },
-  { error: "the body must be a JSON object" },
-);
-const cancelManySchema = z.strictObject({
-  queue: queueSchema.optional(),
-  type: typeSchema.optional(),
-  status: z.enum(["pending", "running"], { error: "must be pending or running" }).optional(),
-  limit: limitSchema,
-}, { error: "the body must be a JSON object" });
 
 /** `caller` names who sent the request: a token's label, or the client's address when the API is open. */
 type ApiEnv = { Variables: { caller: string } };
@@ -144,6 +90,10 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono<ApiEnv> 
     const health = await edgeq.health();
     return c.json({ ...health, gateway: options.gateway ?? "edgeq" }, health.status === "healthy" ? 200 : 503);
   });
+
+  // Open as /health is: it says what the API takes, nothing of what it holds.
+  let described: object | undefined;
+  app.get("/openapi.json", (c) => c.json(described ??= openApiDocument(API_VERSION)));
 
   // Every route below needs a token when tokens are configured; unknown routes too, so that they cannot be probed.
   app.use("*", async (c, next) => {

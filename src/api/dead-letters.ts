@@ -11,20 +11,20 @@ import { parseJson } from "./http-input.ts";
 import { queueSchema } from "../message.ts";
 import { maxAttemptsSchema } from "../retry.ts";
 
-const listQuerySchema = z.object({
+export const deadLetterListSchema = z.object({
   queue: queueSchema.optional(),
   limit: limitSchema,
 });
-const requeueOneSchema = z.strictObject({ max_attempts: maxAttemptsSchema.optional() }, { error: "the body must be a JSON object" });
-const requeueAllSchema = requeueOneSchema.extend({ queue: queueSchema.optional() });
-const purgeQuerySchema = z.object({ queue: queueSchema.optional() });
+export const requeueOneSchema = z.strictObject({ max_attempts: maxAttemptsSchema.optional() }, { error: "the body must be a JSON object" });
+export const requeueAllSchema = requeueOneSchema.extend({ queue: queueSchema.optional() });
+export const purgeQuerySchema = z.object({ queue: queueSchema.optional() });
 
 export function deadLetterRoutes(edgeq: Edgeq): Hono {
   const routes = new Hono();
   const dead = edgeq.deadLetters;
 
   routes.get("/", async (c) => {
-    const query = parseInput(listQuerySchema, c.req.query(), "query");
+    const query = parseInput(deadLetterListSchema, c.req.query(), "query");
     const letters = await dead.list(query);
     return c.json({ dead_letters: letters, count: letters.length });
   });

@@ -1,7 +1,6 @@
 /** Reading request input the same way on every route: body sizes, JSON bodies, list limits, and their errors. */
 import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { z } from "zod";
 import { PayloadTooLargeError, ValidationError } from "../errors.ts";
 
 /** Parses a JSON body; `optional` bodies may be empty, and are then `{}`. */

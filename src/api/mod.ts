@@ -1,5 +1,6 @@
 /** The HTTP API's one door: a Hono app any runtime can serve. */
-export { createApi, MAX_BATCH } from "./app.ts";
+export { createApi } from "./app.ts";
+export { MAX_BATCH } from "./schemas.ts";
 export { constantTimeEqual, parseApiTokens, SCOPES } from "./auth.ts";
 export { parseRateLimit, RateLimiter } from "./rate-limit.ts";
 export type { ApiOptions } from "./app.ts";
