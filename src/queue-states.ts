@@ -7,8 +7,8 @@
  * start, after a reconnect and with every heartbeat, so a notice missed while cut off is caught up with.
  */
 import type { KV } from "@nats-io/kv";
-import { KV_OPERATION_HEADER, PRIORITIES, type Priority, queueNoticeSubject, QUEUES_BUCKET, SUBJECT_ROOT, WORK_STREAM } from "./names.ts";
-import { type BucketReader, readEntries } from "./small-bucket.ts";
+import { PRIORITIES, type Priority, queueNoticeSubject, QUEUES_BUCKET, SUBJECT_ROOT, WORK_STREAM } from "./names.ts";
+import { type BucketReader, readEntries, readEntry } from "./small-bucket.ts";
 import { listWorkers } from "./worker/mod.ts";
 
 export interface QueueState {
@@ -31,7 +31,6 @@ export interface QueueSummary {
 
 const RUNNING: QueueState = { paused: false };
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 export class QueueStates {
   constructor(
@@ -57,13 +56,7 @@ export class QueueStates {
   }
 
   async get(queue: string): Promise<QueueState> {
-    const entry = await this.reader.requests.lastOf(`KV_${QUEUES_BUCKET}`, `$KV.${QUEUES_BUCKET}.${queue}`);
-    if (!entry || entry.headers?.get(KV_OPERATION_HEADER)) return RUNNING;
-    try {
-      return { ...RUNNING, ...(JSON.parse(decoder.decode(entry.data)) as QueueState) };
-    } catch {
-      return RUNNING; // not written by edgeq
-    }
+    return { ...RUNNING, ...await readEntry<QueueState>(this.reader, QUEUES_BUCKET, queue) };
   }
 
   /** Every queue with consumers (every queue a worker has served, and `default`), or a state; by name. */

@@ -17,18 +17,21 @@ const decoder = new TextDecoder();
 
 /** Every live entry, as [key, parsed JSON value]; entries that are not JSON are skipped. */
 export async function readEntries<T>({ jsm, requests }: BucketReader, bucket: string): Promise<[string, T][]> {
-  const stream = `KV_${bucket}`;
   const prefix = `$KV.${bucket}.`;
-  const info = await jsm.streams.info(stream, { subjects_filter: `${prefix}>` });
-  const subjects = Object.keys(info.state.subjects ?? {});
-  const entries = await Promise.all(subjects.map((subject) => requests.lastOf(stream, subject)));
-  return entries.flatMap((entry, i): [string, T][] => {
-    // Gone since the listing, or a delete marker: not live.
-    if (!entry || entry.headers?.get(KV_OPERATION_HEADER)) return [];
-    try {
-      return [[subjects[i].slice(prefix.length), JSON.parse(decoder.decode(entry.data)) as T]];
-    } catch {
-      return []; // not written by edgeq
-    }
-  });
+  const info = await jsm.streams.info(`KV_${bucket}`, { subjects_filter: `${prefix}>` });
+  const keys = Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(prefix.length));
+  const values = await Promise.all(keys.map((key) => readEntry<T>({ jsm, requests }, bucket, key)));
+  return keys.flatMap((key, i): [string, T][] => (values[i] === null ? [] : [[key, values[i]]]));
+}
+
+/** The entry under `key`, parsed; null when there is none, it was deleted, or it is not JSON. */
+export async function readEntry<T>({ requests }: BucketReader, bucket: string, key: string): Promise<T | null> {
+  const entry = await requests.lastOf(`KV_${bucket}`, `$KV.${bucket}.${key}`);
+  // Gone since a listing, or a delete marker: not live.
+  if (!entry || entry.headers?.get(KV_OPERATION_HEADER)) return null;
+  try {
+    return JSON.parse(decoder.decode(entry.data)) as T;
+  } catch {
+    return null; // not written by edgeq
+  }
 }

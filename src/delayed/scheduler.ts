@@ -19,6 +19,7 @@ import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
 import { headers as natsHeaders, type Msg } from "@nats-io/nats-core";
 import type { Edgeq } from "../client.ts";
 import { Delivery } from "../delivery.ts";
+import { taskIdOf } from "../message.ts";
 import {
   DELAY_SLOT_MS,
   DELAYED_STREAM,
@@ -29,7 +30,6 @@ import {
   HEADER_RECORD_REVISION,
   HEADER_RUN_AT,
   HEADER_SUBJECT,
-  HEADER_TASK_ID,
   ID_PATTERN,
   parseTaskSubject,
 } from "../names.ts";
@@ -136,9 +136,10 @@ export class Scheduler {
         const held = await Promise.all(slots.map((slot) => this.#holds(slot)));
         for (const [i, slot] of slots.entries()) {
           if (!this.#lease.held || this.#stopped) return;
-          const empty = !held[i] || !(await this.#promoteSlot(slot));
+          if (held[i]) await this.#promoteSlot(slot);
+          // Passed only once found empty after it closed: a slot promoted now is looked at again.
           const closed = (slot + 1) * DELAY_SLOT_MS + GRACE_MS <= this.#now();
-          if (slot === this.#cursor && empty && closed) this.#cursor++;
+          if (slot === this.#cursor && !held[i] && closed) this.#cursor++;
         }
       }
     } catch (err) {
@@ -150,8 +151,8 @@ export class Scheduler {
     return (await this.edgeq.jsm.streams.getMessage(DELAYED_STREAM, { last_by_subj: delayedSubject(slot) })) !== null;
   }
 
-  /** Promotes what slot `slot` holds; resolves true (the slot was not empty). */
-  async #promoteSlot(slot: number): Promise<boolean> {
+  /** Promotes what slot `slot` holds. */
+  async #promoteSlot(slot: number): Promise<void> {
     const { jsm } = this.edgeq;
     const filter = delayedSubject(slot);
     const name = `edgeq_scheduler_${slot}_${crypto.randomUUID().slice(0, 8)}`;
@@ -175,7 +176,6 @@ export class Scheduler {
     } finally {
       await jsm.consumers.delete(DELAYED_STREAM, name).catch(() => {});
     }
-    return true;
   }
 
   /**
@@ -210,9 +210,8 @@ export class Scheduler {
   async #workMessage(d: Delivery): Promise<StreamMessage | null> {
     const work = workMessage(d.msg, d.streamSeq);
     if (!work) return (await this.#bury(d), null);
-    const id = parseTaskSubject(work.subject)?.id ?? work.headers!.get(HEADER_TASK_ID) ?? work.headers!.get(HEADER_ID);
-    if (!id) return work; // its id comes from its work sequence; no record can be its yet
-    const { record, revision } = await this.edgeq.tasks.read(id);
+    // Without an id of its own the task's is `seq-<its work sequence>`, unknown yet: no record matches.
+    const { record, revision } = await this.edgeq.tasks.read(taskIdOf(work.subject, work.headers, d.streamSeq));
     // Only this task's `delayed` record: any other under its id is for the worker to sort out.
     if (record?.delayed_seq !== d.streamSeq) return work;
     if (record.status === "canceled") return null;

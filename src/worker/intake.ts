@@ -74,6 +74,7 @@ const UNANSWERED_PAUSE_MS = 1000;
 
 export class Intake {
   readonly #lanes: Lane[];
+  /** Deliveries held by lanes that are not paused: those that compete for the worker's slots. */
   #held = 0;
   #asking = false;
   #stopped = false;
@@ -100,7 +101,7 @@ export class Intake {
     }));
   }
 
-  /** Deliveries held, not yet started. */
+  /** Deliveries held, not yet started, in lanes that are not paused. */
   get held(): number {
     return this.#held;
   }
@@ -163,10 +164,8 @@ export class Intake {
     if (this.#stopped || this.#asking) return;
     const capacity = this.worker.capacity();
     // A parked pull's room is not counted: what it brings beyond the slots waits in the buffer.
-    // What a paused lane holds waits for the resume: it does not keep the other lanes from being asked.
-    const held = this.#held - this.#heldPaused();
-    const room = capacity - this.worker.inHand() - held - this.#lanes.reduce((n, l) => n + (l.state === "parked" ? 0 : l.open), 0);
-    const starving = held === 0 && this.worker.busy() < this.worker.concurrency;
+    const room = capacity - this.worker.inHand() - this.#held - this.#lanes.reduce((n, l) => n + (l.state === "parked" ? 0 : l.open), 0);
+    const starving = this.#held === 0 && this.worker.busy() < this.worker.concurrency;
     if (room <= 0 || (!starving && room < capacity / 2)) return;
     this.#asking = true;
     this.#ask(room).then(({ got }) => {
@@ -238,10 +237,11 @@ export class Intake {
     lane.open = Math.max(0, lane.open - 1);
     const delivery = new Delivery(msg, this.worker.respond);
     // A worker of slow tasks holds nothing beyond its slots: another worker may be free now.
-    const full = this.worker.busy() + this.#held - this.#heldPaused() >= this.worker.concurrency;
+    const full = this.worker.busy() + this.#held >= this.worker.concurrency;
     if (full && this.worker.capacity() <= this.worker.concurrency) return this.worker.handBack(delivery);
     lane.held.push(delivery);
-    this.#held++;
+    // A paused lane's waits for the resume, and keeps no other lane from being asked.
+    if (!lane.paused) this.#held++;
     this.worker.onArrival();
   }
 
@@ -254,28 +254,25 @@ export class Intake {
     }, UNANSWERED_PAUSE_MS);
   }
 
-  /** Deliveries held by paused lanes. */
-  #heldPaused(): number {
-    let n = 0;
-    for (const lane of this.#lanes) if (lane.paused) n += lane.held.length - lane.head;
-    return n;
-  }
-
   /** Takes the held deliveries `drop` picks out of the buffer (a canceled task's), and returns them. */
   remove(drop: (delivery: Delivery) => boolean): Delivery[] {
     const removed: Delivery[] = [];
     for (const lane of this.#lanes) {
-      const kept = lane.held.slice(lane.head).filter((d) => !(drop(d) && removed.push(d)));
-      lane.held = kept;
+      const before = removed.length;
+      lane.held = lane.held.slice(lane.head).filter((d) => !(drop(d) && removed.push(d)));
       lane.head = 0;
+      if (!lane.paused) this.#held -= removed.length - before;
     }
-    this.#held -= removed.length;
     return removed;
   }
 
   /** Pauses or resumes a queue's lanes. */
   setPaused(queue: string, paused: boolean): void {
-    for (const lane of this.#lanes) if (lane.queue === queue) lane.paused = paused;
+    for (const lane of this.#lanes) {
+      if (lane.queue !== queue || lane.paused === paused) continue;
+      lane.paused = paused;
+      this.#held += (paused ? -1 : 1) * (lane.held.length - lane.head);
+    }
     // Resumed, its lanes are asked and what they hold starts; paused, a lower lane's delivery no longer waits on them.
     this.fill();
     this.worker.onArrival();

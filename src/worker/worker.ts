@@ -210,7 +210,7 @@ export class Worker {
   /** Aborts the run of a task canceled (its `canceled` record stored), whose outcome that is then. */
   #cancelRuns(id: string): void {
     // Held unstarted (a paused queue holds them for as long as it is paused): settled unrun.
-    for (const delivery of this.#intake.remove((d) => (parseTaskSubject(d.msg.subject)?.id ?? taskId(d.msg, d.streamSeq)) === id)) delivery.term();
+    for (const delivery of this.#intake.remove((d) => taskId(d.msg, d.streamSeq) === id)) delivery.term();
     for (const run of this.#runs.values()) {
       if (run.id !== id || run.returned) continue;
       run.canceled = true;
