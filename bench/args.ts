@@ -42,6 +42,7 @@ const FULL: Sizes = {
   idleSettleSeconds: 20,
   delayedTasks: 5000,
   delayedBurst: 100_000,
+  delayedHeld: 1_000_000,
 };
 
 const QUICK: Sizes = {
@@ -57,6 +58,7 @@ const QUICK: Sizes = {
   idleSettleSeconds: 1,
   delayedTasks: 500,
   delayedBurst: 5000,
+  delayedHeld: 20_000,
 };
 
 const SMOKE: Sizes = { ...QUICK, tasks: 300 };

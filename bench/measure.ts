@@ -36,10 +36,10 @@ export class Workers {
     env: BenchEnv,
     count: number,
     concurrency: number,
-    { timings = false, sampleRss = false, delayed = false } = {},
+    { timings = false, sampleRss = false, delayed = false, schedulerOnly = false } = {},
   ): Promise<Workers> {
     // Listening from the start: a worker can report progress before every worker is ready.
-    const children = Array.from({ length: count }, () => forkProc("worker", { system, env, concurrency, timings, delayed }));
+    const children = Array.from({ length: count }, () => forkProc("worker", { system, env, concurrency, timings, delayed, schedulerOnly }));
     const workers = new Workers(children, sampleRss);
     await Promise.all(workers.children.map((c) => c.next("ready")));
     return workers;

@@ -30,6 +30,8 @@ export interface Sizes {
   /** Delayed tasks whose lateness is measured, and tasks of the burst due at once. */
   delayedTasks: number;
   delayedBurst: number;
+  /** Delayed tasks held at once, then all due together: the scheduler's memory and promotion rate. */
+  delayedHeld: number;
 }
 
 export class Session {

@@ -12,6 +12,8 @@ export interface WorkerJob {
   timings: boolean;
   /** Also run what makes delayed tasks due (the delayed scenario). */
   delayed?: boolean;
+  /** Run only what makes delayed tasks due, with no handler (the delayed scenario's promotion rate). */
+  schedulerOnly?: boolean;
 }
 
 /**

@@ -9,7 +9,7 @@ import { job, type RunnerMessage, send, type Timing, type WorkerJob } from "./me
 
 const PROGRESS_MS = 100;
 
-const { system, env, concurrency, timings, delayed } = job<WorkerJob>();
+const { system, env, concurrency, timings, delayed, schedulerOnly } = job<WorkerJob>();
 const open = new Map<string, [number, number]>();
 const done: Timing[] = [];
 let settled = 0;
@@ -31,7 +31,7 @@ const worker = await (await loadSystem(system)).worker(env, concurrency, {
       done.push([started[0], started[1], lastSettledAt]);
     }
   },
-}, { delayed });
+}, { delayed, schedulerOnly });
 
 const timer = setInterval(() => {
   if (settled === reported) return;

@@ -10,6 +10,7 @@ import { produce, Workers } from "../measure.ts";
 import { percentiles } from "../percentiles.ts";
 import type { Row } from "../results.ts";
 import type { Session } from "../session.ts";
+import { delayedHeld } from "./delayed-held.ts";
 
 /** Ms per 10,000 tasks the burst is due after its submission starts: time to store them all first. */
 const BURST_LEAD_MS_PER_10K = 600;
@@ -61,5 +62,5 @@ export async function delayed(session: Session): Promise<Row[]> {
     });
     console.log(`  ${system}: lateness p50 ${late[0].values[system]?.toFixed(1)} ms, p99 ${late[1].values[system]?.toFixed(1)} ms; burst ${burst.values[system]?.toFixed(0)} tasks/s`);
   }
-  return [...late, early, burst];
+  return [...late, early, burst, ...(await delayedHeld(session, scenario))];
 }

@@ -43,11 +43,11 @@ export const edgeqSystem: System = {
     };
   },
 
-  async worker(env, concurrency, hooks, { delayed = false } = {}) {
+  async worker(env, concurrency, hooks, { delayed = false, schedulerOnly = false } = {}) {
     const { nc, edgeq } = await open(env);
     // As each API process runs one in a deployment; one of the workers holds the lease.
-    const scheduler = delayed ? edgeq.scheduler({ holder: `bench-${crypto.randomUUID().slice(0, 8)}` }) : undefined;
-    const worker = await edgeq.worker({
+    const scheduler = delayed || schedulerOnly ? edgeq.scheduler({ holder: `bench-${crypto.randomUUID().slice(0, 8)}` }) : undefined;
+    const worker = schedulerOnly ? undefined : await edgeq.worker({
       [TYPE]: (data: BenchPayload, ctx) => hooks.started(ctx.id, data),
     }, {
       concurrency,
@@ -58,7 +58,7 @@ export const edgeqSystem: System = {
     return {
       async close() {
         await scheduler?.stop();
-        await worker.stop();
+        await worker?.stop();
         await nc.close();
       },
     };

@@ -44,8 +44,11 @@ export interface System {
   /** Creates what a measurement needs (streams, consumers, buckets) before its processes start. */
   prepare(env: BenchEnv): Promise<void>;
   producer(env: BenchEnv): Promise<Producer>;
-  /** `delayed`: the worker also runs what makes delayed tasks due, if that is a process of its own. */
-  worker(env: BenchEnv, concurrency: number, hooks: WorkerHooks, options?: { delayed?: boolean }): Promise<BenchWorker>;
+  /**
+   * `delayed`: the worker also runs what makes delayed tasks due, if that is a process of its own;
+   * `schedulerOnly`: it runs only that, and works no task.
+   */
+  worker(env: BenchEnv, concurrency: number, hooks: WorkerHooks, options?: { delayed?: boolean; schedulerOnly?: boolean }): Promise<BenchWorker>;
   /** How many of `ids` have a stored `completed` outcome that a user could query. */
   countCompleted(env: BenchEnv, ids: string[]): Promise<number>;
   /** Removes what the measurement left behind: in Redis, and on a NATS server that outlives it (NATS_URL). */
