@@ -76,6 +76,9 @@ test(`killing the work stream's leader during ${TASKS} tasks loses none of them`
   const uncounted = ids.filter((id) => !((runs.get(id) ?? 0) >= 1 && completed.get(id)!.attempts >= runs.get(id)!));
   expect(uncounted).toEqual([]);
   await Promise.all(workers.map((w) => w.stop(0)));
-  console.log(`failover: invariants hold: ${JSON.stringify(await checkInvariants(edgeq, ids, { logs: [watch], expectStatus: "completed" }))}`);
+  // Like a SIGKILL, a leader kill on 2.9 can leave acknowledged work messages behind (nats-io/nats-server#5227):
+  // allowed only where the consumer has passed them and awaits no ack: never delivered again.
+  const invariants = await checkInvariants(edgeq, ids, { logs: [watch], expectStatus: "completed", ackedLeftoversAllowed: true });
+  console.log(`failover: invariants hold: ${JSON.stringify(invariants)}`);
   await watch.stop();
 }, 180_000);

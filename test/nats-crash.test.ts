@@ -114,7 +114,7 @@ test("NATS killed and restarted mid-run: no acknowledged task is lost, and the A
   // No process died: all reconnected by themselves.
   for (const p of [apiProc, ...workers]) expect(p.proc.exitCode).toBeNull();
   expect((await fetch(`${base}/health`)).status).toBe(200);
-  // 2.9 may keep acknowledged messages after the SIGKILL (above): allowed at or below the ack floor only.
+  // 2.9 may keep acknowledged messages after the SIGKILL (above): allowed only where never delivered again.
   const invariants = await checkInvariants(edgeq, acknowledged, { logs: [watch], expectStatus: "completed", ackedLeftoversAllowed: true });
   console.log(`nats-crash: invariants hold: ${JSON.stringify(invariants)}`);
   await watch.stop();

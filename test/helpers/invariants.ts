@@ -93,7 +93,7 @@ export interface InvariantOptions {
   requeues?: boolean;
   /**
    * nats-server 2.9 after a SIGKILL can keep acknowledged work messages (nats-io/nats-server#5227):
-   * allowed then, provided each is at or below its consumer's ack floor (never delivered again).
+   * allowed then, provided its consumer has passed it and awaits no ack (it is never delivered again).
    */
   ackedLeftoversAllowed?: boolean;
   /** How long to wait for the last acks and outcomes to land before calling a violation one. */
@@ -196,7 +196,7 @@ function overwrite(statuses: readonly string[], requeues: boolean): string | nul
 async function leftoverWork(edgeq: Edgeq, records: Map<string, TaskRecord | null>, allowAcked: boolean, violations: string[]): Promise<number> {
   const info = await edgeq.jsm.streams.info(WORK_STREAM, { subjects_filter: ">" });
   let acked = 0;
-  const floors = new Map<string, number>();
+  const consumers = new Map<string, { delivered: number; awaiting: number }>();
   for (const subject of Object.keys(info.state.subjects ?? {})) {
     const [, queue, priority, token] = subject.split(".");
     if (!token?.startsWith("=")) continue;
@@ -205,9 +205,14 @@ async function leftoverWork(edgeq: Edgeq, records: Map<string, TaskRecord | null
     if (!record || !FINAL_STATUSES.includes(record.status)) continue;
     if (allowAcked) {
       const consumer = consumerName(queue, priority as Priority);
-      if (!floors.has(consumer)) floors.set(consumer, (await edgeq.jsm.consumers.info(WORK_STREAM, consumer)).ack_floor.stream_seq);
+      if (!consumers.has(consumer)) {
+        const info = await edgeq.jsm.consumers.info(WORK_STREAM, consumer);
+        consumers.set(consumer, { delivered: info.delivered.stream_seq, awaiting: info.num_ack_pending });
+      }
+      // Passed by its consumer with no delivery awaiting an ack: it is never delivered again.
+      const { delivered, awaiting } = consumers.get(consumer)!;
       const msg = await edgeq.jsm.streams.getMessage(WORK_STREAM, { last_by_subj: subject });
-      if (msg && msg.seq <= floors.get(consumer)!) {
+      if (msg && msg.seq <= delivered && awaiting === 0) {
         acked++;
         continue;
       }
