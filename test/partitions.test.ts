@@ -176,12 +176,17 @@ describe("one node of a 3-node cluster cut off from the other two", () => {
       const routes = [0, 1, 2].filter((j) => j !== i).map((j) => `nats://${peerAddress(i, j)}:6222`);
       writeFileSync(conf, [
         `server_name: n${i + 1}`,
+        `http: "0.0.0.0:8222"`,
         `jetstream { store_dir: "${join(dir, `n${i + 1}`)}" }`,
         `cluster { name: partitions, listen: "0.0.0.0:6222", no_advertise: true, routes: [${routes.join(", ")}] }`,
       ].join("\n"));
       return lab!.natsServer(ns, `n${i + 1}`, ["-c", conf]);
     }));
 
+    // JetStream answers once every node reports healthy (its meta leader elected).
+    for (const link of clientLinks) {
+      await eventually(async () => (await fetch(`http://${link.addresses[1]}:8222/healthz`).catch(() => null))?.ok, 30_000, "the node to be healthy");
+    }
     const opened = await openOnCluster({ urls }, urls, { ackWaitMs: ACK_WAIT_MS });
     connections.push(opened.nc);
     const leader = (await opened.edgeq.jsm.streams.info(WORK_STREAM)).cluster!.leader!;

@@ -34,13 +34,15 @@ export class RecordWatch implements OutcomeLog {
   readonly #seen = new Map<string, TaskStatus[]>();
   #revisions = 0;
   #missed = 0;
+  /** The last stream sequence read, or the one the watch started after. */
+  #last = 0;
   #stop: () => void = () => {};
   #done: Promise<void> = Promise.resolve();
 
   static async start(edgeq: Edgeq): Promise<RecordWatch> {
     const watch = new RecordWatch();
     const start = (await edgeq.jsm.streams.info(`KV_${TASKS_BUCKET}`)).state.last_seq;
-    let last = 0;
+    watch.#last = start;
     const consumer: Consumer = await edgeq.js.consumers.get(`KV_${TASKS_BUCKET}`, { deliver_policy: DeliverPolicy.All });
     const messages = await consumer.consume({ max_messages: 1000 });
     watch.#stop = () => void messages.stop();
@@ -49,8 +51,8 @@ export class RecordWatch implements OutcomeLog {
       for await (const m of messages) {
         watch.#revisions++;
         // Gaps before the watch started are the sweep's or older replacements, not misses.
-        if (m.seq > start) watch.#missed += m.seq - Math.max(last, start) - 1;
-        last = m.seq;
+        if (m.seq > start) watch.#missed += m.seq - Math.max(watch.#last, start) - 1;
+        watch.#last = Math.max(watch.#last, m.seq);
         if (m.headers?.get(KV_OPERATION_HEADER)) continue; // a delete or purge (the sweep), not a status
         const record = parseRecord(m.data);
         if (!record) continue;
@@ -65,6 +67,16 @@ export class RecordWatch implements OutcomeLog {
 
   get revisions(): number {
     return this.#revisions;
+  }
+
+  /** Waits until the watch has read every revision stored so far (or the stream's last sequence moved past them). */
+  async caughtUp(edgeq: Edgeq, timeoutMs = 30_000): Promise<void> {
+    const target = (await edgeq.jsm.streams.info(`KV_${TASKS_BUCKET}`)).state.last_seq;
+    const deadline = Date.now() + timeoutMs;
+    while (this.#last < target) {
+      if (Date.now() > deadline) throw new Error(`the record watch read up to ${this.#last}, not ${target}, in ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   /** Revisions stored but replaced or deleted before the watch read them. */
@@ -125,6 +137,9 @@ export async function checkInvariants(edgeq: Edgeq, accepted: Iterable<string>, 
 
 async function checkOnce(edgeq: Edgeq, ids: string[], options: InvariantOptions) {
   const violations: string[] = [];
+  const watch = options.logs?.find((l): l is RecordWatch => l instanceof RecordWatch);
+  // Read the records after the watch has seen every revision stored so far.
+  await watch?.caughtUp(edgeq);
   const records = new Map<string, TaskRecord | null>();
   for (let i = 0; i < ids.length; i += 500) {
     const batch = ids.slice(i, i + 500);
@@ -152,6 +167,10 @@ async function checkOnce(edgeq: Edgeq, ids: string[], options: InvariantOptions)
     if (record.attempts > record.max_attempts + slack) {
       violations.push(`${id}: ${record.attempts} attempts, max_attempts ${record.max_attempts} + slack ${slack}`);
     }
+    // A final record was written during the test: a watch that missed nothing has seen it.
+    if (watch && watch.missed === 0 && FINAL_STATUSES.includes(record.status) && watch.statuses(id).length === 0) {
+      violations.push(`${id}: ${record.status}, but the record watch saw no revision of it`);
+    }
     for (const log of options.logs ?? []) {
       const overwritten = overwrite(log.statuses(id), options.requeues ?? false);
       if (overwritten) violations.push(`${id}: ${log.name}: ${overwritten}`);
@@ -174,7 +193,6 @@ async function checkOnce(edgeq: Edgeq, ids: string[], options: InvariantOptions)
   }
 
   const leftoverAcked = await leftoverWork(edgeq, records, options.ackedLeftoversAllowed ?? false, violations);
-  const watch = options.logs?.find((l): l is RecordWatch => l instanceof RecordWatch);
   return {
     violations,
     report: { accepted: ids.length, outcomes, deadLetters, revisionsSeen: watch?.revisions ?? 0, revisionsMissed: watch?.missed ?? 0, leftoverAcked },
