@@ -13,12 +13,16 @@ export class NatsNode {
   /** What the server printed last, for error messages. */
   #log = "";
 
-  /** `args` is nats-server's command line; `env` sets the variables its configuration reads; `port` is its client port. */
+  /**
+   * `args` is nats-server's command line; `env` sets the variables its configuration reads; `port` is
+   * its client port; `prefix` runs it under another command (the partition tests: `ip netns exec <ns>`).
+   */
   constructor(
     readonly name: string,
     readonly args: string[],
     readonly env: Record<string, string>,
     readonly port: number,
+    readonly prefix: string[] = [],
   ) {}
 
   /** A server booted from `config`, a file in deploy/nats/. */
@@ -44,7 +48,8 @@ export class NatsNode {
    * own word, not a port that answers, which on a shared machine could be someone else's.
    */
   async start(timeoutMs = 15_000): Promise<void> {
-    const proc = spawn("nats-server", this.args, {
+    const [command, ...args] = [...this.prefix, "nats-server", ...this.args];
+    const proc = spawn(command, args, {
       env: { ...process.env, ...this.env },
       stdio: ["ignore", "ignore", "pipe"],
       // Its own process group: a Ctrl-C meant for `npm run cluster` must not stop it before the workers.

@@ -16,6 +16,7 @@ import { rssMb } from "../bench/procstat.ts";
 import { Edgeq } from "../src/client.ts";
 import { FINAL_STATUSES } from "../src/record.ts";
 import { freePort, NatsServer, waitForPort } from "../test/helpers/nats-server.ts";
+import { checkInvariants, RecordWatch } from "../test/helpers/invariants.ts";
 import { type EdgeqProcess, runEdgeq } from "../test/helpers/processes.ts";
 
 function flag(name: string, fallback: number): number {
@@ -34,6 +35,7 @@ const nats = await NatsServer.start();
 const nc = await connect({ servers: nats.url, maxReconnectAttempts: -1 });
 // Created here first, so the workers get a short ack wait: a killed worker's tasks return in 5 s.
 const edgeq = await Edgeq.open(nc, { ackWaitMs: 5000 });
+const watch = await RecordWatch.start(edgeq);
 
 const port = await freePort();
 const env = { NATS_URL: nats.url, PORT: String(port), SOAK_LOG: log };
@@ -130,9 +132,18 @@ const summary = {
   },
 };
 console.log(JSON.stringify(summary, null, 2));
+// Every accepted task: one final outcome never overwritten, attempts within bounds, letters with bodies, no leftover work.
+let invariantsHeld = true;
+try {
+  console.log(`invariants hold: ${JSON.stringify(await checkInvariants(edgeq, accepted.keys(), { logs: [watch], settleMs: 10_000 }))}`);
+} catch (err) {
+  invariantsHeld = false;
+  console.error((err as Error).message);
+}
+await watch.stop();
 
 await Promise.all([api, steady, ...pool].map((p) => p.stop()));
 await nc.close();
 await nats.stop();
 rmSync(dir, { recursive: true, force: true });
-process.exit(summary.lost > 0 ? 1 : 0);
+process.exit(summary.lost > 0 || !invariantsHeld ? 1 : 0);

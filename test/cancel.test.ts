@@ -10,6 +10,7 @@ import { afterAll, afterEach, expect, test } from "vitest";
 import { createApi } from "../src/api/app.ts";
 import { WORK_STREAM } from "../src/names.ts";
 import type { Worker } from "../src/worker/mod.ts";
+import { checkInvariants, RecordWatch } from "./helpers/invariants.ts";
 import { type EdgeqProcess, eventually, runEdgeq } from "./helpers/processes.ts";
 import { useNats } from "./helpers/setup.ts";
 
@@ -86,6 +87,7 @@ test("a running task canceled from another process: its handler's signal aborts 
 test("a task whose worker was killed while it ran, canceled then, does not run again", async () => {
   writeFileSync(runsFile, "");
   const victim = await startWorkerProcess();
+  const watch = await RecordWatch.start(env.edgeq);
   const { id } = await env.edgeq.queue().submit("hold");
   await eventually(async () => lines().some(([event, task]) => event === "start" && task === id), 10_000, "the task to start");
   victim.kill("SIGKILL");
@@ -98,6 +100,8 @@ test("a task whose worker was killed while it ran, canceled then, does not run a
   expect(lines().filter(([event, task]) => event === "start" && task === id)).toHaveLength(1);
   expect(await env.edgeq.tasks.get(id)).toMatchObject({ status: "canceled" });
   expect(await stored()).toBe(0);
+  await checkInvariants(env.edgeq, [id], { logs: [watch], expectStatus: "canceled" });
+  await watch.stop();
 });
 
 test("a handler that ignores its signal and completes still ends canceled: one outcome, not counted completed", async () => {

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import { LocalCluster } from "../deploy/cluster.ts";
 import type { Edgeq } from "../src/client.ts";
 import { openOnCluster, STREAMS, untilAccepted } from "./helpers/cluster.ts";
+import { checkInvariants, RecordWatch } from "./helpers/invariants.ts";
 
 let cluster: LocalCluster;
 let nc: NatsConnection;
@@ -47,6 +48,7 @@ async function submit(data: number) {
 }
 
 test("a task goes through, and another one while a node is down", async () => {
+  const watch = await RecordWatch.start(edgeq);
   const worker = await edgeq.worker({ double: (n: number) => n * 2 }, { heartbeatIntervalMs: 200 });
   try {
     const first = await submit(21);
@@ -61,7 +63,9 @@ test("a task goes through, and another one while a node is down", async () => {
     await cluster.restart(down);
     const third = await submit(1);
     expect(await edgeq.tasks.waitFor(third.id, 10_000)).toMatchObject({ status: "completed", result: 2 });
+    await checkInvariants(edgeq, [first.id, second.id, third.id], { logs: [watch], expectStatus: "completed" });
   } finally {
     await worker.stop();
+    await watch.stop();
   }
 });

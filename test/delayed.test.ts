@@ -13,6 +13,7 @@ import type { Scheduler } from "../src/delayed/mod.ts";
 import { DEAD_STREAM, DELAYED_STREAM, delayedSubject, delaySlotOf, HEADER_ID, HEADER_RUN_AT, HEADER_SUBJECT, taskSubject } from "../src/names.ts";
 import type { TaskContext } from "../src/worker/options.ts";
 import type { Worker } from "../src/worker/mod.ts";
+import { checkInvariants, RecordWatch } from "./helpers/invariants.ts";
 import { type EdgeqProcess, eventually, runEdgeq } from "./helpers/processes.ts";
 import { freePort } from "./helpers/nats-server.ts";
 import { useNats } from "./helpers/setup.ts";
@@ -121,6 +122,7 @@ test("the scheduler holding the lease SIGKILLed: another takes over, and every d
     await proc.waitFor(/promotes delayed tasks/);
     return proc;
   }));
+  const watch = await RecordWatch.start(env.edgeq);
   const t0 = Date.now() + 1000;
   const submitted = await env.edgeq.queue("delayed_kill").submitMany(
     Array.from({ length: 300 }, (_, i) => ({ type: "at", data: 0, runAt: new Date(t0 + i * 15) })),
@@ -138,6 +140,8 @@ test("the scheduler holding the lease SIGKILLed: another takes over, and every d
   // The lease lapses at most 3 s after the kill, and is tried every second.
   expect(Math.max(...lateAfterKill)).toBeLessThan(8000);
   expect((await env.edgeq.buckets.scheduler.get("leader"))!.json<{ holder: string }>().holder).not.toBe(lease.holder);
+  await checkInvariants(env.edgeq, submitted.map((s) => s.id), { logs: [watch], expectStatus: "completed" });
+  await watch.stop();
 });
 
 test("a delayed task's record, written late, does not overwrite the outcome its run stored already", async () => {

@@ -7,6 +7,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { DENO } from "../deploy/commands.ts";
+import { checkInvariants, RecordWatch } from "./helpers/invariants.ts";
 import { freePort, waitForPort } from "./helpers/nats-server.ts";
 import { type EdgeqProcess, eventually, ROOT, runDenoTask, runEdgeq } from "./helpers/processes.ts";
 import { useNats } from "./helpers/setup.ts";
@@ -74,6 +75,7 @@ test("API and worker on Deno: a task submitted over HTTP is processed and readab
 test("a Deno worker killed with SIGKILL mid-task loses nothing", async () => {
   const victim = deno("worker", "workers/demo.ts", "--concurrency", "4");
   const victimId = await victim.workerId();
+  const watch = await RecordWatch.start(env.edgeq);
   const ids: string[] = [];
   for (let i = 0; i < 20; i++) ids.push((await call("/tasks", { type: "sleep", data: { ms: 200 } })).body.task_id);
   // Runs this short store no `running`: the victim is mid-way through the 20 once it has completed some.
@@ -87,4 +89,6 @@ test("a Deno worker killed with SIGKILL mid-task loses nothing", async () => {
   const done = await waitDone(ids);
   expect(done).toHaveLength(20);
   expect(done.some((t) => t.worker_id === survivorId && t.attempts === 2)).toBe(true);
+  await checkInvariants(env.edgeq, ids, { logs: [watch], expectStatus: "completed" });
+  await watch.stop();
 });

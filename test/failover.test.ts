@@ -11,6 +11,7 @@ import { WORK_STREAM } from "../src/names.ts";
 import type { TaskRecord } from "../src/record.ts";
 import type { Worker } from "../src/worker/mod.ts";
 import { openOnCluster, untilAccepted } from "./helpers/cluster.ts";
+import { checkInvariants, RecordWatch } from "./helpers/invariants.ts";
 import { eventually } from "./helpers/processes.ts";
 
 const TASKS = 5000;
@@ -31,6 +32,7 @@ afterAll(async () => {
 });
 
 test(`killing the work stream's leader during ${TASKS} tasks loses none of them`, async () => {
+  const watch = await RecordWatch.start(edgeq);
   const runs = new Map<string, number>();
   const workers: Worker[] = [];
   // Two workers, each on its own connection to a different node, so that the kill cuts one of them off.
@@ -74,4 +76,9 @@ test(`killing the work stream's leader during ${TASKS} tasks loses none of them`
   const uncounted = ids.filter((id) => !((runs.get(id) ?? 0) >= 1 && completed.get(id)!.attempts >= runs.get(id)!));
   expect(uncounted).toEqual([]);
   await Promise.all(workers.map((w) => w.stop(0)));
+  // Like a SIGKILL, a leader kill on 2.9 can leave acknowledged work messages behind (nats-io/nats-server#5227):
+  // allowed only where the consumer has passed them and awaits no ack: never delivered again.
+  const invariants = await checkInvariants(edgeq, ids, { logs: [watch], expectStatus: "completed", ackedLeftoversAllowed: true });
+  console.log(`failover: invariants hold: ${JSON.stringify(invariants)}`);
+  await watch.stop();
 }, 180_000);

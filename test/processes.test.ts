@@ -5,9 +5,10 @@
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, expect, test } from "vitest";
+import { afterAll, afterEach, beforeAll, expect, test } from "vitest";
 import { consumerName, WORK_STREAM } from "../src/names.ts";
 import type { TaskRecord } from "../src/record.ts";
+import { checkInvariants, RecordWatch } from "./helpers/invariants.ts";
 import { freePort } from "./helpers/nats-server.ts";
 import { type EdgeqProcess, eventually, ROOT, runEdgeq } from "./helpers/processes.ts";
 import { useNats } from "./helpers/setup.ts";
@@ -18,6 +19,12 @@ const procs: EdgeqProcess[] = [];
 afterEach(async () => {
   await Promise.all(procs.splice(0).map((p) => p.stop()));
 });
+// Every test's tasks, checked after it (test/helpers/invariants.ts).
+const accepted: string[] = [];
+let watch: RecordWatch;
+beforeAll(async () => void (watch = await RecordWatch.start(env.edgeq)));
+afterEach(() => checkInvariants(env.edgeq, accepted.splice(0), { logs: [watch] }));
+afterAll(() => watch?.stop());
 
 function startModule(module: string, ...args: string[]): EdgeqProcess {
   const proc = runEdgeq("node", ["worker", module, ...args], { NATS_URL: env.server.url });
@@ -69,6 +76,7 @@ test("500 tasks submitted over HTTP to three worker processes all complete", asy
     );
     ids.push(...batch);
   }
+  accepted.push(...ids);
   const done = await allFinished(ids, 60_000);
   expect(done.filter((r) => r.status === "completed")).toHaveLength(500);
   const perWorker = new Map(workerIds.map((id) => [id, done.filter((r) => r.worker_id === id).length]));
@@ -96,6 +104,7 @@ test("the edgeq command runs compiled JavaScript: a JavaScript worker loads neit
   };
   const compiled = await imports("test/fixtures/worker.mjs", async () => {
     const { id } = await env.edgeq.queue().submit("echo", { n: 1 });
+    accepted.push(id);
     expect((await env.edgeq.tasks.waitFor(id, 15_000))?.status).toBe("completed");
   });
   expect(compiled).toContainEqual(expect.stringContaining("/dist/node/edgeq.js"));
@@ -110,6 +119,7 @@ test("a worker killed with SIGKILL mid-task: its tasks are redelivered and compl
     Array.from({ length: 200 }, () => ({ type: "sleep", data: { ms: 100 } })),
   );
   const ids = submitted.map((s) => s.id);
+  accepted.push(...ids);
   // Runs this short store no `running`: the victim is busy once it has completed some.
   await eventually(async () => (await records(ids)).some((r) => r.status === "completed" && r.worker_id === victimId), 10_000, "the victim to be busy");
   victim.kill("SIGKILL");
@@ -133,6 +143,7 @@ test("graceful shutdown: running tasks finish within the grace period, queued on
     Array.from({ length: 12 }, () => ({ type: "sleep", data: { ms: 6000 } })),
   );
   const ids = submitted.map((s) => s.id);
+  accepted.push(...ids);
   const running = await eventually(async () => {
     const now = (await records(ids)).filter((r) => r.status === "running");
     return now.length === 4 ? now.map((r) => r.id) : null;
@@ -164,6 +175,7 @@ test("graceful shutdown past the grace period: unfinished tasks are given back, 
     Array.from({ length: 4 }, () => ({ type: "sleep", data: { ms: 4000 } })),
   );
   const ids = submitted.map((s) => s.id);
+  accepted.push(...ids);
   await eventually(async () => (await records(ids)).every((r) => r.status === "running"), 10_000, "all 4 running");
   const stopping = Date.now();
   worker.kill("SIGTERM");
@@ -182,6 +194,7 @@ test("graceful shutdown past the grace period: unfinished tasks are given back, 
 test("a task that kills its worker every time is dead-lettered once its attempts are used up, with the reason", async () => {
   await env.edgeq.ensureQueue("crashy"); // with this file's short ack wait, before a worker makes them
   const { id } = await env.edgeq.queue("crashy").submit("crash", null, { maxAttempts: 2 });
+  accepted.push(id);
   let crashes = 0;
   for (;;) {
     const worker = startModule("test/fixtures/crashing-worker.ts", "--queues", "crashy");
@@ -212,6 +225,7 @@ test("a worker stopped during a run whose lease lapsed leaves the run that took 
   const stalled = startModule("test/fixtures/stalling-worker.ts", "--grace-ms", "0", "--concurrency", "1");
   await stalled.workerId();
   const { id } = await env.edgeq.queue().submit("stallThenWait", { ms: 3000, waitMs: 6000 });
+  accepted.push(id);
   await eventually(async () => (await env.edgeq.tasks.get(id))?.status === "running", 5000, "the first run to start");
   const takeover = startModule("test/fixtures/stalling-worker.ts");
   const takeoverId = await takeover.workerId();
@@ -231,6 +245,7 @@ test("a run whose lease lapsed cannot overwrite the outcome of the run that took
   await stalled.workerId();
   // 8 s: under a full test run, the second worker can take seconds to start pulling.
   const { id } = await env.edgeq.queue().submit("stall", { ms: 8000 });
+  accepted.push(id);
   // Its handler blocks at once, before its run could store `running`: the delivery shows it started.
   await eventually(async () => (await env.edgeq.jsm.consumers.info(WORK_STREAM, consumerName("default", "normal"))).num_ack_pending === 1, 15_000, "the first run to start");
   const takeover = startModule("test/fixtures/stalling-worker.ts");

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, expect, test } from "vitest";
 import type { Worker } from "../src/worker/mod.ts";
 import { handlers } from "../workers/demo.ts";
+import { checkInvariants, RecordWatch } from "./helpers/invariants.ts";
 import { eventually } from "./helpers/processes.ts";
 import { useNats } from "./helpers/setup.ts";
 
@@ -26,6 +27,7 @@ async function restartServer() {
 }
 
 test("a task running across a restart completes, an idle worker picks up new tasks at once, and heartbeats resume", async () => {
+  const watch = await RecordWatch.start(env.edgeq);
   const queue = env.edgeq.queue();
   const running = await queue.submit("sleep", { ms: 1500 });
   await eventually(async () => (await env.edgeq.tasks.get(running.id))?.status === "running", 5000, "the task to run");
@@ -38,6 +40,8 @@ test("a task running across a restart completes, an idle worker picks up new tas
   expect(await env.edgeq.tasks.waitFor(fresh.id, 5000)).toMatchObject({ status: "completed" });
   expect(Date.now() - started).toBeLessThan(2000);
   await eventually(async () => (await env.edgeq.workers()).some((w) => w.id === worker.id), 5000, "the heartbeat to be back");
+  await checkInvariants(env.edgeq, [running.id, fresh.id], { logs: [watch], expectStatus: "completed", ackedLeftoversAllowed: true });
+  await watch.stop();
 });
 
 test("a worker whose connection is closed under it stops pulling instead of spinning", async () => {

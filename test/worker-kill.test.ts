@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, test } from "vitest";
 import { WORK_STREAM } from "../src/names.ts";
+import { checkInvariants, RecordWatch } from "./helpers/invariants.ts";
 import { type EdgeqProcess, eventually, runEdgeq } from "./helpers/processes.ts";
 import { useNats } from "./helpers/setup.ts";
 
@@ -36,6 +37,7 @@ function startWorker(): EdgeqProcess {
 test(`${TASKS} tasks while workers are killed with SIGKILL every 0.5-1 s: none lost, repeated runs counted`, async () => {
   writeFileSync(runsFile, "");
   const started = Date.now();
+  const watch = await RecordWatch.start(env.edgeq);
   // Killing is the fault under test, not failing handlers: enough attempts that kills never use them up.
   const submitted = await env.edgeq.queue().submitMany(
     Array.from({ length: TASKS }, () => ({ type: "record", data: { ms: 20 }, maxAttempts: 1000 })),
@@ -83,4 +85,7 @@ test(`${TASKS} tasks while workers are killed with SIGKILL every 0.5-1 s: none l
   for (const id of runs) perTask.set(id, (perTask.get(id) ?? 0) + 1);
   const undercounted = submitted.filter((s, i) => (records[i]?.attempts ?? 0) < perTask.get(s.id)!);
   expect(undercounted).toEqual([]);
+  const invariants = await checkInvariants(env.edgeq, submitted.map((s) => s.id), { logs: [watch], expectStatus: "completed" });
+  await watch.stop();
+  console.log(`worker-kill: invariants hold: ${JSON.stringify(invariants)}`);
 }, 300_000);

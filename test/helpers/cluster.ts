@@ -6,15 +6,20 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { LocalCluster } from "../../deploy/cluster.ts";
 import { Edgeq } from "../../src/client.ts";
+import type { EdgeqConfigInput } from "../../src/config.ts";
 import { UnavailableError } from "../../src/errors.ts";
 import { DEAD_STREAM, STATS_BUCKET, TASKS_BUCKET, WORK_STREAM, WORKERS_BUCKET } from "../../src/names.ts";
 import { eventually } from "./processes.ts";
 
 export const STREAMS = [WORK_STREAM, DEAD_STREAM, `KV_${TASKS_BUCKET}`, `KV_${WORKERS_BUCKET}`, `KV_${STATS_BUCKET}`];
 
-export async function openOnCluster(cluster: LocalCluster, servers = cluster.urls): Promise<{ nc: NatsConnection; edgeq: Edgeq }> {
+export async function openOnCluster(
+  cluster: Pick<LocalCluster, "urls">,
+  servers = cluster.urls,
+  config: EdgeqConfigInput = {},
+): Promise<{ nc: NatsConnection; edgeq: Edgeq }> {
   const nc = await connect({ servers, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
-  const edgeq = await Edgeq.open(nc, { replicas: 3 });
+  const edgeq = await Edgeq.open(nc, { ...config, replicas: 3 });
   await eventually(async () => {
     const infos = await Promise.all(STREAMS.map((name) => edgeq.jsm.streams.info(name)));
     return infos.every((i) => i.cluster?.leader && i.cluster.replicas?.length === 2 && i.cluster.replicas.every((r) => r.current));
