@@ -34,6 +34,11 @@ export class NatsNode {
     return `nats://127.0.0.1:${this.port}`;
   }
 
+  /** The running server's process id (to freeze it with SIGSTOP, or read its memory). */
+  get pid(): number | undefined {
+    return this.running ? this.#proc!.pid : undefined;
+  }
+
   get running(): boolean {
     return this.#proc !== undefined && this.#proc.exitCode === null && this.#proc.signalCode === null;
   }

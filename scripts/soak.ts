@@ -5,19 +5,22 @@
  * throughout, and V victims that are killed with SIGKILL at random and restarted. For N minutes it
  * submits R tasks a second over HTTP, a mix that succeeds, fails now and then, takes its time, or
  * always fails. Then it waits for every accepted task to finish and prints submitted, completed,
- * failed, dead, lost (must be 0), duplicated executions, and the memory of the API and the steady
- * worker at the start and the end. Exits 1 if a task was lost.
+ * failed, dead, lost (must be 0), duplicated executions, the invariant checker's verdict, and the
+ * resident memory of the API, the steady worker and nats-server: each one's peak after the warm-up
+ * (the first minute, or the first half of a shorter run) against its peak during it. Exits 1 if a
+ * task was lost, an invariant broke, or the API's or the steady worker's memory grew past the bound
+ * (`--rss-bound`, per cent, default 10). The last line is the summary as one line of JSON.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
-import { rssMb } from "../bench/procstat.ts";
 import { Edgeq } from "../src/client.ts";
 import { FINAL_STATUSES } from "../src/record.ts";
 import { freePort, NatsServer, waitForPort } from "../test/helpers/nats-server.ts";
 import { checkInvariants, RecordWatch } from "../test/helpers/invariants.ts";
 import { type EdgeqProcess, runEdgeq } from "../test/helpers/processes.ts";
+import { RssWatch } from "../test/helpers/rss-watch.ts";
 
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -28,6 +31,7 @@ function flag(name: string, fallback: number): number {
 const minutes = flag("minutes", 3);
 const rate = flag("rate", 200);
 const victims = flag("victims", 2);
+const rssBoundPct = flag("rss-bound", 10);
 
 const dir = mkdtempSync(join(tmpdir(), "edgeq-soak-"));
 const log = join(dir, "executions.log");
@@ -46,8 +50,9 @@ const pool: EdgeqProcess[] = Array.from({ length: victims }, worker);
 await waitForPort(port);
 await Promise.all([steady, ...pool].map((w) => w.workerId()));
 
-const rss = (p: EdgeqProcess) => rssMb(p.proc.pid!);
-const startMemory = { api: rss(api), worker: rss(steady) };
+// Victims live seconds, so only the long-lived processes have a warm-up to compare with.
+const WARMUP_MS = Math.min(60_000, (minutes * 60_000) / 2);
+const memory = new RssWatch({ api: () => api.proc.pid, steady_worker: () => steady.proc.pid, nats_server: () => nats.pid }, WARMUP_MS);
 
 const KINDS = [
   { share: 0.7, type: "ok", body: () => ({ data: { at: Date.now() } }) },
@@ -75,18 +80,21 @@ const TICK_MS = 50;
 const ticker = setInterval(() => {
   for (let i = 0; i < (rate * TICK_MS) / 1000; i++) void submitOne();
 }, TICK_MS);
-const chaos = setInterval(() => {
+// A random victim, at a random moment 2-4 s after the last kill, restarted half a second later.
+let chaos: ReturnType<typeof setTimeout>;
+const killOne = () => {
   const i = Math.floor(Math.random() * pool.length);
   pool[i].kill("SIGKILL");
   kills++;
   setTimeout(() => (pool[i] = worker()), 500);
-}, 2000 + Math.random() * 2000);
+  chaos = setTimeout(killOne, 2000 + Math.random() * 2000);
+};
+chaos = setTimeout(killOne, 2000 + Math.random() * 2000);
 
 console.log(`soak: ${minutes} min at ${rate} tasks/s, ${victims} victim workers killed every 2-4 s, 1 steady worker`);
 await new Promise((r) => setTimeout(r, minutes * 60_000));
 clearInterval(ticker);
-clearInterval(chaos);
-const endMemory = { api: rss(api), worker: rss(steady) };
+clearTimeout(chaos);
 
 // Every accepted task must finish: redeliveries after a kill take up to the 5 s ack wait.
 const counts: Record<string, number> = {};
@@ -114,6 +122,8 @@ for (const line of readFileSync(log, "utf8").split("\n").filter(Boolean)) {
 // Tasks that never fail run once; any further start of one is a duplicate execution.
 const duplicated = [...accepted].filter(([id, type]) => (type === "ok" || type === "slow") && (executions.get(id) ?? 0) > 1).length;
 
+const rss = memory.stop();
+const bounded = ["api", "steady_worker"] as const;
 const summary = {
   minutes,
   rate,
@@ -126,24 +136,25 @@ const summary = {
   lost: unfinished.size,
   duplicated,
   by_type: byType,
-  memory_mb: {
-    api: { start: Math.round(startMemory.api), end: Math.round(endMemory.api) },
-    steady_worker: { start: Math.round(startMemory.worker), end: Math.round(endMemory.worker) },
-  },
+  warmup_s: WARMUP_MS / 1000,
+  rss,
+  rss_bound_pct: rssBoundPct,
+  rss_within_bound: bounded.every((name) => rss[name].growth_pct <= rssBoundPct),
+  invariants_held: true,
 };
 console.log(JSON.stringify(summary, null, 2));
 // Every accepted task: one final outcome never overwritten, attempts within bounds, letters with bodies, no leftover work.
-let invariantsHeld = true;
 try {
   console.log(`invariants hold: ${JSON.stringify(await checkInvariants(edgeq, accepted.keys(), { logs: [watch], settleMs: 10_000 }))}`);
 } catch (err) {
-  invariantsHeld = false;
+  summary.invariants_held = false;
   console.error((err as Error).message);
 }
 await watch.stop();
+console.log(`soak summary: ${JSON.stringify(summary)}`);
 
 await Promise.all([api, steady, ...pool].map((p) => p.stop()));
 await nc.close();
 await nats.stop();
 rmSync(dir, { recursive: true, force: true });
-process.exit(summary.lost > 0 || !invariantsHeld ? 1 : 0);
+process.exit(summary.lost > 0 || !summary.invariants_held || !summary.rss_within_bound ? 1 : 0);

@@ -36,6 +36,7 @@ export async function natsConnectOptions(nats: NatsSettings, readTextFile: ReadT
     user: nats.user,
     pass: nats.password,
     token: nats.token,
+    inboxPrefix: nats.inboxPrefix,
     authenticator: seed ? nkeyAuthenticator(encoder.encode(seed)) : creds ? credsAuthenticator(encoder.encode(creds)) : undefined,
     tls,
   };

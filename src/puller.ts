@@ -7,7 +7,8 @@
  * after a reconnect, since the server forgets pull requests across one, and at shutdown. The server
  * skips a request whose inbox has been unsubscribed, so an abandoned request receives nothing more.
  */
-import { createInbox, type Msg, type NatsConnection, type Subscription } from "@nats-io/nats-core";
+import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
+import { inboxOf } from "./inbox.ts";
 
 export interface PullOptions {
   batch: number;
@@ -48,7 +49,7 @@ export class Puller {
   /** Pulls up to `batch` messages, handing each to `onMsg` as it arrives. Never rejects. */
   pull(consumer: string, opts: PullOptions, onMsg: (msg: Msg) => void): Promise<PullResult> {
     return new Promise((resolve) => {
-      const inbox = createInbox();
+      const inbox = inboxOf(this.nc);
       let received = 0;
       let sub: Subscription | undefined;
       let timer: ReturnType<typeof setTimeout> | undefined;

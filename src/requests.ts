@@ -8,7 +8,6 @@
  * out together, in the order they were sent, since they share one time-out.
  */
 import {
-  createInbox,
   type Msg,
   type MsgHdrs,
   type NatsConnection,
@@ -17,6 +16,7 @@ import {
   TimeoutError,
 } from "@nats-io/nats-core";
 import { JetStreamApiError } from "@nats-io/jetstream";
+import { inboxOf } from "./inbox.ts";
 
 /** Called once per request: with its reply, or with TimeoutError, NoRespondersError or a publish error; `tag` is the request's. */
 export type OnReply = (err: Error | null, reply: Msg | null, tag: number) => void;
@@ -54,7 +54,7 @@ export interface PubAck {
 }
 
 export class Requests {
-  readonly #inbox = createInbox();
+  readonly #inbox: string;
   readonly #pending = new Map<number, Pending>();
   #sub: Subscription | undefined;
   #next = 0;
@@ -66,7 +66,9 @@ export class Requests {
     /** `$JS.API`, or `$JS.<domain>.API` across a leaf node. */
     readonly apiPrefix: string,
     private readonly timeoutMs = 5000,
-  ) {}
+  ) {
+    this.#inbox = inboxOf(nc);
+  }
 
   /** Sends a request; resolves with its reply, or rejects with TimeoutError or NoRespondersError. */
   request(subject: string, data: Uint8Array | string, headers?: MsgHdrs): Promise<Msg> {

@@ -4,6 +4,7 @@
  */
 import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
 import type { Context } from "hono";
+import type { ServeLimits } from "./api/limits.ts";
 
 export interface Served {
   port: number;
@@ -26,8 +27,11 @@ export interface Runtime {
   connect(options: ConnectionOptions): Promise<NatsConnection>;
   /** Reads credentials and TLS files named in the settings. */
   readTextFile(path: string): Promise<string>;
-  /** Serves `fetch`, passing it the server's own bindings as Hono's `env` (where `clientAddress` finds them). */
-  serve(fetch: (request: Request, env?: unknown) => Response | Promise<Response>, port: number): Promise<Served>;
+  /**
+   * Serves `fetch`, passing it the server's own bindings as Hono's `env` (where `clientAddress`
+   * finds them), with `limits` (default SERVE_LIMITS) where the runtime's server can apply them.
+   */
+  serve(fetch: (request: Request, env?: unknown) => Response | Promise<Response>, port: number, limits?: Partial<ServeLimits>): Promise<Served>;
   /** The address of the client that sent the request a served `fetch` is answering. */
   clientAddress(c: Context): string | undefined;
   /** Imports a module named relative to the working directory. */

@@ -23,6 +23,8 @@ export interface NatsSettings {
   nkeySeed?: string;
   nkeySeedFile?: string;
   credsFile?: string;
+  /** Where this connection's replies arrive: `_INBOX` unless set, so that permissions can keep users' replies apart. */
+  inboxPrefix?: string;
   tls?: { caFile?: string; certFile?: string; keyFile?: string };
 }
 
@@ -92,6 +94,7 @@ const envSchema = z
     NATS_NKEY_SEED: text.pipe(z.string().regex(/^SU[A-Z2-7]+$/, "must be a user NKey seed (starts with SU)").optional()),
     NATS_NKEY_SEED_FILE: text,
     NATS_CREDS: text,
+    NATS_INBOX_PREFIX: text.pipe(z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, "must be subject tokens without wildcards, such as _INBOX_api").optional()),
     NATS_TLS_CA: text,
     NATS_TLS_CERT: text,
     NATS_TLS_KEY: text,
@@ -161,6 +164,7 @@ export function readSettings(env: Env, overrides: Partial<Record<EnvName, string
       nkeySeed: e.NATS_NKEY_SEED,
       nkeySeedFile: e.NATS_NKEY_SEED_FILE,
       credsFile: e.NATS_CREDS,
+      inboxPrefix: e.NATS_INBOX_PREFIX,
       tls: tls && defined(tls),
     }),
     config: defined({

@@ -22,6 +22,38 @@ beforeAll(() => {
   app = createApi(env.edgeq, { tokens: parseApiTokens(`${TOKEN}:submit,read,admin`), onError: (err) => unexpected.push(err) });
 });
 
+type BodyKind = "task" | "batch" | "cancel" | "requeue" | "schedule" | "none";
+/** A route: its method, its path (`:id`, `:queue`, `:name`, `:query` are filled with odd values), what body it takes. */
+type Route = [method: string, path: string, body: BodyKind];
+
+/** Every route of the API, one line each: a new route is fuzzed by adding its line. */
+const ROUTES: Route[] = [
+  ["POST", "/tasks", "task"],
+  ["POST", "/tasks/batch", "batch"],
+  ["GET", "/tasks?:query", "none"],
+  ["GET", "/tasks/:id", "none"],
+  ["POST", "/tasks/:id/cancel", "cancel"],
+  ["POST", "/tasks/cancel", "cancel"],
+  ["GET", "/queues", "none"],
+  ["POST", "/queues/:queue/pause", "none"],
+  ["POST", "/queues/:queue/resume", "none"],
+  ["GET", "/workers", "none"],
+  ["GET", "/health", "none"],
+  ["GET", "/openapi.json", "none"],
+  ["GET", "/dead-letters?:query", "none"],
+  ["GET", "/dead-letters/:id", "none"],
+  ["DELETE", "/dead-letters/:id", "none"],
+  ["DELETE", "/dead-letters?:query", "none"],
+  ["POST", "/dead-letters/:id/requeue", "requeue"],
+  ["POST", "/dead-letters/requeue", "requeue"],
+  ["POST", "/schedules", "schedule"],
+  ["GET", "/schedules", "none"],
+  ["GET", "/schedules/:name", "none"],
+  ["DELETE", "/schedules/:name", "none"],
+  ["POST", "/schedules/:name/pause", "none"],
+  ["POST", "/schedules/:name/resume", "none"],
+];
+
 interface Input {
   method: string;
   path: string;
@@ -137,55 +169,45 @@ function generate(seed: number, count: number): Input[] {
     `Bearer ${TOKEN.slice(0, 10)}`, `Bearer ${"x".repeat(5000)}`, `Bearer ${TOKEN},${TOKEN}`, `Token ${TOKEN}`, `Bearer é${TOKEN}`,
   ];
 
-  const kinds: Array<() => Input> = [
-    () => {
-      const ct = r.pick(contentTypes);
-      const key = r.next() < 0.1 ? { "Idempotency-Key": r.pick(["k", "", "a".repeat(300), "é", "key with spaces"]) } : {};
-      return { method: "POST", path: "/tasks", headers: { ...auth(), ...key, ...(ct && { "Content-Type": ct }) }, body: r.pick(bodies)() };
-    },
-    // the dead-letter routes: odd ids, queries and bodies
-    () => ({ method: "GET", path: r.pick([`/dead-letters/${r.pick(ids)}`, `/dead-letters?${query()}`]), headers: auth() }),
-    () => ({
-      method: r.pick(["POST", "DELETE"]),
-      path: r.pick([`/dead-letters/${r.pick(ids)}/requeue`, "/dead-letters/requeue", `/dead-letters/${r.pick(ids)}`, `/dead-letters?${query()}`]),
-      headers: auth(),
-      body: r.next() < 0.7 ? r.pick([JSON.stringify({ [r.pick(["max_attempts", "queue", "x"])]: r.pick(WEIRD_VALUES) }), ...bodies.map((b) => b())]) : undefined,
-    }),
-    () => ({ method: "GET", path: `/tasks/${r.pick(ids)}`, headers: auth() }),
-    // cancels: one task, or by a filter
-    () => ({
-      method: "POST",
-      path: r.pick([`/tasks/${r.pick(ids)}/cancel`, "/tasks/cancel"]),
-      headers: auth(),
-      body: r.next() < 0.7
+  const contentType = (): Record<string, string> => {
+    const ct = r.pick(contentTypes);
+    return ct ? { "Content-Type": ct } : {};
+  };
+  /** What each kind of route takes as a body (or, for `none`, is sent now and then anyway). */
+  const BODIES: Record<BodyKind, () => Input["body"]> = {
+    task: () => r.pick(bodies)(),
+    batch: () => (r.next() < 0.5 ? JSON.stringify(Array.from({ length: r.int(4) }, () => validBody())) : r.pick(bodies)()),
+    cancel: () =>
+      r.next() < 0.7
         ? JSON.stringify({ [r.pick(["reason", "queue", "type", "status", "limit", "x"])]: r.pick([...WEIRD_VALUES, "pending", "running"]) })
         : r.next() < 0.5 ? r.pick(bodies)() : undefined,
-    }),
-    // batches
-    () => ({
-      method: "POST",
-      path: "/tasks/batch",
-      headers: auth(),
-      body: r.next() < 0.5 ? JSON.stringify(Array.from({ length: r.int(4) }, () => validBody())) : r.pick(bodies)(),
-    }),
-    // queues: pause, resume, list
-    () => ({ method: r.pick(["GET", "POST"]), path: r.pick(["/queues", `/queues/${r.pick([...ids, "default", "images"])}/${r.pick(["pause", "resume", "x"])}`]), headers: auth() }),
-    // schedules: made with odd patterns, zones and bodies; read, paused, deleted with odd names
-    () => ({
-      method: "POST",
-      path: "/schedules",
-      headers: auth(),
-      body: r.next() < 0.7
+    requeue: () =>
+      r.next() < 0.7 ? r.pick([JSON.stringify({ [r.pick(["max_attempts", "queue", "x"])]: r.pick(WEIRD_VALUES) }), ...bodies.map((b) => b())]) : undefined,
+    schedule: () =>
+      r.next() < 0.7
         ? JSON.stringify({ name: r.pick(["nightly", "a b", "", "x".repeat(65), "__proto__"]), cron: r.pick(CRONS), tz: r.pick(ZONES), ...validBody() })
         : r.pick(bodies)(),
-    }),
-    () => ({
-      method: r.pick(["GET", "DELETE", "POST"]),
-      path: r.pick([`/schedules/${r.pick([...ids, "nightly"])}`, `/schedules/${r.pick([...ids, "nightly"])}/${r.pick(["pause", "resume"])}`, "/schedules"]),
-      headers: auth(),
-    }),
-    () => ({ method: "GET", path: "/openapi.json", headers: {} }),
-    () => ({ method: "GET", path: `/tasks?${query()}`, headers: auth() }),
+    none: () => (r.next() < 0.2 ? r.pick(bodies)() : undefined),
+  };
+  const fill = (path: string) =>
+    path
+      .replace(":id", () => r.pick(ids))
+      .replace(":queue", () => r.pick([...ids, "default", "images"]))
+      .replace(":name", () => r.pick([...ids, "nightly"]))
+      .replace(":query", () => query());
+  const routeInput = ([method, path, body]: Route): Input => {
+    const headers: Record<string, string> = path === "/openapi.json" || path === "/health" ? {} : auth();
+    if (body === "task") {
+      Object.assign(headers, contentType());
+      if (r.next() < 0.1) headers["Idempotency-Key"] = r.pick(["k", "", "a".repeat(300), "é", "key with spaces"]);
+    }
+    return { method, path: fill(path), headers, body: method === "GET" || method === "HEAD" ? undefined : BODIES[body]() };
+  };
+
+  const kinds: Array<() => Input> = [
+    // every route, odd parameters and bodies, weighted as one kind each
+    ...ROUTES.map((route) => () => routeInput(route)),
+    // wrong methods and paths
     () => {
       // (TRACE and CONNECT cannot even be built as a Request; GET and HEAD cannot carry a body.)
       const method = r.pick(["PUT", "DELETE", "PATCH", "OPTIONS", "POST", "GET", "HEAD", "PROPFIND"]);
@@ -196,6 +218,7 @@ function generate(seed: number, count: number): Input[] {
         body: r.next() < 0.5 && !["GET", "HEAD"].includes(method) ? JSON.stringify(validBody()) : undefined,
       };
     },
+    // odd Authorization headers
     () => ({
       method: r.pick(["GET", "POST"]),
       path: r.pick(["/tasks", "/workers", "/tasks/x"]),
@@ -203,6 +226,8 @@ function generate(seed: number, count: number): Input[] {
       body: undefined,
     }),
   ];
+  // POST /tasks, the door most traffic takes, gets as many inputs as all the others together.
+  kinds.push(...kinds.map(() => () => routeInput(ROUTES[0])));
   return Array.from({ length: count }, () => r.pick(kinds)());
 }
 
@@ -229,6 +254,13 @@ function describeInput(input: Input): string {
   const body = input.body === undefined ? "" : typeof input.body === "string" ? input.body : `bytes ${[...input.body.slice(0, 40)]}`;
   return `${input.method} ${input.path.slice(0, 120)} ${JSON.stringify(input.headers).slice(0, 120)} ${body.slice(0, 120)}`;
 }
+
+test("the corpus has a line for every route the app serves", () => {
+  const params = (path: string) => path.replace(/\?:query$/, "").replace(/:\w+/g, ":param");
+  const served = app.routes.filter((r) => r.method !== "ALL").map((r) => `${r.method} ${params(r.path)}`);
+  const fuzzed = ROUTES.map(([method, path]) => `${method} ${params(path)}`);
+  expect([...new Set(fuzzed)].sort()).toEqual([...new Set(served)].sort());
+});
 
 test(`the API survives ${GENERATED} generated inputs: no 5xx, JSON errors, nothing stored when refused`, async () => {
   const inputs = generate(0xed6e0, GENERATED);

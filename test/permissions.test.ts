@@ -23,7 +23,7 @@ const connections: NatsConnection[] = [];
 const refused: Record<string, string[]> = { api: [], worker: [] };
 
 async function login(user: keyof typeof PASSWORDS): Promise<NatsConnection> {
-  const nc = await connect({ servers: server.url, user, pass: PASSWORDS[user], name: user });
+  const nc = await connect({ servers: server.url, user, pass: PASSWORDS[user], name: user, inboxPrefix: `_INBOX_${user}` });
   connections.push(nc);
   (async () => {
     for await (const s of nc.status()) if (s.type === "error") refused[user]?.push(String(s.error));
@@ -78,7 +78,7 @@ test("a user without the admin's rights cannot create the topology", async () =>
     env: { EDGEQ_ADMIN_PASSWORD: "a", EDGEQ_API_PASSWORD: "b", EDGEQ_WORKER_PASSWORD: "c" },
   });
   try {
-    const nc = await connect({ servers: server2.url, user: "api", pass: "b" });
+    const nc = await connect({ servers: server2.url, user: "api", pass: "b", inboxPrefix: "_INBOX_api" });
     await expect(Edgeq.open(nc)).rejects.toThrow(/permission/i);
     await nc.close();
   } finally {
@@ -175,4 +175,45 @@ test("the API cannot take tasks, answer them or delete anything", async () => {
   await expect(jsm.streams.delete(WORK_STREAM)).rejects.toThrow(/permission/i);
   await expect(jsm.consumers.delete(WORK_STREAM, consumerName("default", "high"))).rejects.toThrow(/permission/i);
   await expect(jsm.streams.deleteMessage(`KV_edgeq_tasks`, 1)).rejects.toThrow(/permission/i);
+});
+
+/** Waits for the server to refuse `what` to `user` (refusals of subscriptions and plain publishes arrive asynchronously). */
+function refusedTo(user: "api" | "worker", what: string) {
+  return eventually(async () => refused[user].some((e) => /permission/i.test(e) && e.includes(what)), 5000, `the refusal of ${what}`);
+}
+
+test("each user reads only its own replies: another's inbox prefix, and the shared _INBOX, are refused", async () => {
+  apiNc.subscribe("_INBOX_worker.>");
+  await refusedTo("api", "_INBOX_worker.>");
+  workerNc.subscribe("_INBOX_api.>");
+  await refusedTo("worker", "_INBOX_api.>");
+  for (const [user, nc] of [["api", apiNc], ["worker", workerNc]] as const) {
+    nc.subscribe("_INBOX.>");
+    await refusedTo(user, "_INBOX.>");
+  }
+  // Their own still work: a request answered on the API's inbox, a pull answered on the worker's.
+  expect((await (await api.request("/health")).json()).status).toBe("healthy");
+  expect(worker.info().running).toEqual([]);
+});
+
+test("who may write what: the worker cannot submit, delay, cancel, pause or schedule; the API cannot ack, count or heartbeat", async () => {
+  const workerJs = jetstream(workerNc, { timeout: 2000 });
+  await expect(workerJs.publish("edgeq.default.normal.process", '"injected"')).rejects.toThrow(/permission/i);
+  await expect(workerJs.publish("edgeq_delayed.1", '"injected"')).rejects.toThrow(/permission/i);
+  await expect(workerJs.publish("$KV.edgeq_queues.default", '{"paused": true}')).rejects.toThrow(/permission/i);
+  await expect(workerJs.publish("$KV.edgeq_schedules.evil", "{}")).rejects.toThrow(/permission/i);
+  workerNc.publish("edgeq_cancel.some-task");
+  await refusedTo("worker", "edgeq_cancel.some-task");
+
+  const apiJs = jetstream(apiNc, { timeout: 2000 });
+  await expect(apiJs.publish("$KV.edgeq_stats.default", "{}")).rejects.toThrow(/permission/i);
+  await expect(apiJs.publish("$KV.edgeq_workers.fake-worker", "{}")).rejects.toThrow(/permission/i);
+  apiNc.publish("$JS.ACK.EDGEQ_TASKS.x.1.1.1.1.1.1", "+ACK");
+  await refusedTo("api", "$JS.ACK.EDGEQ_TASKS");
+
+  // What subject permissions cannot express (docs/architecture.md, "Permissions"): a record's status
+  // is in its body, and the API writes records (a cancel's final `canceled`, a requeue's `pending`,
+  // a delayed task's), so it may write any record. This stays true until the design changes.
+  const rogue = await apiJs.publish("$KV.edgeq_tasks.not-a-real-task", JSON.stringify({ status: "completed" }));
+  expect(rogue.seq).toBeGreaterThan(0);
 });

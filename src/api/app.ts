@@ -21,7 +21,8 @@ import { deadLetterRoutes } from "./dead-letters.ts";
 import { batchSchema, cancelManySchema, cancelSchema, listQuerySchema, submitBodySchema } from "./schemas.ts";
 import { openApiDocument } from "./openapi.ts";
 import { scheduleRoutes } from "./schedules.ts";
-import { limitBody, parseJson } from "./http-input.ts";
+import { limitBody, limitTime, parseJson } from "./http-input.ts";
+import { ROUTE_TIMEOUT_MS } from "./limits.ts";
 import { idempotencyKeySchema, idSchema, queueSchema, type SubmitOptions } from "../message.ts";
 import { DEFAULT_QUEUE } from "../names.ts";
 import type { Submitted } from "../queue.ts";
@@ -40,7 +41,12 @@ export interface ApiOptions {
   rateLimit?: RateLimit | null;
   /** The client's address as the runtime's server saw it; keys the rate limit when the API is open. */
   clientAddress?: (c: Context) => string | undefined;
+  /** How long a route may take before it is answered 503; default ROUTE_TIMEOUT_MS. Streaming routes are exempt. */
+  routeTimeoutMs?: number;
 }
+
+/** Routes that stream for as long as the client listens: no route time-out applies to them. */
+const STREAMING_PATHS = ["/events"];
 
 /** The library's submit options from a request's snake_case fields. */
 function optionsOf(body: z.output<typeof submitBodySchema>): SubmitOptions {
@@ -85,6 +91,9 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono<ApiEnv> 
   const logError = options.onError ?? console.error;
   const tokens = options.tokens ?? [];
   const limiter = options.rateLimit ? new RateLimiter(options.rateLimit) : null;
+
+  // First, so that every route, /health included, answers within its time.
+  app.use("*", limitTime(options.routeTimeoutMs ?? ROUTE_TIMEOUT_MS, STREAMING_PATHS));
 
   app.get("/health", async (c) => {
     const health = await edgeq.health();

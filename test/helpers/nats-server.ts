@@ -33,6 +33,10 @@ export class NatsServer {
     return this.#node.url;
   }
 
+  get pid(): number | undefined {
+    return this.#node.pid;
+  }
+
   static async start(options: ServerOptions = {}): Promise<NatsServer> {
     const server = new NatsServer(await freePort(), options);
     await server.restart();

@@ -8,6 +8,7 @@ import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Runtime } from "../../runtime.ts";
+import { SERVE_LIMITS } from "../../api/limits.ts";
 
 /** Set when the API starts serving: a worker process never loads the HTTP server. */
 let connInfo: typeof getConnInfo;
@@ -28,16 +29,25 @@ export const nodeRuntime: Runtime = {
   },
   connect,
   readTextFile: (path) => readFile(path, "utf8"),
-  async serve(fetch, port) {
+  async serve(fetch, port, given) {
     const [{ serve }, conninfo] = await Promise.all([import("@hono/node-server"), import("@hono/node-server/conninfo")]);
     connInfo = conninfo.getConnInfo;
+    const limits = { ...SERVE_LIMITS, ...given };
+    const serverOptions = {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      maxHeaderSize: limits.maxHeaderBytes,
+      // How often Node looks for clients past those time-outs (default 30 s, which would let a slow client stay that long).
+      connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs / 2),
+    };
     return new Promise((ready) => {
-      const server = serve({ fetch, port }, (info) =>
+      const server = serve({ fetch, port, serverOptions }, (info) =>
         ready({
           port: info.port,
           close: () => new Promise((done) => server.close(() => done())),
         })
       );
+      server.maxConnections = limits.maxConnections;
     });
   },
   clientAddress: (c) => connInfo(c).remote.address,
