@@ -18,6 +18,8 @@ import {
   UnavailableError,
 } from "../errors.ts";
 import { deadLetterRoutes } from "./dead-letters.ts";
+import { eventRoutes } from "./events.ts";
+import { metricsRoutes } from "./metrics.ts";
 import { batchSchema, cancelManySchema, cancelSchema, listQuerySchema, submitBodySchema } from "./schemas.ts";
 import { openApiDocument } from "./openapi.ts";
 import { scheduleRoutes } from "./schedules.ts";
@@ -43,6 +45,8 @@ export interface ApiOptions {
   clientAddress?: (c: Context) => string | undefined;
   /** How long a route may take before it is answered 503; default ROUTE_TIMEOUT_MS. Streaming routes are exempt. */
   routeTimeoutMs?: number;
+  /** How often `GET /events` sends a comment line on an idle stream; default 15 s. */
+  eventsHeartbeatMs?: number;
 }
 
 /** Routes that stream for as long as the client listens: no route time-out applies to them. */
@@ -205,6 +209,8 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono<ApiEnv> 
 
   app.route(DEAD_LETTERS_PATH, deadLetterRoutes(edgeq));
   app.route("/schedules", scheduleRoutes(edgeq));
+  app.route("/events", eventRoutes(edgeq, options.eventsHeartbeatMs));
+  app.route("/metrics", metricsRoutes(edgeq));
 
   app.notFound((c) => {
     throw new NotFoundError(`no route for ${c.req.method} ${c.req.path}`);

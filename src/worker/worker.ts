@@ -16,12 +16,14 @@ import { Puller } from "../puller.ts";
 import { Attempts } from "./attempts.ts";
 import { Heartbeat, type WorkerInfo } from "./heartbeat.ts";
 import { CanceledError } from "../errors.ts";
+import { emitStarted } from "../events/emit.ts";
 import { CancelNotices } from "./cancel-notices.ts";
 import { giveBack } from "./give-back.ts";
 import { Intake } from "./intake.ts";
 import { Progress } from "./progress.ts";
 import { QueuePauses } from "./queue-pauses.ts";
 import { Leases } from "./leases.ts";
+import { WorkerMetrics } from "../metrics/worker-metrics.ts";
 import { type Handlers, type ResolvedWorkerOptions, validateHandlers, type WorkerOptions, workerOptionsSchema } from "./options.ts";
 import { Run } from "./run.ts";
 import { Settler, type Tally } from "./settle.ts";
@@ -60,6 +62,7 @@ export class Worker {
   #stopping: Promise<void> | undefined;
   readonly #timers: ReturnType<typeof setInterval>[] = [];
   #stopReconnect: (() => void) | undefined;
+  #metrics: WorkerMetrics | undefined;
 
   private constructor(
     private readonly edgeq: Edgeq,
@@ -91,6 +94,8 @@ export class Worker {
     validateHandlers(handlers);
     const ackWaits = await Promise.all(opts.queues.map((queue) => edgeq.ensureQueue(queue)));
     const worker = new Worker(edgeq, handlers, opts);
+    // First: a port in use stops the start before anything else began.
+    if (opts.metricsPort !== undefined) worker.#metrics = await WorkerMetrics.serve(edgeq.events, () => worker.info(), opts.metricsPort);
     worker.#leases = new Leases(
       Math.min(...ackWaits),
       opts.runningAfterMs,
@@ -115,6 +120,11 @@ export class Worker {
     });
     worker.#intake.fill();
     return worker;
+  }
+
+  /** The port its metrics are served on, when `metricsPort` was given. */
+  get metricsPort(): number | undefined {
+    return this.#metrics?.port;
   }
 
   /** The heartbeat's content. */
@@ -219,6 +229,7 @@ export class Worker {
   }
 
   #execute(run: Run): void {
+    emitStarted(this.edgeq.events, run);
     const outcome = run.execute(this.handlers, this.#progressOf);
     if (!(outcome instanceof Promise)) return this.#settle(run, outcome);
     outcome.then((o) => this.#settle(run, o), (err) => this.#failed(run, err));
@@ -267,6 +278,7 @@ export class Worker {
     this.#pauses.stop();
     this.#leases.stop();
     this.#timers.forEach(clearInterval);
+    await this.#metrics?.close();
     // With NATS down, goodbyes would only wait out their time-outs: the heartbeat expires by itself.
     if (!this.edgeq.connection.up) return this.#heartbeat.halt();
     await this.#heartbeat.stop().catch(this.#report);
@@ -279,7 +291,7 @@ export class Worker {
     return giveBack(this.edgeq, run, this.#report);
   }
 
-  #progressOf = (run: Run): Progress => new Progress(run, this.edgeq.tasks, this.#report);
+  #progressOf = (run: Run): Progress => new Progress(run, this.edgeq.tasks, this.#report, this.edgeq.events);
 
   #report = (err: unknown): void => {
     (this.opts.onError ?? console.error)(err);
