@@ -17,6 +17,7 @@ import { Queue } from "./queue.ts";
 import { QueueLengths } from "./queue-length.ts";
 import { QueueStates } from "./queue-states.ts";
 import { Scheduler, type SchedulerOptions, Schedules } from "./delayed/mod.ts";
+import { Events } from "./events/events.ts";
 import { Requests } from "./requests.ts";
 import { TaskRecords } from "./records.ts";
 import { type Buckets, ensureQueueConsumers, ensureTopology } from "./topology.ts";
@@ -28,6 +29,8 @@ export class Edgeq {
   /** The hot path's requests: task publishes, record reads and writes. */
   readonly requests: Requests;
   readonly tasks: TaskRecords;
+  /** Task events: subscribe to them (src/events/). */
+  readonly events: Events;
   readonly deadLetters: DeadLetters;
   readonly queueLengths: QueueLengths;
   /** Pause, resume and list queues. */
@@ -49,8 +52,9 @@ export class Edgeq {
     this.connection = new ConnectionState(nc);
     this.maxPayload = nc.info?.max_payload ?? 1024 * 1024;
     this.requests = new Requests(nc, js.apiPrefix);
+    this.events = new Events(nc, (subject, body) => this.requests.post(subject, body), config.events);
     const runningIds = async () => (await this.workers()).flatMap((w) => w.running);
-    this.tasks = new TaskRecords(nc, this.requests, jsm, TASKS_BUCKET, this.maxPayload, new PendingTasks(jsm, config), runningIds);
+    this.tasks = new TaskRecords(nc, this.requests, jsm, TASKS_BUCKET, this.maxPayload, new PendingTasks(jsm, config), runningIds, this.events);
     this.deadLetters = new DeadLetters(this);
     this.queueLengths = new QueueLengths(jsm, (queue) => this.ensureQueue(queue));
     this.schedules = new Schedules(this);

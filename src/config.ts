@@ -38,6 +38,8 @@ export const configSchema = z.strictObject({
    * leaf node without JetStream of its own: they reach the hub's JetStream as `$JS.<domain>.API`.
    */
   jsDomain: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 of A-Z a-z 0-9 _ -").optional(),
+  /** Whether this process publishes task events (`edgeq_events.…`, src/events/): core NATS messages, never stored. */
+  events: z.boolean().default(true),
 });
 
 export type EdgeqConfig = z.output<typeof configSchema>;

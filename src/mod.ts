@@ -50,6 +50,8 @@ export {
   WORKERS_BUCKET,
 } from "./names.ts";
 export { TASK_STATUSES } from "./record.ts";
+export { EVENT_NAMES } from "./events/event.ts";
+export { EVENTS_SUBJECT_ROOT, eventSubject } from "./names.ts";
 
 export type { EdgeqConfig, EdgeqConfigInput } from "./config.ts";
 export type { Health } from "./health.ts";
@@ -63,6 +65,9 @@ export type { Attempt, TaskRecord, TaskStatus } from "./record.ts";
 export type { ListOptions, TaskRecords } from "./records.ts";
 export type { DeadLetter } from "./dead-letters.ts";
 export type { CancelFilter } from "./cancel.ts";
+export type { EventName, TaskEvent } from "./events/event.ts";
+export type { Events } from "./events/events.ts";
+export type { EventFilter, EventSubscription } from "./events/subscription.ts";
 export type { QueueState, QueueStates, QueueSummary } from "./queue-states.ts";
 export type { Backoff, RetryPolicy } from "./retry.ts";
 export type { Runtime } from "./runtime.ts";

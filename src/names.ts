@@ -167,3 +167,14 @@ export function parseTaskSubject(subject: string): SubjectParts | null {
   if (tokens.length < 5 || !ID_PATTERN.test(id)) return null;
   return { queue, priority: priority as Priority, type: tokens.slice(4).join("."), id };
 }
+
+/**
+ * Root token of task events, `edgeq_events.<queue>.<event>.<type>`: plain NATS messages (no
+ * stream, at most once) published on every state change of a task (src/events/).
+ */
+export const EVENTS_SUBJECT_ROOT = "edgeq_events";
+
+/** The subject of event `event` of a task of `type` in `queue`; `*` and `>` make filters of it. */
+export function eventSubject(queue: string, event: string, type: string): string {
+  return `${EVENTS_SUBJECT_ROOT}.${queue}.${event}.${type}`;
+}

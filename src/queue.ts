@@ -12,6 +12,7 @@ import { parseInput } from "./config.ts";
 import { inLanes } from "./lanes.ts";
 import { DEFAULT_PRIORITY, type Priority } from "./names.ts";
 import { recordDelayed } from "./delayed/record.ts";
+import { emitResubmitted, emitSubmitted } from "./events/emit.ts";
 import type { QueueState } from "./queue-states.ts";
 import type { PubAck } from "./requests.ts";
 import { resolvePolicy, type RetryPolicy } from "./retry.ts";
@@ -69,7 +70,9 @@ export class Queue {
    */
   async resubmit(message: WorkMessage): Promise<{ seq: number; duplicate: boolean }> {
     this.edgeq.assertConnected();
-    return this.#bounded(0, () => this.#store(message));
+    const stored = await this.#bounded(0, () => this.#store(message));
+    if (!stored.duplicate) emitResubmitted(this.edgeq.events, message.id, message.subject);
+    return stored;
   }
 
   /** Submits many tasks, validating all before publishing any; resolves in input order. */
@@ -107,6 +110,7 @@ export class Queue {
       });
       const delayed = tasks.flatMap((t, i) => (t.runAtMs !== undefined ? [i] : []));
       await inLanes(delayed.length, WINDOW, (k) => recordDelayed(this.edgeq.tasks, tasks[delayed[k]], seqs[delayed[k]]));
+      if (this.edgeq.events.wanted) tasks.forEach((task, i) => submitted[i].duplicate || emitSubmitted(this.edgeq.events, task));
     } finally {
       this.#release(tasks.length - submitted.filter((s) => s && !s.duplicate).length);
     }
@@ -174,6 +178,7 @@ export class Queue {
     const { seq, duplicate } = await this.#store(task);
     // Also for a repeat: the try that stored the message may have failed before its record.
     if (task.runAtMs !== undefined) await recordDelayed(this.edgeq.tasks, task, seq);
+    if (!duplicate) emitSubmitted(this.edgeq.events, task);
     return submittedOf(task, duplicate);
   }
 

@@ -8,6 +8,8 @@ import { z } from "zod";
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
 import { EncodedHeaders, headerLines } from "./encoded-headers.ts";
 import { type CancelFilter, Cancellations } from "./cancel.ts";
+import type { Events } from "./events/events.ts";
+import { waitForOutcome } from "./events/wait.ts";
 import type { Delivery } from "./delivery.ts";
 import type { PendingTasks } from "./pending.ts";
 import { PayloadTooLargeError } from "./errors.ts";
@@ -67,6 +69,7 @@ export class TaskRecords {
     private readonly pending: PendingTasks,
     /** The ids of the tasks live workers report running. */
     runningIds: () => Promise<string[]>,
+    private readonly events: Events,
   ) {
     this.#stream = `KV_${bucket}`;
     this.#keyPrefix = `$KV.${bucket}.`;
@@ -74,7 +77,7 @@ export class TaskRecords {
     const viaDomain = requests.apiPrefix === "$JS.API" ? "" : `${requests.apiPrefix}.`;
     this.#subjectPrefix = `${viaDomain}$KV.${bucket}.`;
     this.#scanner = new StreamScanner(nc, jsm, requests.apiPrefix, this.#stream, maxBytes, "task records");
-    this.#cancellations = new Cancellations(this, pending, jsm, requests, runningIds);
+    this.#cancellations = new Cancellations(this, pending, jsm, requests, runningIds, (record) => events.emit("canceled", record, { error: record.error }));
   }
 
   /** Cancels a task wherever it is (see cancel.ts); resolves with its `canceled` record. */
@@ -161,16 +164,9 @@ export class TaskRecords {
     }
   }
 
-  /** Polls until the task reaches a final status; null if it does not within `timeoutMs`. */
-  async waitFor(id: string, timeoutMs: number): Promise<TaskRecord | null> {
-    const deadline = Date.now() + timeoutMs;
-    for (let pause = 20; ; pause = Math.min(pause * 2, 500)) {
-      // A failed read (a reconnect, a time-out) is no answer: keep polling until the deadline.
-      const record = await this.get(id).catch(() => null);
-      if (record && FINAL_STATUSES.includes(record.status)) return record;
-      if (Date.now() + pause > deadline) return null;
-      await new Promise((r) => setTimeout(r, pause));
-    }
+  /** Resolves once the task reaches a final status, woken by its events (events/wait.ts); null if it does not within `timeoutMs`. */
+  waitFor(id: string, timeoutMs: number): Promise<TaskRecord | null> {
+    return waitForOutcome(this.events, (taskId) => this.get(taskId), id, timeoutMs);
   }
 
   /**

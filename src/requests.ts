@@ -90,7 +90,7 @@ export class Requests {
    * A publish that needs no answer (an ack of a delivery), sent with the next flush: answers made
    * one by one in promise continuations would otherwise cost a socket write each.
    */
-  post(subject: string, data: Uint8Array): void {
+  post(subject: string, data: Uint8Array | string): void {
     this.#enqueue({ id: NO_REPLY, subject, data, headers: undefined, onReply: undefined, onAck: undefined, tag: 0, sentAt: Infinity });
   }
 

@@ -103,6 +103,7 @@ const envSchema = z
     EDGEQ_RETENTION_MS: wholeNumber(config.retentionMs.unwrap()),
     EDGEQ_WORKER_TTL_MS: wholeNumber(config.workerTtlMs.unwrap()),
     EDGEQ_MAX_ATTEMPTS: wholeNumber(config.maxAttempts.unwrap()),
+    EDGEQ_EVENTS: text.pipe(z.enum(["on", "off"], { error: "must be on or off" }).optional()),
     EDGEQ_CONCURRENCY: wholeNumber(worker.concurrency.unwrap()),
     EDGEQ_HEARTBEAT_MS: wholeNumber(worker.heartbeatIntervalMs.unwrap()),
     EDGEQ_SHUTDOWN_GRACE_MS: wholeNumber(worker.shutdownGraceMs.unwrap()),
@@ -172,6 +173,7 @@ export function readSettings(env: Env, overrides: Partial<Record<EnvName, string
       workerTtlMs: e.EDGEQ_WORKER_TTL_MS,
       maxAttempts: e.EDGEQ_MAX_ATTEMPTS,
       jsDomain: e.NATS_JS_DOMAIN,
+      events: e.EDGEQ_EVENTS === undefined ? undefined : e.EDGEQ_EVENTS === "on",
     }),
     worker: defined({
       concurrency: e.EDGEQ_CONCURRENCY,

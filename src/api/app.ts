@@ -19,6 +19,7 @@ import {
 } from "../errors.ts";
 import { dashboardRoutes } from "./dashboard.ts";
 import { deadLetterRoutes } from "./dead-letters.ts";
+import { eventRoutes } from "./events.ts";
 import { batchSchema, cancelManySchema, cancelSchema, listQuerySchema, submitBodySchema } from "./schemas.ts";
 import { openApiDocument } from "./openapi.ts";
 import { scheduleRoutes } from "./schedules.ts";
@@ -42,6 +43,8 @@ export interface ApiOptions {
   rateLimit?: RateLimit | null;
   /** The client's address as the runtime's server saw it; keys the rate limit when the API is open. */
   clientAddress?: (c: Context) => string | undefined;
+  /** How often `GET /events` sends a comment line on an idle stream; default 15 s. */
+  eventsHeartbeatMs?: number;
 }
 
 /** The library's submit options from a request's snake_case fields. */
@@ -198,6 +201,7 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono<ApiEnv> 
 
   app.route("/dead-letters", deadLetterRoutes(edgeq));
   app.route("/schedules", scheduleRoutes(edgeq));
+  app.route("/events", eventRoutes(edgeq, options.eventsHeartbeatMs));
 
   app.notFound((c) => {
     throw new NotFoundError(`no route for ${c.req.method} ${c.req.path}`);

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { scheduleSchema } from "../delayed/mod.ts";
 import { deadLetterListSchema, purgeQuerySchema, requeueAllSchema, requeueOneSchema } from "./dead-letters.ts";
+import { eventsQuerySchema } from "./events.ts";
 import { batchSchema, cancelManySchema, cancelSchema, listQuerySchema, submitBodySchema } from "./schemas.ts";
 
 type Schema = z.ZodType;
@@ -58,6 +59,13 @@ export function openApiDocument(version: string): object {
       "/dead-letters/{id}": {
         get: op("a dead letter, with its history", { parameters: [param("id")] }),
         delete: op("purge a dead letter", { parameters: [param("id")] }),
+      },
+      "/events": {
+        get: {
+          summary: "task events as server-sent events (`event: <event>`, `data: <JSON>`), filtered",
+          parameters: query(eventsQuerySchema),
+          responses: { "200": { description: "an event stream", content: { "text/event-stream": { schema: { type: "string" } } } }, "4XX": error, "503": error },
+        },
       },
       "/dead-letters/{id}/requeue": { post: op("requeue a dead letter", { parameters: [param("id")], requestBody: body(requeueOneSchema, false) }) },
     },

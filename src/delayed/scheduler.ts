@@ -19,6 +19,7 @@ import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
 import { headers as natsHeaders, type Msg } from "@nats-io/nats-core";
 import type { Edgeq } from "../client.ts";
 import { Delivery } from "../delivery.ts";
+import { emitPromoted } from "../events/emit.ts";
 import { taskIdOf } from "../message.ts";
 import {
   DELAY_SLOT_MS,
@@ -34,7 +35,7 @@ import {
   parseTaskSubject,
 } from "../names.ts";
 import { Puller } from "../puller.ts";
-import type { StreamMessage } from "../requests.ts";
+import type { PubAck, StreamMessage } from "../requests.ts";
 import { Lease } from "./lease.ts";
 import { Recurring } from "./recurring.ts";
 
@@ -192,14 +193,27 @@ export class Scheduler {
       const now = this.#now();
       const ready: Delivery[] = [];
       for (; i < due.length && due[i].at <= now; i++) ready.push(due[i].d);
-      const group = (await Promise.all(ready.map((d) => this.#workMessage(d)))).filter((m): m is StreamMessage => m !== null);
-      const failed = (await this.edgeq.requests.publishAll(group, BATCH)).find((r) => r instanceof Error);
+      const group = (await Promise.all(ready.map(async (d) => ({ work: await this.#workMessage(d), runAt: Number(d.msg.headers?.get(HEADER_RUN_AT)) }))))
+        .filter((p): p is Promotion => p.work !== null);
+      const acks = await this.edgeq.requests.publishAll(group.map((p) => p.work), BATCH);
+      const failed = acks.find((r) => r instanceof Error);
       if (failed) {
         this.#report(failed);
         return false;
       }
+      this.#announce(group, acks as PubAck[]);
     }
     return true;
+  }
+
+  /** `promoted` for each task stored anew (a repeat of an earlier promotion is not one). */
+  #announce(group: Promotion[], acks: PubAck[]): void {
+    if (!this.edgeq.events.wanted) return;
+    group.forEach(({ work, runAt }, i) => {
+      const parts = parseTaskSubject(work.subject);
+      // Without an id of its own, the task's is `seq-<its work sequence>`, known now.
+      if (!acks[i].duplicate && parts) emitPromoted(this.edgeq.events, taskIdOf(work.subject, work.headers, acks[i].seq), parts, runAt);
+    });
   }
 
   /**
@@ -226,6 +240,12 @@ export class Scheduler {
     const reason = `delayed message ${streamSeq} names no work subject in ${HEADER_SUBJECT}`;
     return this.edgeq.deadLetters.add({ id, subject: msg.subject, headers: msg.headers, body: msg.data, reason, attempts: 0, history: [], workSeq: streamSeq });
   }
+}
+
+/** A delayed task's work message, and its due time. */
+interface Promotion {
+  work: StreamMessage;
+  runAt: number;
 }
 
 /** A delayed message as its task's work message: its headers less the delay's, with its sequence here; null if it names no work subject. */

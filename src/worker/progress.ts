@@ -7,6 +7,8 @@
  * keeps the last value.
  */
 import { ValidationError } from "../errors.ts";
+import { emitProgress } from "../events/emit.ts";
+import type { Events } from "../events/events.ts";
 import type { TaskRecords } from "../records.ts";
 import { isoNow, type Run } from "./run.ts";
 
@@ -44,6 +46,7 @@ export class Progress {
     private readonly run: Run,
     private readonly records: TaskRecords,
     private readonly report: (err: unknown) => void,
+    private readonly events: Events,
   ) {}
 
   set(value: unknown): void {
@@ -66,6 +69,9 @@ export class Progress {
     while (run.writing) await run.writing;
     if (run.finishing || run.returned || this.#refused) return;
     this.#lastWriteMs = performance.now();
-    if (!(await run.storeRunning(this.records, { ...run.record!, updated_at: isoNow() }, this.report))) this.#refused = true;
+    const record = { ...run.record!, updated_at: isoNow() };
+    if (!(await run.storeRunning(this.records, record, this.report))) this.#refused = true;
+    // Its event is throttled as the writes are: one per stored write.
+    else if (run.runningStored) emitProgress(this.events, record);
   }
 }

@@ -32,6 +32,8 @@ export class Run {
   writing?: Promise<void>;
   /** `performance.now()` at the handler's start. */
   startedMs = 0;
+  /** ms from the handler's start to its return, once it returned (its events' `run_ms`). */
+  runMs?: number;
   /** Made when the handler first reads its signal, or when the run is aborted: most runs need none. */
   abort?: AbortController;
   /** Set when the outcome write has begun: shutdown then waits for it rather than giving the task back. */

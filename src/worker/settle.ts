@@ -12,6 +12,7 @@
 import type { Edgeq } from "../client.ts";
 import type { Delivery } from "../delivery.ts";
 import { EdgeqError, fromNatsError, UnavailableError } from "../errors.ts";
+import { emitOutcome } from "../events/emit.ts";
 import { headersOf } from "../message.ts";
 import { FINAL_STATUSES, MAX_HISTORY, type TaskRecord } from "../record.ts";
 import { parseBackoff, retryDelayMs } from "../retry.ts";
@@ -54,6 +55,7 @@ export class Settler {
    */
   settle(run: Run, outcome: TaskRecord, done: () => void): void {
     run.finishing = true;
+    if (run.startedMs > 0) run.runMs ??= performance.now() - run.startedMs;
     // Not buried, nor retried: the cancel, stored already, is the outcome.
     if (run.canceled) outcome = finished(outcome, "canceled", { error: "canceled" });
     const slow = () => this.#settle(run, outcome).catch(this.report).finally(done);
@@ -169,11 +171,15 @@ export class Settler {
         this.report(err);
       }
     }
+    if (outcome.status === "pending") {
+      const delayMs = retryDelayMs(parseBackoff(run.policy!.backoff)!, outcome.attempts);
+      if (counted) emitOutcome(this.edgeq.events, run, outcome, delayMs);
+      return delivery.nak(delayMs);
+    }
+    if (counted) emitOutcome(this.edgeq.events, run, outcome);
     if (outcome.status === "completed") {
       if (counted) this.tally.completed++;
       delivery.ack();
-    } else if (outcome.status === "pending") {
-      delivery.nak(retryDelayMs(parseBackoff(run.policy!.backoff)!, outcome.attempts));
     } else {
       if (counted && outcome.status !== "canceled") this.tally.failed++;
       delivery.term();

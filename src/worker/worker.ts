@@ -16,6 +16,7 @@ import { Puller } from "../puller.ts";
 import { Attempts } from "./attempts.ts";
 import { Heartbeat, type WorkerInfo } from "./heartbeat.ts";
 import { CanceledError } from "../errors.ts";
+import { emitStarted } from "../events/emit.ts";
 import { CancelNotices } from "./cancel-notices.ts";
 import { giveBack } from "./give-back.ts";
 import { Intake } from "./intake.ts";
@@ -219,6 +220,7 @@ export class Worker {
   }
 
   #execute(run: Run): void {
+    emitStarted(this.edgeq.events, run);
     const outcome = run.execute(this.handlers, this.#progressOf);
     if (!(outcome instanceof Promise)) return this.#settle(run, outcome);
     outcome.then((o) => this.#settle(run, o), (err) => this.#failed(run, err));
@@ -279,7 +281,7 @@ export class Worker {
     return giveBack(this.edgeq, run, this.#report);
   }
 
-  #progressOf = (run: Run): Progress => new Progress(run, this.edgeq.tasks, this.#report);
+  #progressOf = (run: Run): Progress => new Progress(run, this.edgeq.tasks, this.#report, this.edgeq.events);
 
   #report = (err: unknown): void => {
     (this.opts.onError ?? console.error)(err);
