@@ -131,6 +131,8 @@ test("with an admin token, the chart and the task table move as tasks complete a
 test("a running task is canceled from its page, which shows its timeline", async () => {
   const { page } = watched;
   const [id] = await submit([{ type: "sleep", data: { ms: 120_000 } }]);
+  // Running, as its worker's heartbeat says (a first attempt has no record until it ends).
+  await eventually(async () => (await call("GET", "/workers")).workers.some((w: { running: string[] }) => w.running.includes(id)), 30_000, "the task running");
   await page.goto(`${origin}/dashboard#/task/${id}`);
   await waitForText(page, ".title-row .badge", /running/);
   await page.click("#cancel-task");

@@ -44,3 +44,9 @@ export async function api<T>(path: string, method = "GET", body?: unknown): Prom
   }
   return answer as T;
 }
+
+/** The tasks live workers report running, by id, with the worker's id: a first attempt has no record saying so until it ends. */
+export async function runningOn(): Promise<Map<string, string>> {
+  const { workers } = await api<{ workers: Array<{ id: string; running: string[] }> }>("/workers");
+  return new Map(workers.flatMap((w) => w.running.map((task): [string, string] => [task, w.id])));
+}

@@ -3,7 +3,7 @@
  * the record, then from the events as they come), its parents and children when it is part of a
  * flow, and cancel.
  */
-import { api } from "../api.ts";
+import { api, runningOn } from "../api.ts";
 import { badge, h, json, link, replace, section, table, time } from "../dom.ts";
 import type { TaskEvent } from "../events.ts";
 import { act, load, refreshOnEvents, type View } from "../view.ts";
@@ -68,7 +68,9 @@ export const task: View = (ctx, root, id) => {
   const live: TaskEvent[] = [];
   const render = () =>
     load(root, async () => {
-      const t = await api<TaskRecord>(`/tasks/${encodeURIComponent(id)}`);
+      const [t, running] = await Promise.all([api<TaskRecord>(`/tasks/${encodeURIComponent(id)}`), runningOn()]);
+      // A first attempt writes no record until it ends: its worker's heartbeat says it runs.
+      if (t.status === "pending" && running.has(t.id)) Object.assign(t, { status: "running", worker_id: running.get(t.id) });
       const cancel = FINAL.includes(t.status)
         ? null
         : h("button", { class: "danger", id: "cancel-task", onclick: () => act(ctx, `canceled task ${t.id}`, () => api(`/tasks/${encodeURIComponent(t.id)}/cancel`, "POST"), render) }, "Cancel");

@@ -2,7 +2,7 @@
  * Browser-only. The task list: filters by status, queue and type, a search by id, and pages by
  * cursor. The first page follows the events; later pages hold still while read.
  */
-import { api } from "../api.ts";
+import { api, runningOn } from "../api.ts";
 import { ago, badge, h, replace, section, table } from "../dom.ts";
 import { load, refreshOnEvents, type View } from "../view.ts";
 import type { TaskRecord } from "./task.ts";
@@ -54,7 +54,7 @@ export const tasks: View = (ctx, root, param) => {
       const params = new URLSearchParams({ limit: String(PAGE) });
       for (const name of ["status", "queue", "type"]) if (query.get(name)) params.set(name, query.get(name)!);
       if (cursor) params.set("cursor", cursor);
-      const page = await api<{ tasks: TaskRecord[]; next_cursor: string | null }>(`/tasks?${params}`);
+      const [page, running] = await Promise.all([api<{ tasks: TaskRecord[]; next_cursor: string | null }>(`/tasks?${params}`), runningOn()]);
       replace(
         list,
         table(
@@ -64,7 +64,7 @@ export const tasks: View = (ctx, root, param) => {
             t.type,
             t.queue,
             t.priority,
-            badge(t.status),
+            badge(t.status === "pending" && running.has(t.id) ? "running" : t.status),
             `${t.attempts} / ${t.max_attempts}`,
             ago(t.created_at),
             ago(t.finished_at),
