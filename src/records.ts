@@ -178,7 +178,7 @@ export class TaskRecords {
     const { status, queue, type, after, limit } = options;
     const keep = (r: TaskRecord) =>
       (queue === undefined || r.queue === queue) && (type === undefined || r.type === type) && (after === undefined || isAfter(r, after));
-    if (status === "pending") return this.#pendingNewest(limit, keep);
+    if (status === "pending") return (await this.#pendingNewest(limit, keep)).sort(newestFirst).slice(0, limit);
     if (status !== undefined) return this.#listRecords({ status, limit }, keep);
     const [records, pending] = await Promise.all([this.#listRecords({ limit }, keep), this.#pendingNewest(limit, keep)]);
     const byId = new Map(records.map((r) => [r.id, r]));

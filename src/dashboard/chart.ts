@@ -15,6 +15,7 @@ export function rateChart(container: HTMLElement, rates: Rates): { stop(): void 
       width: Math.max(300, container.clientWidth),
       height: HEIGHT,
       cursor: { drag: { x: false, y: false } },
+      legend: { live: false },
       scales: { y: { range: (_u, _min, max) => [0, Math.max(5, Math.ceil(max * 1.15))] } },
       axes: [
         { stroke: "#8b95a5", grid: { stroke: "#eef1f5" }, ticks: { stroke: "#e2e6ec" } },

@@ -62,7 +62,8 @@ function showStreamState(state: StreamState, detail?: string): void {
 }
 
 function tokenBox(): HTMLFormElement {
-  const input = h("input", { type: "password", name: "token", placeholder: "bearer token", autocomplete: "off" });
+  const placeholder = () => (token() ? "token in use" : "bearer token");
+  const input = h("input", { type: "password", name: "token", placeholder: placeholder(), autocomplete: "off" });
   const form = h(
     "form",
     {
@@ -73,6 +74,7 @@ function tokenBox(): HTMLFormElement {
         setToken(input.value.trim() || null);
         input.value = "";
         form.classList.toggle("set", !!token());
+        input.placeholder = placeholder();
         form.classList.remove("asking");
         start();
       },
