@@ -3,7 +3,7 @@
  * consumers' unacknowledged counts, worker heartbeats and the workers' reported totals.
  */
 import type { Edgeq } from "./client.ts";
-import { WORK_STREAM } from "./names.ts";
+import { DELAYED_STREAM, WORK_STREAM } from "./names.ts";
 import type { WorkerInfo } from "./worker/mod.ts";
 
 export interface Health {
@@ -19,6 +19,8 @@ export interface Health {
   failed_tasks: number;
   /** Tasks in the dead-letter stream now. */
   dead_tasks: number;
+  /** Delayed tasks not yet due (canceled ones among them until their due time). */
+  delayed_tasks: number;
   /** Task types delivered to a worker without a handler for them in the last minute, that no live worker has one for: they wait. */
   unserved_types: string[];
   /** "full" when the work stream is at its `max_bytes` (submissions get 507 storage_full_error), with the reason in `storage_error`. */
@@ -31,15 +33,16 @@ export interface Health {
 
 export async function readHealth(edgeq: Edgeq): Promise<Health> {
   const timestamp = new Date().toISOString();
-  const empty = { workers: 0, pending_tasks: 0, running_tasks: 0, completed_tasks: 0, failed_tasks: 0, dead_tasks: 0, unserved_types: [], storage: "ok" as const };
+  const empty = { workers: 0, pending_tasks: 0, running_tasks: 0, completed_tasks: 0, failed_tasks: 0, dead_tasks: 0, delayed_tasks: 0, unserved_types: [], storage: "ok" as const };
   if (!edgeq.connection.up) return { status: "unhealthy", ...empty, timestamp, error: "NATS is unreachable" };
   try {
-    const [stream, consumers, workers, totals, dead] = await Promise.all([
+    const [stream, consumers, workers, totals, dead, delayed] = await Promise.all([
       edgeq.jsm.streams.info(WORK_STREAM),
       edgeq.jsm.consumers.list(WORK_STREAM).next(),
       edgeq.workers(),
       edgeq.workerTotals(),
       edgeq.deadLetters.count(),
+      edgeq.jsm.streams.info(DELAYED_STREAM),
     ]);
     const running = consumers.reduce((n, c) => n + c.num_ack_pending, 0);
     return {
@@ -50,6 +53,7 @@ export async function readHealth(edgeq: Edgeq): Promise<Health> {
       completed_tasks: totals.completed,
       failed_tasks: totals.failed,
       dead_tasks: dead,
+      delayed_tasks: delayed.state.messages,
       unserved_types: unserved(workers),
       ...storage(stream.config.max_bytes, stream.state.bytes),
       timestamp,

@@ -75,13 +75,17 @@ export class PendingTasks {
     return found ? this.#record(found) : null;
   }
 
-  /** The newest `limit` messages of the work stream (that `keep` takes) as pending records, newest first. */
+  /**
+   * The newest `limit` messages of the work stream (that `keep` takes) as pending records, newest
+   * first; and past `limit`, those stored in the same millisecond as the last, which a listing
+   * orders by id (task-cursor.ts), so that its page holds the right ones of them.
+   */
   async newest(limit: number, keep: (record: TaskRecord) => boolean = () => true): Promise<TaskRecord[]> {
     const found: TaskRecord[] = [];
     await this.#backwards((msg) => {
       const record = this.#record(msg);
       if (record && keep(record)) found.push(record);
-      return found.length < limit;
+      return found.length < limit || msg.storedAt === Date.parse(found[found.length - 1].created_at);
     });
     return found;
   }

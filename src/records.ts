@@ -16,6 +16,7 @@ import { PayloadTooLargeError } from "./errors.ts";
 import { KV_OPERATION_HEADER } from "./names.ts";
 import { encodeRecord, FINAL_STATUSES, parseRecord, sameRecord, type TaskRecord, type TaskStatus } from "./record.ts";
 import type { Requests } from "./requests.ts";
+import { isAfter, newestFirst, type TaskCursor } from "./task-cursor.ts";
 import { SCAN_BATCH, StreamScanner } from "./scan.ts";
 
 /** `?limit=` of a listing: newest first, 50 by default. */
@@ -28,6 +29,10 @@ export const limitSchema = z.coerce
 
 export interface ListOptions {
   status?: TaskStatus;
+  queue?: string;
+  type?: string;
+  /** Only tasks after this page's end (task-cursor.ts). */
+  after?: TaskCursor;
   limit: number;
 }
 
@@ -169,18 +174,21 @@ export class TaskRecords {
    * wrote one), the rest from the records (a delayed task's is written when it is submitted), and
    * an unfiltered listing merges both.
    */
-  async list({ status, limit }: ListOptions): Promise<TaskRecord[]> {
-    if (status === "pending") return this.#pendingNewest(limit);
-    if (status !== undefined) return this.#listRecords({ status, limit });
-    const [records, pending] = await Promise.all([this.#listRecords({ limit }), this.#pendingNewest(limit)]);
+  async list(options: ListOptions): Promise<TaskRecord[]> {
+    const { status, queue, type, after, limit } = options;
+    const keep = (r: TaskRecord) =>
+      (queue === undefined || r.queue === queue) && (type === undefined || r.type === type) && (after === undefined || isAfter(r, after));
+    if (status === "pending") return (await this.#pendingNewest(limit, keep)).sort(newestFirst).slice(0, limit);
+    if (status !== undefined) return this.#listRecords({ status, limit }, keep);
+    const [records, pending] = await Promise.all([this.#listRecords({ limit }, keep), this.#pendingNewest(limit, keep)]);
     const byId = new Map(records.map((r) => [r.id, r]));
     for (const p of pending) if (!byId.has(p.id)) byId.set(p.id, p);
-    return [...byId.values()].sort((a, b) => b.created_at.localeCompare(a.created_at)).slice(0, limit);
+    return [...byId.values()].sort(newestFirst).slice(0, limit);
   }
 
-  /** The newest work messages whose tasks are pending: those with no record of their own, or a `pending` one. */
-  async #pendingNewest(limit: number): Promise<TaskRecord[]> {
-    const messages = await this.pending.newest(limit);
+  /** The newest work messages whose tasks are pending (and that `keep` takes): those with no record of their own, or a `pending` one. */
+  async #pendingNewest(limit: number, keep: (record: TaskRecord) => boolean): Promise<TaskRecord[]> {
+    const messages = await this.pending.newest(limit, keep);
     const records = await Promise.all(messages.map((m) => this.read(m.id).then((r) => r.record, () => null)));
     return messages.flatMap((m, i): TaskRecord[] => {
       const record = records[i];
@@ -194,7 +202,7 @@ export class TaskRecords {
    * before the window's first message, so it was also created before then, and once `limit`
    * matches are newer than that the answer is exact.
    */
-  async #listRecords({ status, limit }: ListOptions): Promise<TaskRecord[]> {
+  async #listRecords({ status, limit }: ListOptions, picks: (record: TaskRecord) => boolean): Promise<TaskRecord[]> {
     const { state } = await this.jsm.streams.info(this.#stream);
     // Newest copy of each record read: one rewritten while we read shows up twice.
     const latest = new Map<string, Stored & { record: TaskRecord }>();
@@ -204,11 +212,10 @@ export class TaskRecords {
     };
     const matches = () =>
       [...latest.values()]
-        .filter((s) => !status || s.record.status === status)
-        // Newest created first; for equal times, the latest written first.
-        .sort((a, b) => b.record.created_at.localeCompare(a.record.created_at) || b.seq - a.seq)
-        .slice(0, limit)
-        .map((s) => s.record);
+        .filter((s) => (!status || s.record.status === status) && picks(s.record))
+        .map((s) => s.record)
+        .sort(newestFirst)
+        .slice(0, limit);
     let end = state.last_seq + 1;
     for (let window = limit * 4; end > state.first_seq && state.messages > 0; window *= 4) {
       const start = Math.max(state.first_seq, end - window);

@@ -17,6 +17,7 @@ import {
   UnauthorizedError,
   UnavailableError,
 } from "../errors.ts";
+import { dashboardRoutes } from "./dashboard.ts";
 import { deadLetterRoutes } from "./dead-letters.ts";
 import { eventRoutes } from "./events.ts";
 import { metricsRoutes } from "./metrics.ts";
@@ -28,6 +29,7 @@ import { ROUTE_TIMEOUT_MS } from "./limits.ts";
 import { idempotencyKeySchema, idSchema, queueSchema, type SubmitOptions } from "../message.ts";
 import { DEFAULT_QUEUE } from "../names.ts";
 import type { Submitted } from "../queue.ts";
+import { cursorAfter } from "../task-cursor.ts";
 import { type RateLimit, RateLimiter } from "./rate-limit.ts";
 
 export interface ApiOptions {
@@ -83,9 +85,6 @@ function answer(task: Submitted) {
 /** The API's version in its OpenAPI document: the package's. */
 const API_VERSION = "0.1.0";
 
-/** Where the dead-letter routes are mounted: changing anything there takes the `admin` scope. */
-const DEAD_LETTERS_PATH = "/dead-letters";
-
 /** `caller` names who sent the request: a token's label, or the client's address when the API is open. */
 type ApiEnv = { Variables: { caller: string } };
 
@@ -107,11 +106,12 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono<ApiEnv> 
   // Open as /health is: it says what the API takes, nothing of what it holds.
   let described: object | undefined;
   app.get("/openapi.json", (c) => c.json(described ??= openApiDocument(API_VERSION)));
+  app.route("/dashboard", dashboardRoutes());
 
   // Every route below needs a token when tokens are configured; unknown routes too, so that they cannot be probed.
   app.use("*", async (c, next) => {
     const caller = tokens.length
-      ? authenticate(c.req.header("Authorization"), tokens, requiredScope(c.req.method, isUnder(c.req.path, DEAD_LETTERS_PATH))).label
+      ? authenticate(c.req.header("Authorization"), tokens, requiredScope(c.req.method, c.req.path)).label
       : `address ${options.clientAddress?.(c) ?? "unknown"}`;
     c.set("caller", caller);
     await next();
@@ -165,9 +165,11 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono<ApiEnv> 
   app.post("/tasks/batch", limitRate, async (c) => submitBatch(c, parseJson(await c.req.text())));
 
   app.get("/tasks", async (c) => {
-    const query = parseInput(listQuerySchema, c.req.query(), "query");
-    const tasks = await edgeq.tasks.list(query);
-    return c.json({ tasks, count: tasks.length });
+    const { cursor, ...query } = parseInput(listQuerySchema, c.req.query(), "query");
+    const tasks = await edgeq.tasks.list({ ...query, after: cursor });
+    // A full page may have more after it; a short one is the last.
+    const next_cursor = tasks.length === query.limit ? cursorAfter(tasks[tasks.length - 1]) : null;
+    return c.json({ tasks, count: tasks.length, next_cursor });
   });
 
   app.get("/tasks/:id", async (c) => {
@@ -207,7 +209,7 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono<ApiEnv> 
     return c.json({ workers, count: workers.length });
   });
 
-  app.route(DEAD_LETTERS_PATH, deadLetterRoutes(edgeq));
+  app.route("/dead-letters", deadLetterRoutes(edgeq));
   app.route("/schedules", scheduleRoutes(edgeq));
   app.route("/events", eventRoutes(edgeq, options.eventsHeartbeatMs));
   app.route("/metrics", metricsRoutes(edgeq));
@@ -232,10 +234,6 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono<ApiEnv> 
   });
 
   return app;
-}
-
-function isUnder(path: string, prefix: string): boolean {
-  return path === prefix || path.startsWith(`${prefix}/`);
 }
 
 /** ValidationError → validation_error: a stable machine-readable code. */

@@ -4,8 +4,8 @@
  *   EDGEQ_API_TOKENS="<token>:<scope>,<scope>;<token>:<scope>"
  *   e.g. EDGEQ_API_TOKENS="Zk3...q9:submit,read;p0W...x2:read"
  *
- * Scopes: `read` for GET routes; `admin` for changing the dead letters (requeue, purge); `submit`
- * for every other method (POST /tasks and any later route that changes something). A token has
+ * Scopes: `read` for GET routes; `admin` for the control actions (see ADMIN_ROUTES: the dashboard's
+ * actions); `submit` for every other method (POST /tasks, POST /schedules). A token has
  * exactly the scopes listed. Tokens are 16–256 characters of
  * `A-Z a-z 0-9 - . _ ~ + /`, optionally ending in `=` (RFC 6750's b64token, less nothing useful).
  * /health stays open. Without tokens the API is open, and the serve command says so.
@@ -51,10 +51,22 @@ export function parseApiTokens(spec: string): ApiToken[] {
   return tokens;
 }
 
+/**
+ * Routes whose changes take `admin`: the control actions, which act on tasks others submitted
+ * (requeueing and purging dead letters, canceling, pausing and resuming queues and schedules,
+ * deleting schedules). Submitting takes only `submit`.
+ */
+const ADMIN_ROUTES = [
+  /^\/dead-letters(\/|$)/,
+  /^\/tasks\/(cancel|[^/]+\/cancel)$/,
+  /^\/queues\/[^/]+\/(pause|resume)$/,
+  /^\/schedules\/[^/]+(\/pause|\/resume)?$/,
+];
+
 /** The scope a request needs: reading for GET (and HEAD); for anything else, admin on admin routes, else submitting. */
-export function requiredScope(method: string, adminRoute: boolean): Scope {
+export function requiredScope(method: string, path: string): Scope {
   if (method === "GET" || method === "HEAD") return "read";
-  return adminRoute ? "admin" : "submit";
+  return ADMIN_ROUTES.some((route) => route.test(path)) ? "admin" : "submit";
 }
 
 /**

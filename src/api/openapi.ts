@@ -20,6 +20,8 @@ function query(schema: Schema) {
 const param = (name: string) => ({ name, in: "path", required: true, schema: { type: "string" } });
 const error = { description: "an error: `{success: false, error, code}`", content: { "application/json": { schema: { type: "object", properties: { success: { const: false }, error: { type: "string" }, code: { type: "string" } } } } } };
 const ok = (description: string) => ({ description, content: { "application/json": { schema: { type: "object" } } } });
+/** A file the API serves as it is (the dashboard's page and assets), open as /health is. */
+const file = (summary: string, type: string) => ({ summary, responses: { "200": { description: summary, content: { [type]: { schema: { type: "string" } } } } } });
 const op = (summary: string, extra: object = {}, status = "200") => ({ summary, ...extra, responses: { [status]: ok(summary), "4XX": error, "503": error } });
 
 export function openApiDocument(version: string): object {
@@ -29,6 +31,9 @@ export function openApiDocument(version: string): object {
     paths: {
       "/health": { get: op("the system at a glance") },
       "/openapi.json": { get: op("this document") },
+      "/dashboard": { get: file("the dashboard: its data comes from the routes here, with the token entered in it", "text/html") },
+      "/dashboard/dashboard.js": { get: file("the dashboard's script, bundled at build time", "text/javascript") },
+      "/dashboard/dashboard.css": { get: file("the dashboard's style sheet", "text/css") },
       "/tasks": {
         post: op("submit a task (or, with an array, a batch)", { requestBody: body(submitBodySchema) }, "201"),
         get: op("list tasks, newest first", { parameters: query(listQuerySchema) }),

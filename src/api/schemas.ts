@@ -6,6 +6,7 @@ import { z } from "zod";
 import { limitSchema } from "../records.ts";
 import { delayMsSchema, idempotencyKeySchema, idSchema, prioritySchema, queueSchema, runAtSchema, typeSchema } from "../message.ts";
 import { TASK_STATUSES } from "../record.ts";
+import { cursorSchema } from "../task-cursor.ts";
 import { backoffSchema, maxAttemptsSchema, timeoutSchema } from "../retry.ts";
 
 export const submitBodySchema = z.strictObject(
@@ -40,6 +41,10 @@ export const listQuerySchema = z.object({
     .enum([...TASK_STATUSES, "processing"], { error: `must be one of ${TASK_STATUSES.join(", ")}` })
     .transform((s) => (s === "processing" ? "running" : s))
     .optional(),
+  queue: queueSchema.optional(),
+  type: typeSchema.optional(),
+  /** The `next_cursor` of the page before. */
+  cursor: cursorSchema.optional(),
   limit: limitSchema,
 });
 

@@ -1,0 +1,46 @@
+/**
+ * Browser-only. Completed and failed tasks per second over the last 15 minutes, counted from the
+ * events (`completed`; `failed` and `dead`, the two ways a task ends unsuccessfully), and on load
+ * from the records' finish times, so that the chart has the past too.
+ */
+export const WINDOW_SECONDS = 15 * 60;
+
+export type Outcome = "completed" | "failed";
+
+export class Rates {
+  readonly #counts = { completed: new Map<number, number>(), failed: new Map<number, number>() };
+  /** Tasks counted already: an event and the backfill may both report one. */
+  readonly #seen = new Set<string>();
+
+  add(outcome: Outcome, taskId: string, atMs: number, now = Date.now()): void {
+    const second = Math.floor(atMs / 1000);
+    if (second <= Math.floor(now / 1000) - WINDOW_SECONDS || this.#seen.has(`${outcome} ${taskId} ${second}`)) return;
+    this.#seen.add(`${outcome} ${taskId} ${second}`);
+    const counts = this.#counts[outcome];
+    counts.set(second, (counts.get(second) ?? 0) + 1);
+  }
+
+  /** uPlot's data: seconds, then completed and failed per second, oldest first; drops what left the window. */
+  series(now = Date.now()): [number[], number[], number[]] {
+    const last = Math.floor(now / 1000);
+    const first = last - WINDOW_SECONDS + 1;
+    for (const counts of Object.values(this.#counts)) for (const s of counts.keys()) if (s < first) counts.delete(s);
+    if (this.#seen.size > 100_000) this.#seen.clear();
+    const xs: number[] = [];
+    const completed: number[] = [];
+    const failed: number[] = [];
+    for (let s = first; s <= last; s++) {
+      xs.push(s);
+      completed.push(this.#counts.completed.get(s) ?? 0);
+      failed.push(this.#counts.failed.get(s) ?? 0);
+    }
+    return [xs, completed, failed];
+  }
+
+  /** Tasks counted in the window. */
+  total(outcome: Outcome): number {
+    let n = 0;
+    for (const c of this.#counts[outcome].values()) n += c;
+    return n;
+  }
+}

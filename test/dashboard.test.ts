@@ -1,0 +1,175 @@
+/**
+ * The dashboard in headless Chromium, against a real nats-server, `edgeq serve` over HTTP and a
+ * demo worker: refused without a token (401) and for actions with a read-only one (403 shown);
+ * with an admin token the chart and the task table move as tasks complete and fail, and a task is
+ * canceled, a queue paused and resumed, and a dead letter requeued from the page. Saves a
+ * screenshot in test/artifacts/ (and in docs/dashboard.png with EDGEQ_SCREENSHOT_DOCS=1).
+ */
+import { mkdirSync } from "node:fs";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { launchChromium, openPage, type WatchedPage } from "./helpers/browser.ts";
+import { freePort, NatsServer, waitForPort } from "./helpers/nats-server.ts";
+import { type EdgeqProcess, eventually, ROOT, runEdgeq } from "./helpers/processes.ts";
+
+const ADMIN = "admin-token-0123456789abcdef";
+const READER = "reader-token-0123456789abcdef";
+let server: NatsServer;
+let api: EdgeqProcess;
+let worker: EdgeqProcess;
+let browser: Browser;
+let origin: string;
+
+beforeAll(async () => {
+  server = await NatsServer.start();
+  const port = await freePort();
+  origin = `http://127.0.0.1:${port}`;
+  api = runEdgeq("node", ["serve"], { NATS_URL: server.url, PORT: String(port), EDGEQ_API_TOKENS: `${ADMIN}:read,submit,admin;${READER}:read` });
+  await api.waitFor(/API listening/, 60_000);
+  await waitForPort(port);
+  worker = runEdgeq("node", ["worker", "workers/demo.ts"], { NATS_URL: server.url });
+  await worker.workerId();
+  browser = await launchChromium();
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await worker?.stop();
+  await api?.stop();
+  await server?.stop();
+});
+
+async function call(method: string, path: string, body?: unknown): Promise<any> {
+  const res = await fetch(`${origin}${path}`, { method, headers: { Authorization: `Bearer ${ADMIN}`, "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+  return res.json();
+}
+
+const submit = (tasks: object[]) => call("POST", "/tasks/batch", tasks).then((r) => r.tasks.map((t: { task_id: string }) => t.task_id) as string[]);
+
+async function useToken(page: Page, token: string): Promise<void> {
+  await page.fill("#token-form input", token);
+  await page.click("#token-form button");
+}
+
+/** The number shown by the chart's totals: completed or failed in the last 15 minutes. */
+async function chartTotal(page: Page, outcome: "completed" | "failed"): Promise<number> {
+  const text = await page.textContent("#rate-totals");
+  return Number(new RegExp(`(\\d+) ${outcome}`).exec(text ?? "")?.[1] ?? NaN);
+}
+
+async function waitForText(page: Page, selector: string, pattern: RegExp, timeout = 30_000): Promise<void> {
+  await page.waitForFunction(
+    ([s, p]) => new RegExp(p).test(document.querySelector(s)?.textContent ?? ""),
+    [selector, pattern.source] as const,
+    { timeout },
+  );
+}
+
+let watched: WatchedPage;
+
+test("the page is served with a strict CSP and, without a token, shows no data: the API answers 401", async () => {
+  watched = await openPage(browser, origin);
+  const { page } = watched;
+  const res = await page.goto(`${origin}/dashboard`);
+  expect(res?.status()).toBe(200);
+  const csp = res?.headers()["content-security-policy"] ?? "";
+  expect(csp).toContain("script-src 'self'");
+  expect(csp).not.toContain("unsafe-inline");
+  await page.waitForSelector("#token-form.asking");
+  await waitForText(page, "#page", /Could not load \(401\)/);
+  expect(await page.evaluate(() => fetch("/tasks").then((r) => r.status))).toBe(401);
+  expect(await page.evaluate(() => document.cookie)).toBe("");
+});
+
+test("a read-only token sees the data but its actions are refused with 403, shown on the page", async () => {
+  const { page } = watched;
+  await useToken(page, READER);
+  await page.waitForSelector("[data-stat=workers]");
+  await waitForText(page, "[data-stat=workers]", /^1$/);
+  await page.goto(`${origin}/dashboard#/queues`);
+  await page.click("button[data-pause=default]");
+  await waitForText(page, "#notice", /paused default refused \(403\).*lacks the "admin" scope/);
+  expect((await call("GET", "/queues")).queues.find((q: { name: string }) => q.name === "default").paused).toBe(false);
+});
+
+test("with an admin token, the chart and the task table move as tasks complete and fail", async () => {
+  const { page } = watched;
+  await page.goto(`${origin}/dashboard#/`);
+  await useToken(page, ADMIN);
+  await page.waitForSelector("#live.live", { timeout: 30_000 });
+  await page.waitForSelector("#rate-chart canvas");
+  const before = { completed: await chartTotal(page, "completed"), failed: await chartTotal(page, "failed") };
+  for (let wave = 0; wave < 3; wave++) {
+    await submit([...Array.from({ length: 10 }, (_, i) => ({ type: "process", data: `wave ${wave} task ${i}` })), { type: "fail", data: { wave }, max_attempts: 1 }]);
+  }
+  await page.waitForFunction(([c, f]) => {
+    const text = document.querySelector("#rate-totals")?.textContent ?? "";
+    const n = (o: string) => Number(new RegExp(`(\\d+) ${o}`).exec(text)?.[1]);
+    return n("completed") >= c + 30 && n("failed") >= f + 3;
+  }, [before.completed, before.failed] as const, { timeout: 60_000 });
+  await waitForText(page, "[data-stat=dead]", /^3$/);
+
+  // The first page of tasks follows the events: a task submitted while it is shown appears.
+  await page.goto(`${origin}/dashboard#/tasks`);
+  await page.waitForSelector("#task-list table");
+  const [fresh] = await submit([{ type: "process", data: "while watching" }]);
+  await page.waitForSelector(`#task-list a[href="#/task/${fresh}"]`, { timeout: 30_000 });
+
+  // Filters and pages: 3 dead tasks; 31 completed over two pages of 25, none on both.
+  await page.goto(`${origin}/dashboard#/tasks?status=dead`);
+  await page.waitForFunction(() => document.querySelectorAll("#task-list tbody tr").length === 3);
+  await page.goto(`${origin}/dashboard#/tasks?status=completed&type=process`);
+  await page.waitForFunction(() => document.querySelectorAll("#task-list tbody tr").length === 25);
+  const first = await page.$$eval("#task-list tbody tr td:first-child", (tds) => tds.map((td) => td.textContent));
+  await page.click("text=Older →");
+  await waitForText(page, ".pager", /page 2/);
+  await page.waitForFunction(() => document.querySelectorAll("#task-list tbody tr").length === 6);
+  const second = await page.$$eval("#task-list tbody tr td:first-child", (tds) => tds.map((td) => td.textContent));
+  expect(second.filter((id) => first.includes(id))).toEqual([]);
+});
+
+test("a running task is canceled from its page, which shows its timeline", async () => {
+  const { page } = watched;
+  const [id] = await submit([{ type: "sleep", data: { ms: 120_000 } }]);
+  // Running, as its worker's heartbeat says (a first attempt has no record until it ends).
+  await eventually(async () => (await call("GET", "/workers")).workers.some((w: { running: string[] }) => w.running.includes(id)), 30_000, "the task running");
+  await page.goto(`${origin}/dashboard#/task/${id}`);
+  await waitForText(page, ".title-row .badge", /running/);
+  await page.click("#cancel-task");
+  await waitForText(page, "#notice", new RegExp(`canceled task ${id}`));
+  await waitForText(page, ".title-row .badge", /canceled/);
+  await waitForText(page, "#timeline", /submitted.*canceled/);
+  expect((await call("GET", `/tasks/${id}`)).status).toBe("canceled");
+});
+
+test("a dead letter is requeued from the page, with its queue paused and resumed there", async () => {
+  const { page } = watched;
+  const dead = (await call("GET", "/dead-letters")).dead_letters.map((d: { id: string }) => d.id) as string[];
+  expect(dead.length).toBe(3);
+  // Paused, the queue keeps the requeued task pending, where the test can see it.
+  await page.goto(`${origin}/dashboard#/queues`);
+  await page.click("button[data-pause=default]");
+  await page.waitForSelector("button[data-resume=default]");
+  await page.goto(`${origin}/dashboard#/dead-letters`);
+  await page.click(`button[data-requeue="${dead[0]}"]`);
+  await waitForText(page, "#notice", new RegExp(`requeued ${dead[0]}`));
+  await page.waitForFunction((id) => !document.querySelector(`button[data-requeue="${id}"]`), dead[0]);
+  expect((await call("GET", `/tasks/${dead[0]}`)).status).toBe("pending");
+  expect((await call("GET", "/dead-letters")).count).toBe(2);
+  await page.goto(`${origin}/dashboard#/queues`);
+  await page.click("button[data-resume=default]");
+  await page.waitForSelector("button[data-pause=default]");
+  // Resumed, it runs again, and fails for good again.
+  await eventually(async () => (await call("GET", `/tasks/${dead[0]}`)).status === "dead", 30_000, "the requeued task ran");
+});
+
+test("the overview after all this: screenshot, and nothing off the origin or against the CSP", async () => {
+  const { page, problems } = watched;
+  await page.goto(`${origin}/dashboard#/`);
+  await page.waitForSelector("#workers table");
+  await page.waitForTimeout(1500); // a redraw of the chart with the latest second
+  mkdirSync(`${ROOT}test/artifacts`, { recursive: true });
+  await page.screenshot({ path: `${ROOT}test/artifacts/dashboard.png`, fullPage: true });
+  if (process.env.EDGEQ_SCREENSHOT_DOCS) await page.screenshot({ path: `${ROOT}docs/dashboard.png`, fullPage: true });
+  expect(problems).toEqual([]);
+});
