@@ -37,6 +37,8 @@ export class Cancellations {
     private readonly requests: Requests,
     /** The ids of the tasks live workers report running. */
     private readonly runningIds: () => Promise<string[]>,
+    /** Releases what waits on a task that has ended (src/flows/). */
+    private readonly released: (record: TaskRecord) => Promise<void>,
   ) {}
 
   /**
@@ -54,6 +56,8 @@ export class Cancellations {
       const canceled: TaskRecord = { ...current, status: "canceled", error: reason, finished_at: now, updated_at: now };
       // Written at the revision read: over this task's own record, or an earlier task's under its id.
       if ((await this.records.putIfUnchanged(canceled, revision)) === null) continue;
+      // Before its message goes: should this stop half way, the message's delivery releases them.
+      await this.released(canceled);
       // Settled now; a message already gone (or a failed delete) leaves a worker only a refused outcome write.
       if (current.seq !== undefined) await this.jsm.streams.deleteMessage(WORK_STREAM, current.seq, false).catch(() => false);
       // A delayed task's message; promoted meanwhile, its work message names it, and the worker keeps the cancel.
