@@ -34,7 +34,9 @@ export {
   deadSubject,
   DEFAULT_PRIORITY,
   DEFAULT_QUEUE,
+  FLOWS_BUCKET,
   HEADER_BACKOFF,
+  HEADER_HAS_DEPENDENTS,
   HEADER_ID,
   HEADER_MAX_ATTEMPTS,
   HEADER_TASK_ID,
@@ -63,6 +65,7 @@ export type { Attempt, TaskRecord, TaskStatus } from "./record.ts";
 export type { ListOptions, TaskRecords } from "./records.ts";
 export type { DeadLetter } from "./dead-letters.ts";
 export type { CancelFilter } from "./cancel.ts";
+export type { FlowInput, FlowNodeInput, Flows, FlowSubmitted, ParentOutcome } from "./flows/mod.ts";
 export type { QueueState, QueueStates, QueueSummary } from "./queue-states.ts";
 export type { Backoff, RetryPolicy } from "./retry.ts";
 export type { Runtime } from "./runtime.ts";

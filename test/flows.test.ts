@@ -8,7 +8,8 @@ import { afterAll, afterEach, beforeAll, expect, test } from "vitest";
 import { createApi } from "../src/api/app.ts";
 import type { Scheduler } from "../src/delayed/mod.ts";
 import { PermanentError } from "../src/errors.ts";
-import { FLOWS_BUCKET, TASKS_BUCKET } from "../src/names.ts";
+import { flowGateKey, FLOWS_BUCKET, HEADER_HAS_DEPENDENTS, pendingSubject, TASKS_BUCKET } from "../src/names.ts";
+import { newRecord } from "../src/record.ts";
 import type { Handlers, TaskContext, Worker } from "../src/worker/mod.ts";
 import { eventually } from "./helpers/processes.ts";
 import { useNats } from "./helpers/setup.ts";
@@ -199,4 +200,32 @@ test("cycles, unknown ids and bad nodes get a 400 naming the problem, and nothin
   const unknownParent = await post("/tasks", { type: "work", depends_on: ["nobody"] });
   expect(unknownParent).toMatchObject({ status: 400, body: { error: 'invalid flow: node "' + unknownParent.body.error.split('"')[1] + '" depends on unknown task "nobody"' } });
   expect(await count()).toEqual(before);
+});
+
+test("a release cut short is finished: a parent's outcome stored before its worker died, a committed gate left by its submitter", async () => {
+  const q = "deps_recover";
+  // The parent's worker stored its outcome, then died before releasing and acknowledging: its message comes back.
+  await env.edgeq.flow({ nodes: [{ id: "rec-p", type: "work", queue: q }, { id: "rec-c", type: "work", queue: q, dependsOn: ["rec-p"] }] });
+  const message = (await env.edgeq.jsm.streams.getMessage("EDGEQ_TASKS", { last_by_subj: pendingSubject("rec-p") }))!;
+  expect(message.header.get(HEADER_HAS_DEPENDENTS)).toBe("1");
+  const { record, revision } = await env.edgeq.tasks.read("rec-p");
+  const now = new Date().toISOString();
+  const outcome = { ...record!, status: "completed" as const, result: "stored before the crash", seq: message.seq, attempts: 1, waiting_on: undefined, finished_at: now };
+  expect(await env.edgeq.tasks.putIfUnchanged(outcome, revision)).not.toBeNull();
+
+  // A submitter that died after committing its flow's gate, before releasing it: the scheduler's sweep does.
+  const links = env.edgeq.flows.links;
+  await env.edgeq.tasks.putIfUnchanged(newRecord({ id: "rec-g", type: "work", queue: q, priority: "normal", data: null }, {
+    status: "waiting", attempts: 0, max_attempts: 3, created_at: now, waiting_on: ["flow:rec-flow"], flow: "rec-flow",
+    release: { backoff: "fixed:100", timeout_ms: null },
+  }), 0);
+  expect(await links.put(flowGateKey("rec-flow"), { children: ["rec-g"], committed: true }, 0)).not.toBeNull();
+
+  const r = recorder();
+  await work(q, r.handlers);
+  expect(await waitFor("rec-c")).toMatchObject({ status: "completed" });
+  expect(r.seen.get("rec-c")!.parents).toEqual({ "rec-p": "stored before the crash" });
+  expect(r.at("rec-p", "start")).toBeUndefined();
+  expect(await waitFor("rec-g")).toMatchObject({ status: "completed", attempts: 1 });
+  await eventually(async () => (await links.get(flowGateKey("rec-flow"))) === null, 5000, "the gate to go");
 });

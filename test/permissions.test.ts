@@ -126,6 +126,15 @@ test("the API submits over HTTP, the worker runs the task, the outcome is readab
   await eventually(async () => (await (await api.request("/tasks?status=completed&limit=100")).json()).tasks.some((t: { id: string }) => t.id.startsWith("sched-perm-")), 10_000, "a tick");
   expect((await api.request("/schedules/perm", { method: "DELETE" })).status).toBe(200);
 
+  // A flow: the API stores its gate, records and links; the worker releases the child when the parent completes.
+  const flow = await (await api.request("/flows", { method: "POST", body: '{"type": "process", "data": "child", "children": [{"type": "process", "data": "parent"}]}' })).json();
+  const child = flow.tasks.at(-1).task_id;
+  await eventually(async () => (await (await api.request(`/tasks/${child}`)).json()).status === "completed", 10_000, "the flow's child");
+  // A task that waits on one submitted before: the API's sweep releases it.
+  const slow = await (await api.request("/tasks", { method: "POST", body: '{"type": "sleep", "data": {"ms": 300}}' })).json();
+  const after = await (await api.request("/tasks", { method: "POST", body: JSON.stringify({ type: "process", data: "after", depends_on: [slow.task_id] }) })).json();
+  await eventually(async () => (await (await api.request(`/tasks/${after.task_id}`)).json()).status === "completed", 10_000, "the dependent task");
+
   // Pause and resume: the API stores the state and tells the worker, which reads it.
   expect((await api.request("/queues/default/pause", { method: "POST" })).status).toBe(200);
   const held = await (await api.request("/tasks", { method: "POST", body: '{"type": "process", "data": "after the pause"}' })).json();
