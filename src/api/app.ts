@@ -204,6 +204,7 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono<ApiEnv> 
 
   app.route(DEAD_LETTERS_PATH, deadLetterRoutes(edgeq));
   app.route("/schedules", scheduleRoutes(edgeq));
+  app.use("/flows", limitRate);
   app.route("/flows", flowRoutes(edgeq, answer));
 
   app.notFound((c) => {

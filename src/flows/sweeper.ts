@@ -7,7 +7,7 @@
  * - any other link whose task ended more than UNWATCHED_AFTER_MS ago (its release was cut short
  *   where no message was left to come back: a cancel, or a cascade of `dependency_failed`).
  * Releases are idempotent (release.ts), so a sweep that races a worker's release changes nothing.
- * It costs nothing while no task waits: the bucket is then empty.
+ * While no task waits it costs a look at the bucket's stream info: no link is left, and nothing was written since.
  */
 import type { Edgeq } from "../client.ts";
 import { DEPENDENTS_KEY_PREFIX, FLOW_GATE_KEY_PREFIX, FLOWS_BUCKET, KV_OPERATION_HEADER } from "../names.ts";
@@ -31,6 +31,8 @@ const decoder = new TextDecoder();
 export class DependencySweeper {
   readonly #scanner: StreamScanner;
   #lastAt = 0;
+  /** The bucket's last sequence when a sweep found no link: nothing to do until it moves. */
+  #emptyAt = -1;
 
   constructor(
     private readonly edgeq: Edgeq,
@@ -46,6 +48,8 @@ export class DependencySweeper {
     const now = this.now();
     if (now - this.#lastAt < SWEEP_EVERY_MS) return;
     this.#lastAt = now;
+    const { state } = await this.edgeq.jsm.streams.info(`KV_${FLOWS_BUCKET}`);
+    if (state.last_seq === this.#emptyAt) return;
     const found: { key: string; link: Link; age: number }[] = [];
     const prefix = `$KV.${FLOWS_BUCKET}.`;
     await this.#scanner.scan(1, (d) => {
@@ -57,6 +61,7 @@ export class DependencySweeper {
       }
       return true;
     });
+    if (found.length === 0) this.#emptyAt = state.last_seq;
     // One link that cannot be released now does not hold up the others.
     await inLanes(found.length, WIDTH, (i) => this.#sweep(found[i]).catch(this.report));
   }
