@@ -9,7 +9,7 @@
 import { beforeAll, expect, test } from "vitest";
 import { createApi } from "../src/api/app.ts";
 import { parseApiTokens } from "../src/api/auth.ts";
-import { TASKS_BUCKET, WORK_STREAM } from "../src/names.ts";
+import { FLOWS_BUCKET, TASKS_BUCKET, WORK_STREAM } from "../src/names.ts";
 import { useNats } from "./helpers/setup.ts";
 
 const env = useNats();
@@ -184,6 +184,22 @@ function generate(seed: number, count: number): Input[] {
       path: r.pick([`/schedules/${r.pick([...ids, "nightly"])}`, `/schedules/${r.pick([...ids, "nightly"])}/${r.pick(["pause", "resume"])}`, "/schedules"]),
       headers: auth(),
     }),
+    // flows: nodes and edges, nested children, cycles, unknown ids, odd fields; depends_on on a task
+    () => {
+      const nodeIds = ["a", "b", "c", ...ids.slice(0, 4)];
+      const node = () => ({
+        ...validBody(),
+        id: r.pick(nodeIds),
+        ...(r.next() < 0.3 && { depends_on: r.next() < 0.5 ? [r.pick(nodeIds)] : r.pick(WEIRD_VALUES) }),
+        ...(r.next() < 0.2 && { run_anyway: r.pick([true, false, ...WEIRD_VALUES]) }),
+      });
+      const flows = [
+        () => ({ nodes: Array.from({ length: r.int(4) }, node), edges: Array.from({ length: r.int(3) }, () => ({ from: r.pick(nodeIds), to: r.pick(nodeIds) })) }),
+        () => ({ ...validBody(), children: Array.from({ length: r.int(3) }, () => (r.next() < 0.8 ? { ...validBody(), children: [] } : r.pick(WEIRD_VALUES))) }),
+        () => ({ nodes: r.pick(WEIRD_VALUES), edges: r.pick(WEIRD_VALUES) }),
+      ];
+      return { method: "POST", path: r.pick(["/flows", "/tasks"]), headers: auth(), body: r.next() < 0.8 ? JSON.stringify(r.pick(flows)()) : r.pick(bodies)() };
+    },
     () => ({ method: "GET", path: "/openapi.json", headers: {} }),
     () => ({ method: "GET", path: `/tasks?${query()}`, headers: auth() }),
     () => {
@@ -206,20 +222,22 @@ function generate(seed: number, count: number): Input[] {
   return Array.from({ length: count }, () => r.pick(kinds)());
 }
 
-/** Stored writes so far: work messages and task records. */
+/** Stored writes so far: work messages, and task records or dependency links (flows). */
 async function writes(): Promise<{ work: number; records: number }> {
-  const [work, records] = await Promise.all([
+  const [work, records, links] = await Promise.all([
     env.edgeq.jsm.streams.info(WORK_STREAM),
     env.edgeq.jsm.streams.info(`KV_${TASKS_BUCKET}`),
+    env.edgeq.jsm.streams.info(`KV_${FLOWS_BUCKET}`),
   ]);
-  return { work: work.state.last_seq, records: records.state.last_seq };
+  return { work: work.state.last_seq, records: records.state.last_seq + links.state.last_seq };
 }
 
-/** How many tasks a submission's body holds: an array's length, else 1. */
+/** How many tasks a submission's body holds: an array's length, a flow's nodes, else 1. */
 function tasksIn(body: Input["body"]): number {
+  const count = (node: { children?: unknown[] }): number => 1 + (node.children ?? []).reduce((n: number, c) => n + count(c as object), 0);
   try {
     const parsed = JSON.parse(typeof body === "string" ? body : new TextDecoder().decode(body));
-    return Array.isArray(parsed) ? parsed.length : 1;
+    return Array.isArray(parsed) ? parsed.length : Array.isArray(parsed?.nodes) ? parsed.nodes.length : count(parsed);
   } catch {
     return 1;
   }

@@ -56,11 +56,24 @@ export const flowSchema = z.union([graphSchema, nestedSchema]);
 /** The API's snake_case field names, and the library's. */
 const CAMEL: Record<string, string> = { max_attempts: "maxAttempts", timeout_ms: "timeoutMs", depends_on: "dependsOn", run_anyway: "runAnyway" };
 
+/** Levels of nested `children` a flow may have (and of arrays and objects besides `data`). */
+export const MAX_FLOW_DEPTH = 100;
+
 /** A flow as the API takes it (snake_case fields, as `POST /tasks` has them), in the library's names. */
-export function fromSnakeCase(input: unknown): unknown {
-  if (Array.isArray(input)) return input.map(fromSnakeCase);
+export function fromSnakeCase(input: unknown, depth = 0): unknown {
   if (typeof input !== "object" || input === null) return input;
-  return Object.fromEntries(Object.entries(input).map(([k, v]) => [CAMEL[k] ?? k, k === "data" ? v : fromSnakeCase(v)]));
+  if (depth > MAX_FLOW_DEPTH * 2) fail(`invalid flow: nested deeper than ${MAX_FLOW_DEPTH} levels`);
+  if (Array.isArray(input)) return input.map((v) => fromSnakeCase(v, depth + 1));
+  return Object.fromEntries(Object.entries(input).map(([k, v]) => [CAMEL[k] ?? k, k === "data" ? v : fromSnakeCase(v, depth + 1)]));
+}
+
+/** Refuses nested children deeper than MAX_FLOW_DEPTH before they are parsed (recursively). */
+function checkDepth(root: unknown): void {
+  let level: unknown[] = [root];
+  for (let depth = 0; level.length > 0; depth++) {
+    if (depth > MAX_FLOW_DEPTH) fail(`invalid flow: children nested deeper than ${MAX_FLOW_DEPTH} levels`);
+    level = level.flatMap((n) => (typeof n === "object" && n !== null && Array.isArray((n as FlowNodeInput).children) ? (n as FlowNodeInput).children! : []));
+  }
 }
 
 /** One task of a checked flow. */
@@ -96,6 +109,7 @@ export function planFlow(input: unknown, newId: () => string = () => crypto.rand
     const edges = (graph.edges ?? []).map((e) => [e.from, e.to] as const);
     return { id: graph.id ?? newId(), nodes: order(nodes, edges) };
   }
+  checkDepth(input);
   const root = parseInput(nestedSchema, input, "flow");
   // An id given at the top names the node, and the flow too.
   const flowId = root.id ?? newId();
@@ -128,7 +142,9 @@ function order(inputs: (FlowNodeInput & { id: string })[], edges: (readonly [str
   const link = (from: string, to: string) => {
     const parent = byId.get(from)!;
     const child = byId.get(to)!;
-    if (!child.parents.includes(from)) child.parents.push(from), parent.children.push(to);
+    if (child.parents.includes(from)) return;
+    child.parents.push(from);
+    parent.children.push(to);
   };
   edges.forEach(([from, to], i) => {
     for (const end of [from, to]) if (!byId.has(end)) fail(`invalid flow: edges.${i}: unknown node id "${end}"`);
