@@ -62,7 +62,8 @@ export const MAX_FLOW_DEPTH = 100;
 /** A flow as the API takes it (snake_case fields, as `POST /tasks` has them), in the library's names. */
 export function fromSnakeCase(input: unknown, depth = 0): unknown {
   if (typeof input !== "object" || input === null) return input;
-  if (depth > MAX_FLOW_DEPTH * 2) fail(`invalid flow: nested deeper than ${MAX_FLOW_DEPTH} levels`);
+  // A node and its children array are two levels; a few more for the fields around them.
+  if (depth > MAX_FLOW_DEPTH * 2 + 8) fail(`invalid flow: nested deeper than ${MAX_FLOW_DEPTH} levels`);
   if (Array.isArray(input)) return input.map((v) => fromSnakeCase(v, depth + 1));
   return Object.fromEntries(Object.entries(input).map(([k, v]) => [CAMEL[k] ?? k, k === "data" ? v : fromSnakeCase(v, depth + 1)]));
 }
