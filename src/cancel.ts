@@ -18,7 +18,7 @@ import type { Requests } from "./requests.ts";
 export interface CancelFilter {
   queue?: string;
   type?: string;
-  /** `running`: those a worker reports running; `pending`: the others, delayed ones too; neither: both. */
+  /** `running`: those a worker reports running; `pending`: the others, delayed and waiting ones too; neither: both. */
   status?: "pending" | "running";
   /** At most this many are canceled. */
   limit: number;
@@ -79,6 +79,7 @@ export class Cancellations {
     const candidates = [
       ...await this.records.list({ status: "running", limit: filter.limit }),
       ...(filter.status === "running" ? [] : await this.records.list({ status: "delayed", limit: filter.limit })),
+      ...(filter.status === "running" ? [] : await this.records.list({ status: "waiting", limit: filter.limit })),
       ...await this.pending.newest(filter.limit, wanted),
     ].filter(wanted);
     const ids = [...new Set(candidates.map((t) => t.id))].slice(0, filter.limit);

@@ -230,3 +230,14 @@ test("a release cut short is finished: a parent's outcome stored before its work
   expect(await waitFor("rec-g")).toMatchObject({ status: "completed", attempts: 1 });
   await eventually(async () => (await links.get(flowGateKey("rec-flow"))) === null, 5000, "the gate to go");
 });
+
+test("waiting tasks: GET shows them waiting, ?status=waiting lists them, and a bulk cancel takes them", async () => {
+  const q = "deps_bulk";
+  await env.edgeq.flow({ nodes: [{ id: "bulk-p", type: "work", queue: q }, { id: "bulk-c", type: "work", queue: q, dependsOn: ["bulk-p"] }, { id: "bulk-g", type: "work", queue: q, dependsOn: ["bulk-c"] }] });
+  expect(await env.edgeq.tasks.get("bulk-p")).toMatchObject({ status: "pending" });
+  expect(await env.edgeq.tasks.get("bulk-c")).toMatchObject({ status: "waiting", waiting_on: ["bulk-p"] });
+  const listed = await api().request("/tasks?status=waiting&limit=1000");
+  expect((await listed.json()).tasks.map((t: { id: string }) => t.id)).toEqual(expect.arrayContaining(["bulk-c", "bulk-g"]));
+  expect(await post("/tasks/cancel", { queue: q, status: "pending" })).toMatchObject({ status: 200, body: { canceled: 3 } });
+  for (const id of ["bulk-p", "bulk-c", "bulk-g"]) expect(await env.edgeq.tasks.get(id)).toMatchObject({ status: "canceled" });
+});
