@@ -11,6 +11,7 @@
  *            Edgeq-Timeout-Ms: <n>
  *            Edgeq-Record-Revision: <n>  (set by a requeue: its `pending` record's revision; ignored when not a number)
  *            Edgeq-Delayed-Seq: <n>      (set by the scheduler on a promoted delayed task)
+ *            Edgeq-Has-Dependents: 1     (set on a released task others wait on: src/flows/)
  *   body     the task's data as JSON; a body that is not JSON is taken as a UTF-8 string
  *
  * A delayed task waits on `edgeq_delayed.<due slot>` with the same headers, `Edgeq-Subject: <its work
