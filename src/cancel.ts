@@ -18,7 +18,7 @@ import type { Requests } from "./requests.ts";
 export interface CancelFilter {
   queue?: string;
   type?: string;
-  /** `running`: those a worker reports running; `pending`: the others, delayed ones too; neither: both. */
+  /** `running`: those a worker reports running; `pending`: the others, delayed and waiting ones too; neither: both. */
   status?: "pending" | "running";
   /** At most this many are canceled. */
   limit: number;
@@ -39,6 +39,8 @@ export class Cancellations {
     private readonly runningIds: () => Promise<string[]>,
     /** Called once a cancel's record is stored (its event). */
     private readonly onCanceled: (record: TaskRecord) => void,
+    /** Releases what waits on a task that has ended (src/flows/). */
+    private readonly released: (record: TaskRecord) => Promise<void>,
   ) {}
 
   /**
@@ -57,6 +59,8 @@ export class Cancellations {
       // Written at the revision read: over this task's own record, or an earlier task's under its id.
       if ((await this.records.putIfUnchanged(canceled, revision)) === null) continue;
       this.onCanceled(canceled);
+      // Before its message goes: should this stop half way, the message's delivery releases them.
+      await this.released(canceled);
       // Settled now; a message already gone (or a failed delete) leaves a worker only a refused outcome write.
       if (current.seq !== undefined) await this.jsm.streams.deleteMessage(WORK_STREAM, current.seq, false).catch(() => false);
       // A delayed task's message; promoted meanwhile, its work message names it, and the worker keeps the cancel.
@@ -78,6 +82,7 @@ export class Cancellations {
     const candidates = [
       ...await this.records.list({ status: "running", limit: filter.limit }),
       ...(filter.status === "running" ? [] : await this.records.list({ status: "delayed", limit: filter.limit })),
+      ...(filter.status === "running" ? [] : await this.records.list({ status: "waiting", limit: filter.limit })),
       ...await this.pending.newest(filter.limit, wanted),
     ].filter(wanted);
     const ids = [...new Set(candidates.map((t) => t.id))].slice(0, filter.limit);

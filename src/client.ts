@@ -20,6 +20,7 @@ import { Scheduler, type SchedulerOptions, Schedules } from "./delayed/mod.ts";
 import { Events } from "./events/events.ts";
 import { Requests } from "./requests.ts";
 import { TaskRecords } from "./records.ts";
+import { type FlowInput, Flows, type FlowSubmitted } from "./flows/mod.ts";
 import { type Buckets, ensureQueueConsumers, ensureTopology } from "./topology.ts";
 
 /** Bytes a record needs beyond its data; submissions leave this much of the server's max payload free. */
@@ -37,6 +38,8 @@ export class Edgeq {
   readonly queues: QueueStates;
   /** Recurring tasks. */
   readonly schedules: Schedules;
+  /** Tasks that wait on others (src/flows/). */
+  readonly flows: Flows;
   readonly connection: ConnectionState;
   /** The server's largest message; a task record must fit in it. */
   readonly maxPayload: number;
@@ -54,7 +57,8 @@ export class Edgeq {
     this.requests = new Requests(nc, js.apiPrefix);
     this.events = new Events(nc, (subject, body) => this.requests.post(subject, body), config.events);
     const runningIds = async () => (await this.workers()).flatMap((w) => w.running);
-    this.tasks = new TaskRecords(nc, this.requests, jsm, TASKS_BUCKET, this.maxPayload, new PendingTasks(jsm, config), runningIds, this.events);
+    this.tasks = new TaskRecords(nc, this.requests, jsm, TASKS_BUCKET, this.maxPayload, new PendingTasks(jsm, config), runningIds, this.events, (r) => this.flows.released(r));
+    this.flows = new Flows(this);
     this.deadLetters = new DeadLetters(this);
     this.queueLengths = new QueueLengths(jsm, (queue) => this.ensureQueue(queue));
     this.schedules = new Schedules(this);
@@ -93,6 +97,14 @@ export class Edgeq {
   /** A client for submitting to one queue. */
   queue(name: string = DEFAULT_QUEUE): Queue {
     return new Queue(this, parseInput(queueSchema, name, "queue name"));
+  }
+
+  /**
+   * Submits a graph of tasks at once, atomically: `{nodes, edges}` or one node with nested
+   * `children` (src/flows/graph.ts); resolves once it is accepted.
+   */
+  flow(input: FlowInput): Promise<FlowSubmitted> {
+    return this.flows.submit(input);
   }
 
   /** Starts a worker on this connection. */

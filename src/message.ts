@@ -11,6 +11,7 @@
  *            Edgeq-Timeout-Ms: <n>
  *            Edgeq-Record-Revision: <n>  (set by a requeue: its `pending` record's revision; ignored when not a number)
  *            Edgeq-Delayed-Seq: <n>      (set by the scheduler on a promoted delayed task)
+ *            Edgeq-Has-Dependents: 1     (set on a released task others wait on: src/flows/)
  *   body     the task's data as JSON; a body that is not JSON is taken as a UTF-8 string
  *
  * A delayed task waits on `edgeq_delayed.<due slot>` with the same headers, `Edgeq-Subject: <its work
@@ -28,6 +29,7 @@ import {
   delayedSubject,
   HEADER_BACKOFF,
   HEADER_DELAYED_SEQ,
+  HEADER_HAS_DEPENDENTS,
   HEADER_ID,
   HEADER_MAX_ATTEMPTS,
   HEADER_RECORD_REVISION,
@@ -79,6 +81,13 @@ export function runAtOf(options: { delayMs?: number; runAt?: Date | string | num
   return at !== undefined && at > now ? at : undefined;
 }
 
+/** Parents one task may wait on. */
+export const MAX_PARENTS = 1000;
+/** The tasks a task runs after. */
+export const dependsOnSchema = z.array(idSchema, { error: "must be an array of task ids" })
+  .min(1, "must name at least one task")
+  .max(MAX_PARENTS, `must name at most ${MAX_PARENTS} tasks`);
+
 /** Options of one submission, as the library takes them. */
 export const submitOptionsSchema = z.strictObject({
   priority: prioritySchema.optional(),
@@ -95,9 +104,15 @@ export const submitOptionsSchema = z.strictObject({
   delayMs: delayMsSchema.optional(),
   /** Run no sooner than this time: a Date, an ISO 8601 string or ms since the epoch. */
   runAt: z.union([z.date(), runAtSchema, z.number().int().min(0)], { error: "must be a Date, an ISO 8601 time or ms since the epoch" }).optional(),
+  /** Run only after these tasks have completed (src/flows/); their results are `ctx.parents`. */
+  dependsOn: dependsOnSchema.optional(),
+  /** With `dependsOn`: run even when a parent fails, dies or is canceled, instead of failing with `dependency_failed`. */
+  runAnyway: z.boolean({ error: "must be true or false" }).optional(),
 })
   .refine((o) => !(o.id && o.idempotencyKey), "give either id or idempotencyKey, not both")
-  .refine((o) => !(o.delayMs !== undefined && o.runAt !== undefined), "give either delayMs or runAt, not both");
+  .refine((o) => !(o.delayMs !== undefined && o.runAt !== undefined), "give either delayMs or runAt, not both")
+  .refine((o) => !(o.dependsOn && (o.delayMs !== undefined || o.runAt !== undefined)), "a task with dependsOn cannot be delayed")
+  .refine((o) => !(o.runAnyway !== undefined && !o.dependsOn), "runAnyway needs dependsOn");
 export type SubmitOptions = z.input<typeof submitOptionsSchema>;
 
 /** A task ready to publish. */
@@ -125,6 +140,8 @@ export interface TaskAddress {
   policy: RetryPolicy;
   /** When the task is due, if it is delayed. */
   runAtMs?: number;
+  /** More headers, as `headerLines` makes them (a released dependent's). */
+  extraLines?: string;
 }
 
 /** Builds a task's message; `maxBytes` is the largest body the server takes. */
@@ -135,7 +152,7 @@ export function encodeTask(type: string, data: unknown, address: TaskAddress, ma
   }
   const { id, queue, priority, policy, runAtMs } = address;
   // The id is checked by ID_PATTERN before it gets here; the policy's lines are made once per policy.
-  const lines = `\r\n${HEADER_ID}: ${id}${policyLines(policy)}`;
+  const lines = `\r\n${HEADER_ID}: ${id}${policyLines(policy)}${address.extraLines ?? ""}`;
   const subject = taskSubject(queue, priority, type, id);
   if (runAtMs === undefined) return { id, type, queue, priority, data: data ?? null, policy, subject, headers: new EncodedHeaders(lines), body };
   const headers = new EncodedHeaders(`${lines}\r\n${HEADER_SUBJECT}: ${subject}\r\n${HEADER_RUN_AT}: ${runAtMs}`);
@@ -183,6 +200,8 @@ export interface IncomingTask {
   recordRevision: number | null;
   /** A promoted delayed task's sequence in the delayed stream. */
   delayedSeq: number | undefined;
+  /** Others wait on it: its outcome releases them (src/flows/). */
+  hasDependents: boolean;
   /** The message body, and whether it is the data's JSON (so a record can hold it as it is). */
   body: Uint8Array;
   bodyIsJson: boolean;
@@ -211,6 +230,7 @@ export function decodeTask(msg: Msg, id: string, parts = parseTaskSubject(msg.su
     policy: readPolicy(headers),
     recordRevision: Number.isSafeInteger(revision) && revision > 0 ? revision : null,
     delayedSeq: Number.isSafeInteger(delayedSeq) && delayedSeq > 0 ? delayedSeq : undefined,
+    hasDependents: headers?.get(HEADER_HAS_DEPENDENTS) === "1",
   };
 }
 

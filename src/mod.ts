@@ -35,7 +35,9 @@ export {
   deadSubject,
   DEFAULT_PRIORITY,
   DEFAULT_QUEUE,
+  FLOWS_BUCKET,
   HEADER_BACKOFF,
+  HEADER_HAS_DEPENDENTS,
   HEADER_ID,
   HEADER_MAX_ATTEMPTS,
   HEADER_TASK_ID,
@@ -69,6 +71,7 @@ export type { CancelFilter } from "./cancel.ts";
 export type { EventName, TaskEvent } from "./events/event.ts";
 export type { Events } from "./events/events.ts";
 export type { EventFilter, EventSubscription } from "./events/subscription.ts";
+export type { FlowInput, FlowNodeInput, Flows, FlowSubmitted, ParentOutcome } from "./flows/mod.ts";
 export type { QueueState, QueueStates, QueueSummary } from "./queue-states.ts";
 export type { Backoff, RetryPolicy } from "./retry.ts";
 export type { Runtime } from "./runtime.ts";

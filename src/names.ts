@@ -43,6 +43,25 @@ export function scheduledTaskId(name: string, tickMs: number): string {
   return `sched-${name}-${tickMs}`;
 }
 
+/**
+ * KV bucket of dependencies (src/flows/): `t.<task id>` lists the tasks waiting on that task,
+ * `f.<flow id>` is a flow's gate, which releases the flow's first tasks once the flow is committed.
+ */
+export const FLOWS_BUCKET = "edgeq_flows";
+
+export const DEPENDENTS_KEY_PREFIX = "t.";
+export const FLOW_GATE_KEY_PREFIX = "f.";
+
+/** The key of the tasks waiting on task `id`. */
+export function dependentsKey(id: string): string {
+  return `${DEPENDENTS_KEY_PREFIX}${id}`;
+}
+
+/** The key of flow `id`'s gate. */
+export function flowGateKey(id: string): string {
+  return `${FLOW_GATE_KEY_PREFIX}${id}`;
+}
+
 /** Stream of dead letters: tasks that used up their attempts, and messages no worker can read. */
 export const DEAD_STREAM = "EDGEQ_DEAD";
 /** Root token of dead-letter subjects, `edgeq_dead.<task id>`: outside the work stream's `edgeq.>`. */
@@ -72,6 +91,11 @@ export const HEADER_RUN_AT = "Edgeq-Run-At";
 export const HEADER_SUBJECT = "Edgeq-Subject";
 /** On a promoted task's work message: the sequence its message had in the delayed stream. */
 export const HEADER_DELAYED_SEQ = "Edgeq-Delayed-Seq";
+/**
+ * On the work message of a task that others wait on: its worker releases them (src/flows/) once its
+ * outcome is stored and before it answers the message, so a plain task's settling looks for nothing.
+ */
+export const HEADER_HAS_DEPENDENTS = "Edgeq-Has-Dependents";
 /** Header of a KV delete or purge marker. */
 export const KV_OPERATION_HEADER = "KV-Operation";
 

@@ -45,7 +45,9 @@ export class PendingTasks {
    */
   async current(id: string, record: TaskRecord | null): Promise<TaskRecord | null> {
     const unsequenced = record?.status === "pending" && record.seq === undefined;
-    if (record?.status === "delayed") {
+    // A task that waited on others and was released since: its work message, published with the id token.
+    const released = record?.status === "waiting" && record.waiting_on?.length === 0;
+    if (record?.status === "delayed" || released) {
       // Promoted since: its work message, which edgeq's scheduler publishes with the id token.
       const promoted = await this.#get({ last_by_subj: pendingSubject(id) });
       return (promoted && this.#record(promoted)) ?? record;

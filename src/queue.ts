@@ -27,6 +27,8 @@ export interface Submitted {
   duplicate: boolean;
   /** A delayed task's due time (ISO 8601). */
   runAt?: string;
+  /** Set when it waits on other tasks (`dependsOn`, or a flow). */
+  waiting?: true;
 }
 
 /** One entry of `submitMany`. */
@@ -56,9 +58,10 @@ export class Queue {
     return this.edgeq.queues.resume(this.name);
   }
 
-  /** Submits one task; resolves once JetStream has stored it. */
+  /** Submits one task; resolves once JetStream has stored it (with `dependsOn`, once it waits: src/flows/). */
   async submit(type: string, data?: unknown, options?: SubmitOptions): Promise<Submitted> {
-    const task = await this.#encode(type, data, options);
+    if (options?.dependsOn !== undefined) return (await this.edgeq.flows.submitTasks(this.name, [{ type, data, ...options }], true))[0];
+    const task = await this.encode(type, data, options);
     this.edgeq.assertConnected();
     return this.#bounded(options?.waitMs, () => this.#publish(task));
   }
@@ -78,11 +81,13 @@ export class Queue {
   /** Submits many tasks, validating all before publishing any; resolves in input order. */
   async submitMany(specs: TaskSpec[], options: { waitMs?: number } = {}): Promise<Submitted[]> {
     if (!Array.isArray(specs)) throw new ValidationError("submitMany takes an array of tasks");
+    // Tasks that wait on others (in the batch or before it) are submitted as one flow.
+    if (specs.some((s) => s?.dependsOn !== undefined)) return this.edgeq.flows.submitTasks(this.name, specs);
     const tasks = new Array<OutgoingTask>(specs.length);
     for (let i = 0; i < specs.length; i++) {
       try {
         const { type, data, ...taskOptions } = specs[i] ?? {};
-        const task = this.#encode(type, data, taskOptions);
+        const task = this.encode(type, data, taskOptions);
         tasks[i] = task instanceof Promise ? await task : task;
       } catch (err) {
         (err as Error).message = `task ${i}: ${(err as Error).message}`;
@@ -121,7 +126,7 @@ export class Queue {
    * Validates and encodes one task; the retry policy always travels with it, so that every worker
    * applies the same one. Synchronous unless an idempotency key has to be hashed into the id.
    */
-  #encode(type: unknown, data: unknown, options: object = {}): OutgoingTask | Promise<OutgoingTask> {
+  encode(type: unknown, data: unknown, options: object = {}): OutgoingTask | Promise<OutgoingTask> {
     const validType = this.#validType(type);
     // The common case, no options, skips the schema.
     const opts: z.output<typeof submitOptionsSchema> = isEmpty(options) ? {} : parseInput(submitOptionsSchema, options, "submit options");

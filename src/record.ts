@@ -10,7 +10,7 @@
 import { ValidationError } from "./errors.ts";
 import type { Priority } from "./names.ts";
 
-export const TASK_STATUSES = ["delayed", "pending", "running", "completed", "failed", "dead", "canceled"] as const;
+export const TASK_STATUSES = ["waiting", "delayed", "pending", "running", "completed", "failed", "dead", "canceled"] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 /**
  * `failed`: a handler gave up for good (PermanentError); `dead`: attempts used up, or unreadable;
@@ -62,6 +62,19 @@ export interface TaskRecord {
   delayed_seq?: number;
   /** What the handler last reported with `ctx.progress`: a number 0–100 or JSON; absent if it reported none. */
   progress?: unknown;
+  /** The tasks this one runs after (`depends_on`); kept in its records once it runs. */
+  depends_on?: string[];
+  /**
+   * Only on the record of a task that waited (src/flows/): what it still waits for (parents' ids,
+   * and `flow:<id>`, its flow's gate). Empty once released; kept when it ends unrun.
+   */
+  waiting_on?: string[];
+  /** Runs even when a parent ends other than completed. */
+  run_anyway?: true;
+  /** The flow it was submitted in. */
+  flow?: string;
+  /** While waiting: what its work message carries besides what the record says. */
+  release?: { backoff: string; timeout_ms: number | null; has_dependents?: true };
   /** The work message's sequence in the work stream: tells this task from an earlier one with its id. */
   seq?: number;
   worker_id: string | null;

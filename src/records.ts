@@ -70,6 +70,8 @@ export class TaskRecords {
     /** The ids of the tasks live workers report running. */
     runningIds: () => Promise<string[]>,
     private readonly events: Events,
+    /** Releases what waits on a task that has ended (src/flows/). */
+    released: (record: TaskRecord) => Promise<void>,
   ) {
     this.#stream = `KV_${bucket}`;
     this.#keyPrefix = `$KV.${bucket}.`;
@@ -77,7 +79,7 @@ export class TaskRecords {
     const viaDomain = requests.apiPrefix === "$JS.API" ? "" : `${requests.apiPrefix}.`;
     this.#subjectPrefix = `${viaDomain}$KV.${bucket}.`;
     this.#scanner = new StreamScanner(nc, jsm, requests.apiPrefix, this.#stream, maxBytes, "task records");
-    this.#cancellations = new Cancellations(this, pending, jsm, requests, runningIds, (record) => events.emit("canceled", record, { error: record.error }));
+    this.#cancellations = new Cancellations(this, pending, jsm, requests, runningIds, (record) => events.emit("canceled", record, { error: record.error }), released);
   }
 
   /** Cancels a task wherever it is (see cancel.ts); resolves with its `canceled` record. */
@@ -283,7 +285,8 @@ function expectRevision(revision: number): MsgHdrs {
 }
 const CREATE_ONLY = new EncodedHeaders(headerLines([[EXPECTED_REVISION, "0"]]));
 
-function isConflict(err: unknown): boolean {
+/** Whether JetStream refused a write conditional on a revision the key no longer has. */
+export function isConflict(err: unknown): boolean {
   return err instanceof JetStreamApiError &&
     (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
 }

@@ -3,13 +3,13 @@
  * replays) of malformed and truncated JSON, wrong types, huge and deeply nested bodies, prototype
  * keys, invalid UTF-8, unknown fields, odd ids and paths, weird query strings, wrong methods,
  * content types and Authorization headers, on every route (tasks, batches, cancels, queues,
- * schedules, dead letters, the OpenAPI document, metrics, event streams). Whatever comes in: no 5xx, every error is JSON
+ * schedules, flows, dead letters, the OpenAPI document, metrics, event streams). Whatever comes in: no 5xx, every error is JSON
  * with an `error`, and a refused request stores nothing.
  */
 import { beforeAll, expect, test } from "vitest";
 import { createApi } from "../src/api/app.ts";
 import { parseApiTokens } from "../src/api/auth.ts";
-import { TASKS_BUCKET, WORK_STREAM } from "../src/names.ts";
+import { FLOWS_BUCKET, TASKS_BUCKET, WORK_STREAM } from "../src/names.ts";
 import { useNats } from "./helpers/setup.ts";
 
 const env = useNats();
@@ -22,7 +22,7 @@ beforeAll(() => {
   app = createApi(env.edgeq, { tokens: parseApiTokens(`${TOKEN}:submit,read,admin`), onError: (err) => unexpected.push(err) });
 });
 
-type BodyKind = "task" | "batch" | "cancel" | "requeue" | "schedule" | "none";
+type BodyKind = "task" | "batch" | "cancel" | "requeue" | "schedule" | "flow" | "none";
 /** A route: its method, its path (`:id`, `:queue`, `:name`, `:query` are filled with odd values), what body it takes. */
 type Route = [method: string, path: string, body: BodyKind];
 
@@ -52,6 +52,7 @@ const ROUTES: Route[] = [
   ["DELETE", "/schedules/:name", "none"],
   ["POST", "/schedules/:name/pause", "none"],
   ["POST", "/schedules/:name/resume", "none"],
+  ["POST", "/flows", "flow"],
   ["GET", "/metrics?:query", "none"],
   // always one unknown key: a valid query streams for as long as the client listens
   ["GET", "/events?x&:query", "none"],
@@ -190,6 +191,24 @@ function generate(seed: number, count: number): Input[] {
       r.next() < 0.7
         ? JSON.stringify({ name: r.pick(["nightly", "a b", "", "x".repeat(65), "__proto__"]), cron: r.pick(CRONS), tz: r.pick(ZONES), ...validBody() })
         : r.pick(bodies)(),
+    // nodes and edges, nested children, cycles, unknown ids, odd fields
+    flow: () => {
+      const nodeIds = ["a", "b", "c", ...ids.slice(0, 4)];
+      const node = () => ({
+        ...validBody(),
+        id: r.pick(nodeIds),
+        ...(r.next() < 0.3 && { depends_on: r.next() < 0.5 ? [r.pick(nodeIds)] : r.pick(WEIRD_VALUES) }),
+        ...(r.next() < 0.2 && { run_anyway: r.pick([true, false, ...WEIRD_VALUES]) }),
+      });
+      const flows = [
+        () => ({ nodes: Array.from({ length: r.int(4) }, node), edges: Array.from({ length: r.int(3) }, () => ({ from: r.pick(nodeIds), to: r.pick(nodeIds) })) }),
+        () => ({ ...validBody(), children: Array.from({ length: r.int(3) }, () => (r.next() < 0.8 ? { ...validBody(), children: [] } : r.pick(WEIRD_VALUES))) }),
+        () => ({ nodes: r.pick(WEIRD_VALUES), edges: r.pick(WEIRD_VALUES) }),
+        // depends_on on a plain task
+        () => ({ ...validBody(), depends_on: r.next() < 0.5 ? [r.pick(nodeIds)] : r.pick(WEIRD_VALUES) }),
+      ];
+      return r.next() < 0.8 ? JSON.stringify(r.pick(flows)()) : r.pick(bodies)();
+    },
     none: () => (r.next() < 0.2 ? r.pick(bodies)() : undefined),
   };
   const fill = (path: string) =>
@@ -235,19 +254,22 @@ function generate(seed: number, count: number): Input[] {
 }
 
 /** Stored writes so far: work messages and task records. */
+/** Stored writes so far: work messages, and task records or dependency links (flows). */
 async function writes(): Promise<{ work: number; records: number }> {
-  const [work, records] = await Promise.all([
+  const [work, records, links] = await Promise.all([
     env.edgeq.jsm.streams.info(WORK_STREAM),
     env.edgeq.jsm.streams.info(`KV_${TASKS_BUCKET}`),
+    env.edgeq.jsm.streams.info(`KV_${FLOWS_BUCKET}`),
   ]);
-  return { work: work.state.last_seq, records: records.state.last_seq };
+  return { work: work.state.last_seq, records: records.state.last_seq + links.state.last_seq };
 }
 
-/** How many tasks a submission's body holds: an array's length, else 1. */
+/** How many tasks a submission's body holds: an array's length, a flow's nodes, else 1. */
 function tasksIn(body: Input["body"]): number {
+  const count = (node: { children?: unknown[] }): number => 1 + (node.children ?? []).reduce((n: number, c) => n + count(c as object), 0);
   try {
     const parsed = JSON.parse(typeof body === "string" ? body : new TextDecoder().decode(body));
-    return Array.isArray(parsed) ? parsed.length : 1;
+    return Array.isArray(parsed) ? parsed.length : Array.isArray(parsed?.nodes) ? parsed.nodes.length : count(parsed);
   } catch {
     return 1;
   }

@@ -126,6 +126,15 @@ test("the API submits over HTTP, the worker runs the task, the outcome is readab
   await eventually(async () => (await (await api.request("/tasks?status=completed&limit=100")).json()).tasks.some((t: { id: string }) => t.id.startsWith("sched-perm-")), 10_000, "a tick");
   expect((await api.request("/schedules/perm", { method: "DELETE" })).status).toBe(200);
 
+  // A flow: the API stores its gate, records and links; the worker releases the child when the parent completes.
+  const flow = await (await api.request("/flows", { method: "POST", body: '{"type": "process", "data": "child", "children": [{"type": "process", "data": "parent"}]}' })).json();
+  const child = flow.tasks.at(-1).task_id;
+  await eventually(async () => (await (await api.request(`/tasks/${child}`)).json()).status === "completed", 10_000, "the flow's child");
+  // A task that waits on one submitted before: the API's sweep releases it.
+  const slow = await (await api.request("/tasks", { method: "POST", body: '{"type": "sleep", "data": {"ms": 300}}' })).json();
+  const after = await (await api.request("/tasks", { method: "POST", body: JSON.stringify({ type: "process", data: "after", depends_on: [slow.task_id] }) })).json();
+  await eventually(async () => (await (await api.request(`/tasks/${after.task_id}`)).json()).status === "completed", 10_000, "the dependent task");
+
   // Pause and resume: the API stores the state and tells the worker, which reads it.
   expect((await api.request("/queues/default/pause", { method: "POST" })).status).toBe(200);
   const held = await (await api.request("/tasks", { method: "POST", body: '{"type": "process", "data": "after the pause"}' })).json();
@@ -152,12 +161,13 @@ test("the API submits over HTTP, the worker runs the task, the outcome is readab
   expect(schedulerErrors).toEqual([]);
 });
 
-test("the worker cannot delete the stream, submit tasks, read the work subjects or make consumers", async () => {
+test("the worker cannot delete the stream, submit delayed tasks, read the work subjects or make consumers", async () => {
   const jsm = await jetstreamManager(workerNc, { timeout: 2000 });
   const js = jetstream(workerNc, { timeout: 2000 });
   await expect(jsm.streams.delete(WORK_STREAM)).rejects.toThrow(/permission/i);
   await expect(jsm.streams.purge(WORK_STREAM)).rejects.toThrow(/permission/i);
-  await expect(js.publish("edgeq.default.high.process", '"injected"')).rejects.toThrow(/permission/i);
+  // It may publish work messages: it releases the tasks that wait on those it settles (src/flows/).
+  await expect(js.publish("edgeq_delayed.1", '"injected"')).rejects.toThrow(/permission/i);
   await expect(jsm.consumers.add(WORK_STREAM, { durable_name: "thief", ack_policy: "explicit" as never })).rejects.toThrow(/permission/i);
   await expect(workerEdgeq.buckets.tasks.destroy()).rejects.toThrow(/permission/i);
   workerNc.subscribe("edgeq.>");

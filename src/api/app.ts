@@ -26,6 +26,7 @@ import { openApiDocument } from "./openapi.ts";
 import { scheduleRoutes } from "./schedules.ts";
 import { limitBody, limitTime, parseJson } from "./http-input.ts";
 import { ROUTE_TIMEOUT_MS } from "./limits.ts";
+import { flowRoutes } from "./flows.ts";
 import { idempotencyKeySchema, idSchema, queueSchema, type SubmitOptions } from "../message.ts";
 import { DEFAULT_QUEUE } from "../names.ts";
 import type { Submitted } from "../queue.ts";
@@ -65,6 +66,8 @@ function optionsOf(body: z.output<typeof submitBodySchema>): SubmitOptions {
     idempotencyKey: body.idempotency_key,
     delayMs: body.delay_ms,
     runAt: body.run_at,
+    dependsOn: body.depends_on,
+    runAnyway: body.run_anyway,
   };
 }
 
@@ -73,7 +76,7 @@ function answer(task: Submitted) {
   return {
     task_id: task.id,
     message: task.duplicate ? "Task already submitted" : "Task submitted successfully",
-    status: task.runAt ? "delayed" : "pending",
+    status: task.waiting ? "waiting" : task.runAt ? "delayed" : "pending",
     ...(task.runAt && { run_at: task.runAt }),
     type: task.type,
     queue: task.queue,
@@ -136,6 +139,11 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono<ApiEnv> 
   const submitBatch = async (c: Context<ApiEnv>, items: unknown) => {
     const tasks = parseInput(batchSchema, items, "tasks");
     const answers = new Array<ReturnType<typeof answer>>(tasks.length);
+    // Tasks that wait on others (in the batch or before it) are submitted as one flow.
+    if (tasks.some((t) => t.depends_on)) {
+      const submitted = await edgeq.flows.submitTasks(DEFAULT_QUEUE, tasks.map((t) => ({ ...optionsOf(t), type: t.type, data: t.data, queue: t.queue })));
+      return c.json({ success: true, accepted: submitted.filter((s) => !s.duplicate).length, tasks: submitted.map(answer) }, 201);
+    }
     const byQueue = new Map<string, number[]>();
     tasks.forEach((task, i) => {
       const name = task.queue ?? DEFAULT_QUEUE;
@@ -213,6 +221,8 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono<ApiEnv> 
   app.route("/schedules", scheduleRoutes(edgeq));
   app.route("/events", eventRoutes(edgeq, options.eventsHeartbeatMs));
   app.route("/metrics", metricsRoutes(edgeq));
+  app.use("/flows", limitRate);
+  app.route("/flows", flowRoutes(edgeq, answer));
 
   app.notFound((c) => {
     throw new NotFoundError(`no route for ${c.req.method} ${c.req.path}`);

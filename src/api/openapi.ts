@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { scheduleSchema } from "../delayed/mod.ts";
+import { flowSchema } from "../flows/mod.ts";
 import { deadLetterListSchema, purgeQuerySchema, requeueAllSchema, requeueOneSchema } from "./dead-letters.ts";
 import { eventsQuerySchema } from "./events.ts";
 import { batchSchema, cancelManySchema, cancelSchema, listQuerySchema, submitBodySchema } from "./schemas.ts";
@@ -46,6 +47,7 @@ export function openApiDocument(version: string): object {
       "/queues/{name}/pause": { post: op("pause a queue on every worker", { parameters: [param("name")] }) },
       "/queues/{name}/resume": { post: op("resume a queue", { parameters: [param("name")] }) },
       "/workers": { get: op("the live workers") },
+      "/flows": { post: op("submit a graph of tasks atomically: {nodes, edges}, or one node with nested children (fields in snake_case too)", { requestBody: body(flowSchema) }, "201") },
       "/schedules": {
         post: op("make or replace a recurring task", { requestBody: body(scheduleSchema) }, "201"),
         get: op("every recurring task, with its next run"),

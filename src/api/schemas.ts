@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { limitSchema } from "../records.ts";
-import { delayMsSchema, idempotencyKeySchema, idSchema, prioritySchema, queueSchema, runAtSchema, typeSchema } from "../message.ts";
+import { delayMsSchema, dependsOnSchema, idempotencyKeySchema, idSchema, prioritySchema, queueSchema, runAtSchema, typeSchema } from "../message.ts";
 import { TASK_STATUSES } from "../record.ts";
 import { cursorSchema } from "../task-cursor.ts";
 import { backoffSchema, maxAttemptsSchema, timeoutSchema } from "../retry.ts";
@@ -25,6 +25,10 @@ export const submitBodySchema = z.strictObject(
     /** Run no sooner than this many ms from now, or than this ISO 8601 time. */
     delay_ms: delayMsSchema.optional(),
     run_at: runAtSchema.optional(),
+    /** Run only after these tasks have completed; a task in the same batch may be named. */
+    depends_on: dependsOnSchema.optional(),
+    /** With depends_on: run even when a parent fails, dies or is canceled. */
+    run_anyway: z.boolean({ error: "must be true or false" }).optional(),
   },
   { error: (issue) => (issue.code === "unrecognized_keys" ? undefined : "the body must be a JSON object") },
 );

@@ -38,6 +38,7 @@ import { Puller } from "../puller.ts";
 import type { PubAck, StreamMessage } from "../requests.ts";
 import { Lease } from "./lease.ts";
 import { Recurring } from "./recurring.ts";
+import { DependencySweeper } from "../flows/mod.ts";
 
 export interface SchedulerOptions {
   /** Names this process in the lease. */
@@ -63,6 +64,7 @@ const BATCH = 1000;
 export class Scheduler {
   readonly #lease: Lease;
   readonly #recurring: Recurring;
+  readonly #dependencies: DependencySweeper;
   readonly #puller: Puller;
   readonly #now: () => number;
   readonly #report: (err: unknown) => void;
@@ -78,6 +80,7 @@ export class Scheduler {
     this.#lease = new Lease(edgeq.buckets.scheduler, options.holder, options.leaseMs ?? 3000, this.#now);
     this.#puller = new Puller(edgeq.nc, edgeq.js.apiPrefix, DELAYED_STREAM, this.#report);
     this.#recurring = new Recurring(edgeq, this.#now, this.#report);
+    this.#dependencies = new DependencySweeper(edgeq, edgeq.flows, this.#now, this.#report);
   }
 
   get holder(): string {
@@ -125,6 +128,7 @@ export class Scheduler {
     if (!this.#lease.held || this.#cursor === null) return;
     // A schedule that cannot be submitted (its queue full) must not hold up the delayed tasks.
     await this.#recurring.tick().catch(this.#report);
+    await this.#dependencies.tick().catch(this.#report);
     try {
       const now = this.#now();
       // Every tick the slot under way and the one before; every few seconds, all those still open.

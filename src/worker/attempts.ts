@@ -87,13 +87,18 @@ export class Attempts {
     // The record of this message: by its stream sequence, or a `pending` one a requeue wrote before
     // the message (with the history before it died). One of an earlier task that reused the id does not count.
     const delayedSeq = task instanceof Error ? undefined : task.delayedSeq;
-    const previous = found.record?.seq === delivery.streamSeq || (found.record?.status === "pending" && found.record.seq === undefined) ||
+    // So is the record of a task that waited on others (`waiting_on`), written before its message.
+    const unsequenced = found.record?.seq === undefined && (found.record?.status === "pending" || found.record?.waiting_on !== undefined);
+    const previous = found.record?.seq === delivery.streamSeq || unsequenced ||
         (delayedSeq !== undefined && found.record?.delayed_seq === delayedSeq)
       ? found.record
       : null;
     if (previous && FINAL_STATUSES.includes(previous.status)) {
-      // The outcome was stored but the acknowledgement was lost: settle it without running again.
-      previous.status === "completed" ? delivery.ack() : delivery.term();
+      // The outcome was stored but the acknowledgement was lost: settle it without running again,
+      // once what waits on it is released (that may be what was cut short).
+      const answer = () => (previous.status === "completed" ? delivery.ack() : delivery.term());
+      if (task instanceof Error || !task.hasDependents) answer();
+      else await this.edgeq.flows.released(previous).then(answer, this.report);
       return false;
     }
     run.revision = found.revision;

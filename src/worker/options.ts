@@ -4,6 +4,7 @@ import { idSchema, queueSchema } from "../message.ts";
 import { DEFAULT_QUEUE, type Priority, TYPE_PATTERN } from "../names.ts";
 import type { TaskRecord } from "../record.ts";
 import { ValidationError } from "../errors.ts";
+import type { ParentOutcome } from "../flows/parents.ts";
 
 /** What a handler gets besides the task's data. */
 export interface TaskContext {
@@ -24,6 +25,10 @@ export interface TaskContext {
    * (ValidationError otherwise). Call it as often as you like: it is written a few times a second at most.
    */
   progress(value: unknown): void;
+  /** A task submitted with `dependsOn`: each parent's result by its id (null for one that did not complete); `{}` otherwise. */
+  parents: Readonly<Record<string, unknown>>;
+  /** How each parent ended, for a task that runs anyway (`runAnyway`); null for a parent whose record is gone. */
+  parentOutcomes: Readonly<Record<string, ParentOutcome | null>>;
 }
 
 // deno-lint-ignore no-explicit-any

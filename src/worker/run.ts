@@ -14,6 +14,7 @@ import type { RetryPolicy } from "../retry.ts";
 import type { Handlers, TaskContext } from "./options.ts";
 import type { Progress } from "./progress.ts";
 import type { TaskRecords } from "../records.ts";
+import { NO_PARENTS, type Parents } from "../flows/parents.ts";
 
 export class Run {
   /** Known before the message is read, so that even an unreadable one is recorded under it. */
@@ -44,6 +45,10 @@ export class Run {
   canceled = false;
   /** Set when shutdown gave the task back; the handler's late outcome is then ignored. */
   returned = false;
+  /** The parents' outcomes, read before the handler starts when the task waited on some (src/flows/). */
+  parents?: Parents;
+  /** Set once its dependents are released (or being released): done once per run. */
+  released = false;
   /** Set once the run no longer holds one of the worker's handler slots. */
   slotFreed = false;
   #ended = false;
@@ -82,6 +87,8 @@ export class Run {
       updated_at: now,
       seq: this.delivery.streamSeq,
       ...(task.delayedSeq !== undefined && { delayed_seq: task.delayedSeq }),
+      ...(previous?.depends_on && { depends_on: previous.depends_on }),
+      ...(previous?.flow && { flow: previous.flow }),
       error: previous?.error ?? null,
       history,
     });
@@ -157,6 +164,8 @@ export class Run {
       },
       working: () => this.delivery.working(),
       progress: (value) => (run.progress ??= progressOf(run)).set(value),
+      parents: (this.parents ?? NO_PARENTS).results,
+      parentOutcomes: (this.parents ?? NO_PARENTS).outcomes,
     };
     this.startedMs = performance.now();
     let result: unknown;

@@ -162,7 +162,14 @@ export class Settler {
   }
 
   /** Answers the message as the stored outcome says; one of this run's is reported and counted. */
-  #answer(run: Run, { record: outcome, ours: counted }: Stored): void {
+  #answer(run: Run, stored: Stored): void {
+    const { record: outcome, ours: counted } = stored;
+    // What waits on it is released before the message is answered: a crash in between leaves the
+    // message to come back and release again (src/flows/). A plain task's message has no such header.
+    if (run.task?.hasDependents && !run.released && FINAL_STATUSES.includes(outcome.status)) {
+      run.released = true;
+      return void this.edgeq.flows.released(outcome).then(() => this.#answer(run, stored), this.report);
+    }
     const { delivery } = run;
     if (counted) {
       try {

@@ -27,6 +27,7 @@ import { WorkerMetrics } from "../metrics/worker-metrics.ts";
 import { type Handlers, type ResolvedWorkerOptions, validateHandlers, type WorkerOptions, workerOptionsSchema } from "./options.ts";
 import { Run } from "./run.ts";
 import { Settler, type Tally } from "./settle.ts";
+import { readParents } from "../flows/parents.ts";
 
 /** A worker holds beyond its slots what it would start within this long at its recent pace. */
 const PREFETCH_HORIZON_MS = 100;
@@ -229,6 +230,12 @@ export class Worker {
   }
 
   #execute(run: Run): void {
+    // A task that waited on others reads their outcomes first (its record says which).
+    const dependsOn = run.record?.depends_on;
+    if (dependsOn && !run.parents) {
+      readParents(this.edgeq.tasks, dependsOn).then((parents) => ((run.parents = parents), this.#execute(run)), (err) => this.#failed(run, err));
+      return;
+    }
     emitStarted(this.edgeq.events, run);
     const outcome = run.execute(this.handlers, this.#progressOf);
     if (!(outcome instanceof Promise)) return this.#settle(run, outcome);
