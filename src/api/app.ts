@@ -18,11 +18,11 @@ import {
   UnavailableError,
 } from "../errors.ts";
 import { deadLetterRoutes } from "./dead-letters.ts";
-import { batchSchema, cancelManySchema, cancelSchema, listQuerySchema, submitBodySchema } from "./schemas.ts";
+import { batchSchema, cancelManySchema, cancelSchema, listQuerySchema, optionsOf, submitBodySchema } from "./schemas.ts";
 import { openApiDocument } from "./openapi.ts";
 import { scheduleRoutes } from "./schedules.ts";
 import { limitBody, parseJson } from "./http-input.ts";
-import { idempotencyKeySchema, idSchema, queueSchema, type SubmitOptions } from "../message.ts";
+import { idempotencyKeySchema, idSchema, queueSchema } from "../message.ts";
 import { DEFAULT_QUEUE } from "../names.ts";
 import type { Submitted } from "../queue.ts";
 import { type RateLimit, RateLimiter } from "./rate-limit.ts";
@@ -40,20 +40,6 @@ export interface ApiOptions {
   rateLimit?: RateLimit | null;
   /** The client's address as the runtime's server saw it; keys the rate limit when the API is open. */
   clientAddress?: (c: Context) => string | undefined;
-}
-
-/** The library's submit options from a request's snake_case fields. */
-function optionsOf(body: z.output<typeof submitBodySchema>): SubmitOptions {
-  return {
-    priority: body.priority,
-    maxAttempts: body.max_attempts,
-    backoff: body.backoff,
-    timeoutMs: body.timeout_ms,
-    id: body.id,
-    idempotencyKey: body.idempotency_key,
-    delayMs: body.delay_ms,
-    runAt: body.run_at,
-  };
 }
 
 /** What a submission is answered with, in the tutorial's fields. */

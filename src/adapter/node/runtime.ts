@@ -31,13 +31,15 @@ export const nodeRuntime: Runtime = {
   async serve(fetch, port) {
     const [{ serve }, conninfo] = await Promise.all([import("@hono/node-server"), import("@hono/node-server/conninfo")]);
     connInfo = conninfo.getConnInfo;
-    return new Promise((ready) => {
+    return new Promise((ready, fail) => {
       const server = serve({ fetch, port }, (info) =>
         ready({
           port: info.port,
           close: () => new Promise((done) => server.close(() => done())),
         })
       );
+      // A taken port (EADDRINUSE): the command reports it in one line.
+      server.once("error", fail);
     });
   },
   clientAddress: (c) => connInfo(c).remote.address,
