@@ -12,9 +12,17 @@ import type { Runtime } from "../../runtime.ts";
 /** Set when the API starts serving: a worker process never loads the HTTP server. */
 let connInfo: typeof getConnInfo;
 
-/** TypeScript worker modules go through tsx, loaded only for them: compiled ones run as they are. */
+/**
+ * TypeScript worker modules go through tsx, loaded only for them: compiled ones run as they are.
+ * tsx is an optional peer dependency (it brings esbuild's install script to every install).
+ */
 async function importModule(path: string): Promise<Record<string, unknown>> {
-  if (/\.[cm]?tsx?$/.test(path)) (await import("tsx/esm/api")).register();
+  if (/\.[cm]?tsx?$/.test(path)) {
+    const tsx = await import("tsx/esm/api").catch(() => {
+      throw new Error("a TypeScript module on Node needs tsx: `npm install tsx` (or compile it to .js, or run it on Deno or Bun)");
+    });
+    tsx.register();
+  }
   return import(pathToFileURL(resolve(path)).href);
 }
 
