@@ -93,6 +93,17 @@ test.each([
   expect(JSON.parse(out.trim().split("\n").at(-1)!)).toEqual({ runtime, status: "completed", result: 42, api: "function", cli: "function" });
 });
 
+test.each([
+  ["node", () => inProject(process.execPath, ["try.mjs"])],
+  ["deno", () => inProject(DENO, ["run", "-A", "try.mjs"])],
+  ["bun", () => inProject(BUN, ["try.mjs"])],
+])("the README's library program runs as written on %s: prints the outcome, stops and exits", async (_runtime, runIt) => {
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  const program = /## The library[\s\S]*?```js\n([\s\S]*?)```/.exec(readme)![1];
+  writeFileSync(join(project, "try.mjs"), program);
+  expect(await runIt()).toMatch(/^completed \{\s*url: ["']a\.png["'],\s*width: 200,?\s*\}\n$/);
+});
+
 test("the .d.ts files type-check in the user's project, and catch a wrong type", async () => {
   writeFileSync(
     join(project, "check.ts"),

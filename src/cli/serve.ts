@@ -64,7 +64,7 @@ export const dev: Command = {
   spec: {
     name: "dev",
     args: "",
-    summary: "Runs the API and the demo worker in one process. Without NATS_URL it joins the nats-server on 127.0.0.1 (--nats-port), or starts one with its store in .edgeq/nats.",
+    summary: "Runs the API and the demo worker together; without NATS_URL it joins the nats-server on 127.0.0.1 (--nats-port), or starts one with its store in .edgeq/nats.",
     flags: { ...PORT, ...WORKER, "nats-port": { type: "string", value: "N", help: "port of the local nats-server (default 4222)" } },
     positionals: [0, 0],
     more: ENVIRONMENT,
