@@ -2,6 +2,7 @@
  * Each `edgeq` command as a user runs it: the built command spawned against a test nats-server,
  * with its tables, its --json, its --help, and its errors (a bad flag, a taken port).
  */
+import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -10,7 +11,7 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import { PermanentError } from "../src/errors.ts";
 import type { Worker } from "../src/worker/mod.ts";
 import { freePort } from "./helpers/nats-server.ts";
-import { type EdgeqProcess, ROOT, type Runtime, runEdgeq } from "./helpers/processes.ts";
+import { EdgeqProcess, ROOT, type Runtime, runEdgeq } from "./helpers/processes.ts";
 import { useNats } from "./helpers/setup.ts";
 
 const env = useNats();
@@ -180,4 +181,38 @@ test("top --once prints one frame: rates, depths and workers", async () => {
   expect(text.code).toBe(0);
   expect(text.out).toMatch(/^edgeq top — .*healthy\ncompleted [\d.]+\/s +failed [\d.]+\/s +pending \d+/);
   expect(text.out).toMatch(/^queue +state +pending high/m);
+});
+
+/** `edgeq …` on a terminal (a pseudo-terminal from util-linux's `script`), with its stdin to type into. */
+function onTerminal(args: string[]): EdgeqProcess {
+  const command = [process.execPath, `${ROOT}bin/edgeq.js`, ...args].map((a) => `'${a}'`).join(" ");
+  return new EdgeqProcess(
+    spawn("script", ["-qfec", command, "/dev/null"], {
+      cwd: tmpdir(), env: { ...process.env, NATS_URL: env.server.url, COLUMNS: "120" }, stdio: ["pipe", "pipe", "pipe"], detached: true,
+    }),
+  );
+}
+
+test("top on a terminal redraws until q is pressed", async () => {
+  const top = onTerminal(["top", "--interval", "300ms"]);
+  try {
+    await top.waitFor(/\(q quits\)[\s\S]*\x1b\[H\x1b\[2Jedgeq top/); // a second frame, drawn over the first
+    top.proc.stdin!.write("q");
+    expect(await top.exited).toBe(0);
+  } finally {
+    await top.stop();
+  }
+});
+
+test("submit --file on a terminal shows a progress bar with rate and ETA", async () => {
+  const path = join(tmpdir(), `edgeq-cli-tty-${process.pid}.jsonl`);
+  writeFileSync(path, Array.from({ length: 2000 }, (_, i) => JSON.stringify({ type: "later", data: i })).join("\n"));
+  const submit = onTerminal(["submit", "--file", path, "--queue", "tty", "--delay", "1h"]);
+  try {
+    expect(await submit.exited).toBe(0);
+    expect(submit.output).toMatch(/submitting \[█{10,}\] 100% 2000\/2000 \| \d+\/s \| ETA 0s/);
+    expect(submit.output).toMatch(/accepted 2000, duplicate 0, refused 0 \(of 2000 lines\)/);
+  } finally {
+    await submit.stop();
+  }
 });
