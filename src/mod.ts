@@ -1,6 +1,6 @@
 /**
  * edgeq's library: submitting, working and reading tasks. It loads no HTTP framework and no CLI:
- * the API is `edgeq/api` (src/api/mod.ts), the command `edgeq/cli` (src/cli.ts).
+ * the API is `edgeq/api` (src/api/mod.ts), the command `edgeq/cli` (src/cli/mod.ts).
  */
 export { Edgeq } from "./client.ts";
 export { Queue } from "./queue.ts";

@@ -62,12 +62,12 @@ test("edgeq dev without nats-server on the PATH says how to get one", async () =
 
 test.each([
   [["serve"], { PORT: "eighty" }, /--port \/ PORT: must be a number/],
-  [["worker"], {}, /worker needs a module/],
+  [["worker"], {}, /worker needs <module>/],
   [["worker", "no-such-module.ts"], {}, /cannot load worker module no-such-module.ts/],
   [["worker", `${ROOT}src/names.ts`], {}, /exports no "handlers" object/],
   [["worker", "x.ts", "--concurrency", "0"], {}, /--concurrency \/ EDGEQ_CONCURRENCY: must be at least 1/],
   [["worker", "x.ts", "--queues", "a.b"], {}, /--queues \/ EDGEQ_QUEUES: must be 1-64/],
-  [["launch"], {}, /the command: must be one of serve, worker, dev, dead, cancel, pause, resume, queues, schedules, help/],
+  [["launch"], {}, /unknown command "launch"; one of serve, worker, dev, submit, tasks, task, cancel, queues, pause, resume, workers, schedules, dead, top/],
   [["dev", "--nats-port", "0"], {}, /--nats-port: must be at least 1/],
   [["dead", "list", "--limit", "many", "--max-attempts", "0"], {}, /--limit: must be a number; --max-attempts: must be at least 1/],
   [["serve"], { NATS_URL: "nats://127.0.0.1:1" }, /cannot reach NATS at nats:\/\/127.0.0.1:1 .*set NATS_URL/],
@@ -124,9 +124,9 @@ test("edgeq dead lists, shows, requeues and purges dead letters", async () => {
       expect(await proc.exited, proc.output).toBe(0);
       return proc.output;
     };
-    const listed = await run("list", "--limit", "5");
-    expect(JSON.parse(listed.slice(listed.indexOf("[")))).toHaveLength(2);
-    expect(await run("show", tasks[0].id)).toMatch(/"reason": "Error: boom"/);
+    expect(JSON.parse(await run("list", "--limit", "5", "--json"))).toHaveLength(2);
+    expect(await run("list")).toMatch(new RegExp(`^${tasks[1].id}  default  boom `, "m"));
+    expect(JSON.parse(await run("show", tasks[0].id, "--json"))).toMatchObject({ reason: "Error: boom" });
     expect(await run("purge", tasks[0].id)).toMatch(`purged ${tasks[0].id}`);
     expect(await run("requeue", "--all", "--queue", "default", "--max-attempts", "2")).toMatch(/requeued 1 dead letters/);
     expect(await lib.deadLetters.count()).toBe(0);
@@ -144,4 +144,19 @@ test("edgeq help prints the usage", async () => {
   const proc = edgeq(["help"]);
   expect(await proc.exited).toBe(0);
   expect(proc.output).toMatch(/usage: edgeq <command>/);
+});
+
+test("edgeq dev joining a nats-server that already runs says so, with its address", async () => {
+  const nats = await NatsServer.start();
+  try {
+    const dev = edgeq(["dev", "--nats-port", String(nats.port), "--port", String(await freePort())]);
+    await dev.waitFor(new RegExp(`joined the nats-server already running at nats://127.0.0.1:${nats.port}`));
+    await dev.waitFor(/worker \S+ \(node\)/);
+    dev.kill("SIGTERM");
+    expect(await dev.exited).toBe(0);
+    // It leaves the server it joined running.
+    await waitForPort(nats.port, 1000);
+  } finally {
+    await nats.stop();
+  }
 });

@@ -21,13 +21,13 @@ import { dashboardRoutes } from "./dashboard.ts";
 import { deadLetterRoutes } from "./dead-letters.ts";
 import { eventRoutes } from "./events.ts";
 import { metricsRoutes } from "./metrics.ts";
-import { batchSchema, cancelManySchema, cancelSchema, listQuerySchema, submitBodySchema } from "./schemas.ts";
+import { batchSchema, cancelManySchema, cancelSchema, listQuerySchema, optionsOf, submitBodySchema } from "./schemas.ts";
 import { openApiDocument } from "./openapi.ts";
 import { scheduleRoutes } from "./schedules.ts";
 import { limitBody, limitTime, parseJson } from "./http-input.ts";
 import { ROUTE_TIMEOUT_MS } from "./limits.ts";
 import { flowRoutes } from "./flows.ts";
-import { idempotencyKeySchema, idSchema, queueSchema, type SubmitOptions } from "../message.ts";
+import { idempotencyKeySchema, idSchema, queueSchema } from "../message.ts";
 import { DEFAULT_QUEUE } from "../names.ts";
 import type { Submitted } from "../queue.ts";
 import { cursorAfter } from "../task-cursor.ts";
@@ -54,22 +54,6 @@ export interface ApiOptions {
 
 /** Routes that stream for as long as the client listens: no route time-out applies to them. */
 const STREAMING_PATHS = ["/events"];
-
-/** The library's submit options from a request's snake_case fields. */
-function optionsOf(body: z.output<typeof submitBodySchema>): SubmitOptions {
-  return {
-    priority: body.priority,
-    maxAttempts: body.max_attempts,
-    backoff: body.backoff,
-    timeoutMs: body.timeout_ms,
-    id: body.id,
-    idempotencyKey: body.idempotency_key,
-    delayMs: body.delay_ms,
-    runAt: body.run_at,
-    dependsOn: body.depends_on,
-    runAnyway: body.run_anyway,
-  };
-}
 
 /** What a submission is answered with, in the tutorial's fields. */
 function answer(task: Submitted) {

@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { limitSchema } from "../records.ts";
-import { delayMsSchema, dependsOnSchema, idempotencyKeySchema, idSchema, prioritySchema, queueSchema, runAtSchema, typeSchema } from "../message.ts";
+import { delayMsSchema, dependsOnSchema, idempotencyKeySchema, idSchema, prioritySchema, queueSchema, runAtSchema, type SubmitOptions, typeSchema } from "../message.ts";
 import { TASK_STATUSES } from "../record.ts";
 import { cursorSchema } from "../task-cursor.ts";
 import { backoffSchema, maxAttemptsSchema, timeoutSchema } from "../retry.ts";
@@ -34,6 +34,22 @@ export const submitBodySchema = z.strictObject(
 );
 
 /** Tasks one batch submission may hold. */
+/** The library's submit options from a request's snake_case fields. */
+export function optionsOf(body: z.output<typeof submitBodySchema>): SubmitOptions {
+  return {
+    priority: body.priority,
+    maxAttempts: body.max_attempts,
+    backoff: body.backoff,
+    timeoutMs: body.timeout_ms,
+    id: body.id,
+    idempotencyKey: body.idempotency_key,
+    delayMs: body.delay_ms,
+    runAt: body.run_at,
+    dependsOn: body.depends_on,
+    runAnyway: body.run_anyway,
+  };
+}
+
 export const MAX_BATCH = 1000;
 export const batchSchema = z.array(submitBodySchema, { error: "must be a JSON array of tasks" })
   .min(1, "must hold at least one task")

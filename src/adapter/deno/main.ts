@@ -1,5 +1,7 @@
 /// <reference lib="deno.ns" />
-import { runCli } from "../../cli.ts";
+import { parseArgs } from "node:util";
+import { runCli } from "../../cli/mod.ts";
 import { denoRuntime } from "./runtime.ts";
+import { denoTerminal } from "./terminal.ts";
 
-await runCli(Deno.args, denoRuntime);
+await runCli(Deno.args, { ...denoRuntime, parseArgs, terminal: denoTerminal });

@@ -2,10 +2,13 @@
 /**
  * The `edgeq` command on Deno over WebSocket (`NATS_URL=ws://host:8080`), for edge hosts that
  * allow only WebSockets out. It and everything it imports stays clear of `node:` built-ins: the
- * tests bundle it for a neutral platform to keep it so.
+ * tests bundle it for a neutral platform to keep it so. Its argument parser is therefore
+ * @pkgjs/parseargs, the code of node:util's parseArgs published without Node's built-ins.
  */
 import { wsconnect } from "@nats-io/nats-core";
-import { runCli } from "../../cli.ts";
+import { parseArgs } from "@pkgjs/parseargs";
+import { runCli } from "../../cli/mod.ts";
 import { denoPlatform } from "./platform.ts";
+import { denoTerminal } from "./terminal.ts";
 
-await runCli(Deno.args, { ...denoPlatform, name: "deno-websocket", connect: wsconnect });
+await runCli(Deno.args, { ...denoPlatform, name: "deno-websocket", connect: wsconnect, parseArgs, terminal: denoTerminal });

@@ -1,4 +1,4 @@
-import { runCli } from "../../cli.ts";
-import { nodeRuntime } from "./runtime.ts";
+import { runCli } from "../../cli/mod.ts";
+import { nodeCliRuntime } from "./cli.ts";
 
-await runCli(process.argv.slice(2), nodeRuntime);
+await runCli(process.argv.slice(2), nodeCliRuntime);

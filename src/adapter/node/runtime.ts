@@ -13,9 +13,17 @@ import { SERVE_LIMITS } from "../../api/limits.ts";
 /** Set when the API starts serving: a worker process never loads the HTTP server. */
 let connInfo: typeof getConnInfo;
 
-/** TypeScript worker modules go through tsx, loaded only for them: compiled ones run as they are. */
+/**
+ * TypeScript worker modules go through tsx, loaded only for them: compiled ones run as they are.
+ * tsx is an optional peer dependency (it brings esbuild's install script to every install).
+ */
 async function importModule(path: string): Promise<Record<string, unknown>> {
-  if (/\.[cm]?tsx?$/.test(path)) (await import("tsx/esm/api")).register();
+  if (/\.[cm]?tsx?$/.test(path)) {
+    const tsx = await import("tsx/esm/api").catch(() => {
+      throw new Error("a TypeScript module on Node needs tsx: `npm install tsx` (or compile it to .js, or run it on Deno or Bun)");
+    });
+    tsx.register();
+  }
   return import(pathToFileURL(resolve(path)).href);
 }
 
@@ -40,7 +48,7 @@ export const nodeRuntime: Runtime = {
       // How often Node looks for clients past those time-outs (default 30 s, which would let a slow client stay that long).
       connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs / 2),
     };
-    return new Promise((ready) => {
+    return new Promise((ready, fail) => {
       const server = serve({ fetch, port, serverOptions }, (info) =>
         ready({
           port: info.port,
@@ -48,6 +56,8 @@ export const nodeRuntime: Runtime = {
         })
       );
       server.maxConnections = limits.maxConnections;
+      // A taken port (EADDRINUSE): the command reports it in one line.
+      server.once("error", fail);
     });
   },
   clientAddress: (c) => connInfo(c).remote.address,
