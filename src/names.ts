@@ -79,8 +79,9 @@ export const HEADER_MAX_ATTEMPTS = "Edgeq-Max-Attempts";
 export const HEADER_BACKOFF = "Edgeq-Backoff";
 export const HEADER_TIMEOUT = "Edgeq-Timeout-Ms";
 /**
- * Set by edgeq's submitters: the revision of the `pending` record they wrote just before the
- * message. A worker that finds the record still at it stores `running` there without reading it.
+ * Set by a requeue (the revision of the `pending` record it wrote just before the message) and by
+ * the release of a task that waited on others (its `waiting` record's): the worker reads the record
+ * before the handler starts, rather than taking the first-delivery path.
  */
 export const HEADER_RECORD_REVISION = "Edgeq-Record-Revision";
 /** The retry policy's headers, which a dead letter keeps and a requeue sends again. */
