@@ -253,3 +253,13 @@ test("a released task first given back by a worker without its handler still get
   expect(await waitFor("unserved-c")).toMatchObject({ status: "completed", depends_on: ["unserved-p"] });
   expect(seen).toEqual({ "unserved-p": { from: "unserved-p", parents: [] } });
 });
+
+test("a flow naming a task id in use is refused with 409, and what it wrote is removed", async () => {
+  const q = "deps_conflict";
+  await env.edgeq.flow({ id: "holder", nodes: [{ id: "held-p", type: "work", queue: q }, { id: "held", type: "work", queue: q, dependsOn: ["held-p"] }] });
+  const res = await post("/flows", { id: "intruder", nodes: [{ id: "fresh-1", type: "work", queue: q }, { id: "held", type: "work", queue: q }] });
+  expect(res).toMatchObject({ status: 409, body: { code: "conflict_error", error: 'flow intruder: task id "held" is already in use; nothing of the flow was accepted' } });
+  expect((await env.edgeq.tasks.read("fresh-1")).record).toBeNull();
+  expect(await env.edgeq.flows.links.get(flowGateKey("intruder"))).toBeNull();
+  expect(await env.edgeq.tasks.get("held")).toMatchObject({ status: "waiting", flow: "holder" });
+});
