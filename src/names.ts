@@ -79,8 +79,10 @@ export const HEADER_MAX_ATTEMPTS = "Edgeq-Max-Attempts";
 export const HEADER_BACKOFF = "Edgeq-Backoff";
 export const HEADER_TIMEOUT = "Edgeq-Timeout-Ms";
 /**
- * Set by edgeq's submitters: the revision of the `pending` record they wrote just before the
- * message. A worker that finds the record still at it stores `running` there without reading it.
+ * The revision of the record written before the message: a requeue's `pending` one, a promoted
+ * delayed task's `delayed` one (its first run writes the outcome over it), or a released task's
+ * `waiting` one (src/flows/). A requeued or released task's worker reads the record before the
+ * handler starts.
  */
 export const HEADER_RECORD_REVISION = "Edgeq-Record-Revision";
 /** The retry policy's headers, which a dead letter keeps and a requeue sends again. */

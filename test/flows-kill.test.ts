@@ -52,4 +52,4 @@ test("a worker SIGKILLed while a parent runs: the parent is redelivered, its chi
   const runs = lines();
   expect(runs.filter(([type]) => type === "parent").map(([, , attempt]) => attempt)).toEqual(["1", "2"]);
   expect(runs.filter(([type]) => type === "child").map(([, id]) => id).sort()).toEqual(["kill-last", "kill-mid"]);
-});
+}, 120_000);

@@ -241,3 +241,25 @@ test("waiting tasks: GET shows them waiting, ?status=waiting lists them, and a b
   expect(await post("/tasks/cancel", { queue: q, status: "pending" })).toMatchObject({ status: 200, body: { canceled: 3 } });
   for (const id of ["bulk-p", "bulk-c", "bulk-g"]) expect(await env.edgeq.tasks.get(id)).toMatchObject({ status: "canceled" });
 });
+
+test("a released task first given back by a worker without its handler still gets its parents", async () => {
+  const q = "deps_unserved";
+  const r = recorder();
+  const withoutIt = await work(q, r.handlers);
+  await env.edgeq.flow({ nodes: [{ id: "unserved-p", type: "work", queue: q }, { id: "unserved-c", type: "other", queue: q, dependsOn: ["unserved-p"] }] });
+  await eventually(async () => withoutIt.info().unserved.includes("other"), 10_000, "the child to be given back");
+  let seen: unknown;
+  await work(q, { other: (_data, ctx) => (seen = ctx.parents) });
+  expect(await waitFor("unserved-c")).toMatchObject({ status: "completed", depends_on: ["unserved-p"] });
+  expect(seen).toEqual({ "unserved-p": { from: "unserved-p", parents: [] } });
+});
+
+test("a flow naming a task id in use is refused with 409, and what it wrote is removed", async () => {
+  const q = "deps_conflict";
+  await env.edgeq.flow({ id: "holder", nodes: [{ id: "held-p", type: "work", queue: q }, { id: "held", type: "work", queue: q, dependsOn: ["held-p"] }] });
+  const res = await post("/flows", { id: "intruder", nodes: [{ id: "fresh-1", type: "work", queue: q }, { id: "held", type: "work", queue: q }] });
+  expect(res).toMatchObject({ status: 409, body: { code: "conflict_error", error: 'flow intruder: task id "held" is already in use; nothing of the flow was accepted' } });
+  expect((await env.edgeq.tasks.read("fresh-1")).record).toBeNull();
+  expect(await env.edgeq.flows.links.get(flowGateKey("intruder"))).toBeNull();
+  expect(await env.edgeq.tasks.get("held")).toMatchObject({ status: "waiting", flow: "holder" });
+});

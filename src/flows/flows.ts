@@ -91,18 +91,26 @@ export class Flows {
     if (gateRevision === null) throw new ConflictError(`flow ${plan.id} is being submitted by another request; try again`);
     const now = new Date().toISOString();
     const repeats = new Set<string>();
-    await inLanes(plan.nodes.length, WIDTH, async (i) => {
-      if (!(await this.#storeWaiting(plan, plan.nodes[i], encoded[i], now))) repeats.add(plan.nodes[i].id);
-    });
+    const created = new Map<string, number>();
     const external = new Map<string, string[]>();
     for (const node of plan.nodes) for (const p of node.external) external.set(p, [...external.get(p) ?? [], node.id]);
-    const parents = plan.nodes.filter((n) => n.children.length > 0);
-    await inLanes(parents.length, WIDTH, async (i) => void await this.links.add(dependentsKey(parents[i].id), parents[i].children, false));
     const outside = [...external];
-    await inLanes(outside.length, WIDTH, async (i) => void await this.links.add(dependentsKey(outside[i][0]), outside[i][1], true));
-    // The one write that accepts the flow.
-    if ((await this.links.put(gateKey, { children: roots, committed: true }, gateRevision)) === null) {
-      throw new ConflictError(`flow ${plan.id} is being submitted by another request; try again`);
+    try {
+      await inLanes(plan.nodes.length, WIDTH, async (i) => {
+        const revision = await this.#storeWaiting(plan, plan.nodes[i], encoded[i], now);
+        if (revision === null) repeats.add(plan.nodes[i].id);
+        else created.set(plan.nodes[i].id, revision);
+      });
+      const parents = plan.nodes.filter((n) => n.children.length > 0);
+      await inLanes(parents.length, WIDTH, async (i) => void await this.links.add(dependentsKey(parents[i].id), parents[i].children, false));
+      await inLanes(outside.length, WIDTH, async (i) => void await this.links.add(dependentsKey(outside[i][0]), outside[i][1], true));
+      // The one write that accepts the flow.
+      if ((await this.links.put(gateKey, { children: roots, committed: true }, gateRevision)) === null) {
+        throw new ConflictError(`flow ${plan.id} is being submitted by another request; try again`);
+      }
+    } catch (err) {
+      await this.#undo(gateKey, created);
+      throw err;
     }
     await this.releaser.releaseGate(plan.id);
     // A parent outside the flow that ended before its link was stored has released nothing: released now.
@@ -111,6 +119,20 @@ export class Flows {
       if (parent && FINAL_STATUSES.includes(parent.status)) await this.releaser.released(parent);
     });
     return { id: plan.id, tasks: plan.nodes.map((n, i) => submitted(encoded[i], repeats.has(n.id))), duplicate: repeats.size === plan.nodes.length };
+  }
+
+  /**
+   * Removes what a flow that was not accepted wrote, unless its gate turns out committed (a commit
+   * that went unanswered yet landed): its records, then its gate. Links to records gone are
+   * removed by the release that finds them missing. Best effort: what stays waits on a gate never
+   * committed, and never runs.
+   */
+  async #undo(gateKey: string, created: Map<string, number>): Promise<void> {
+    const gate = await this.links.get(gateKey).catch(() => null);
+    if (!gate || gate.link.committed) return;
+    const records = [...created];
+    await inLanes(records.length, WIDTH, (i) => this.edgeq.tasks.deleteIfUnchanged(records[i][0], records[i][1]).then(() => {}, () => {}));
+    await this.links.remove(gateKey, gate.revision).catch(() => {});
   }
 
   /** Validates a node as a submission: its type, data, options and policy. */
@@ -135,8 +157,8 @@ export class Flows {
     });
   }
 
-  /** Creates the node's `waiting` record; false when this flow stored it before (a repeat). */
-  async #storeWaiting(plan: PlannedFlow, node: PlannedNode, task: OutgoingTask, now: string): Promise<boolean> {
+  /** Creates the node's `waiting` record; resolves with its revision, or null when this flow stored it before (a repeat). */
+  async #storeWaiting(plan: PlannedFlow, node: PlannedNode, task: OutgoingTask, now: string): Promise<number | null> {
     const parents = [...node.parents, ...node.external];
     const record = newRecord(task, {
       status: "waiting",
@@ -149,16 +171,16 @@ export class Flows {
       flow: plan.id,
       release: { backoff: task.policy.backoff, timeout_ms: task.policy.timeoutMs, ...(node.children.length > 0 && { has_dependents: true as const }) },
     });
-    if ((await this.edgeq.tasks.putIfUnchanged(record, 0, task.body)) !== null) return true;
+    const stored = await this.edgeq.tasks.putIfUnchanged(record, 0, task.body);
+    if (stored !== null) return stored;
     const found = await this.edgeq.tasks.read(node.id);
-    if (found.record?.flow === plan.id) return false;
+    if (found.record?.flow === plan.id) return null;
     const current = await this.edgeq.tasks.get(node.id);
     // An earlier task's finished record, older than the duplicate window, gives way as a plain submission's does.
     const stale = current && FINAL_STATUSES.includes(current.status) && Date.parse(current.created_at) < Date.now() - this.edgeq.config.duplicateWindowMs;
-    if (!stale || (await this.edgeq.tasks.putIfUnchanged(record, found.revision, task.body)) === null) {
-      throw new ConflictError(`flow ${plan.id}: task id "${node.id}" is already in use; nothing of the flow will run`);
-    }
-    return true;
+    const replaced = stale ? await this.edgeq.tasks.putIfUnchanged(record, found.revision, task.body) : null;
+    if (replaced === null) throw new ConflictError(`flow ${plan.id}: task id "${node.id}" is already in use; nothing of the flow was accepted`);
+    return replaced;
   }
 }
 

@@ -60,6 +60,8 @@ async function storeGivenBack(edgeq: Edgeq, run: Run, unserved: boolean): Promis
     created_at: new Date(run.delivery.storedAt).toISOString(),
     updated_at: now,
     seq,
+    // A task that waited on others (src/flows/): its next run reads its parents by these.
+    ...(record?.waiting_on !== undefined && record.seq === undefined && { depends_on: record.depends_on, flow: record.flow }),
   });
   return edgeq.tasks.putIfUnchanged(pending, revision, task.bodyIsJson ? task.body : undefined);
 }
