@@ -93,7 +93,7 @@ test("a retried task that dies, and one that fails for good: retried, dead, fail
   await eventually(async () => names(seen, dying.id).includes("dead") && names(seen, failing.id).includes("failed") || null, 15_000, "dead and failed");
   expect(submittedFirst(seen, dying.id).map((e) => e.event)).toEqual(["submitted", "started", "retried", "started", "dead"]);
   const [, , retried, second, dead] = submittedFirst(seen, dying.id);
-  expect(retried).toMatchObject({ status: "pending", attempt: 1, error: "Error: boom", retry_in_ms: 100, run_ms: expect.any(Number) });
+  expect(retried).toMatchObject({ status: "pending", attempt: 1, error: "Error: boom", retry_in_ms: 100, run_ms: expect.any(Number), worker_id: workers[0].id });
   expect(second).toMatchObject({ status: "running", attempt: 2 });
   expect(dead).toMatchObject({ status: "dead", attempt: 2, error: "Error: boom", run_ms: expect.any(Number) });
   expect(submittedFirst(seen, failing.id).map((e) => e.event)).toEqual(["submitted", "started", "failed"]);
