@@ -36,7 +36,7 @@ export class TaskMetrics {
 
   constructor(registry: Registry) {
     for (const [what, help] of Object.entries(HELP)) this.#counters.set(what, registry.counter(`edgeq_tasks_${what}_total`, help));
-    this.#wait = registry.histogram("edgeq_task_wait_seconds", "From the work message stored (submitted, promoted or put back for a retry) to the handler's start.", BUCKETS);
+    this.#wait = registry.histogram("edgeq_task_wait_seconds", "From the work message stored (submitted, or promoted when due) to its first attempt's start.", BUCKETS);
     this.#run = registry.histogram("edgeq_task_run_seconds", "From the handler's start to its return (completed, failed, dead, retried).", BUCKETS);
   }
 
@@ -44,7 +44,8 @@ export class TaskMetrics {
     const labels = { queue: event.queue, type: event.type };
     const counted = COUNTED[event.event];
     if (counted) this.#counters.get(counted)!.inc(labels);
-    if (typeof event.wait_ms === "number") this.#wait.observe(labels, event.wait_ms / 1000);
+    // A later attempt's wait counts its earlier runs and backoff: submit to start is the first's.
+    if (typeof event.wait_ms === "number" && event.attempt === 1) this.#wait.observe(labels, event.wait_ms / 1000);
     if (typeof event.run_ms === "number") this.#run.observe(labels, event.run_ms / 1000);
   }
 }
