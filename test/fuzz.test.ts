@@ -53,6 +53,9 @@ const ROUTES: Route[] = [
   ["POST", "/schedules/:name/pause", "none"],
   ["POST", "/schedules/:name/resume", "none"],
   ["POST", "/flows", "flow"],
+  ["GET", "/dashboard", "none"],
+  ["GET", "/dashboard/dashboard.js", "none"],
+  ["GET", "/dashboard/dashboard.css", "none"],
   ["GET", "/metrics?:query", "none"],
   // always one unknown key: a valid query streams for as long as the client listens
   ["GET", "/events?x&:query", "none"],

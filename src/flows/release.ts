@@ -18,6 +18,7 @@
  */
 import type { Edgeq } from "../client.ts";
 import { headerLines } from "../encoded-headers.ts";
+import { emitSubmitted } from "../events/emit.ts";
 import { encodeTask } from "../message.ts";
 import { dependentsKey, flowGateKey, HEADER_HAS_DEPENDENTS, HEADER_RECORD_REVISION, pendingSubject, WORK_STREAM } from "../names.ts";
 import { FINAL_STATUSES, type TaskRecord, type TaskStatus } from "../record.ts";
@@ -80,6 +81,7 @@ export class Releaser {
       if (status !== "completed" && !record.run_anyway) {
         const failed: TaskRecord = { ...record, status: "failed", error: dependencyError(parent, status), release: undefined, finished_at: now, updated_at: now };
         if ((await this.edgeq.tasks.putIfUnchanged(failed, revision)) === null) continue;
+        this.edgeq.events.emit("failed", failed, { error: failed.error });
         return this.released(failed);
       }
       const next: TaskRecord = { ...record, waiting_on: record.waiting_on.filter((p) => p !== parent), updated_at: now };
@@ -104,5 +106,6 @@ export class Releaser {
     const address = { id: record.id, queue: record.queue, priority: record.priority, policy, extraLines: headerLines(pairs) };
     const task = encodeTask(record.type, record.data, address, Infinity);
     await this.edgeq.requests.publish(task.subject, task.body, task.headers);
+    emitSubmitted(this.edgeq.events, task);
   }
 }
