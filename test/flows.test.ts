@@ -191,7 +191,7 @@ test("cycles, unknown ids and bad nodes get a 400 naming the problem, and nothin
     [{ nodes: [{ id: "a", type: "bad type!" }] }, "invalid flow: nodes.0.type: must be words of letters, digits, '_' or '-', joined by single dots"],
     [{ nodes: [] }, "invalid flow: nodes: must hold at least one node"],
     [{ type: "work", children: [{ type: "work", children: "no" }] }, "invalid flow: children.0.children: must be an array of nodes"],
-    [Array.from({ length: 101 }).reduce((inner: object) => ({ type: "work", children: [inner] }), { type: "work" }), "invalid flow: children nested deeper than 100 levels"],
+    [Array.from({ length: 31 }).reduce((inner: object) => ({ type: "work", children: [inner] }), { type: "work" }), "invalid flow: children nested deeper than 30 levels"],
   ];
   for (const [body, error] of cases) {
     const res = await post("/flows", body);

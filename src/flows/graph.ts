@@ -56,8 +56,8 @@ export const flowSchema = z.union([graphSchema, nestedSchema]);
 /** The API's snake_case field names, and the library's. */
 const CAMEL: Record<string, string> = { max_attempts: "maxAttempts", timeout_ms: "timeoutMs", depends_on: "dependsOn", run_anyway: "runAnyway" };
 
-/** Levels of nested `children` a flow may have (and of arrays and objects besides `data`). */
-export const MAX_FLOW_DEPTH = 100;
+/** Levels of nested `children` a flow may have (and of arrays and objects besides `data`): within the API's JSON nesting limit (two levels each). */
+export const MAX_FLOW_DEPTH = 30;
 
 /** A flow as the API takes it (snake_case fields, as `POST /tasks` has them), in the library's names. */
 export function fromSnakeCase(input: unknown, depth = 0): unknown {
