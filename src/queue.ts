@@ -7,7 +7,9 @@
 import { JetStreamApiError } from "@nats-io/jetstream";
 import type { Edgeq } from "./client.ts";
 import { fromNatsError, ValidationError } from "./errors.ts";
-import { encodeTask, idForKey, type OutgoingTask, runAtOf, type SubmitOptions, submitOptionsSchema, typeSchema } from "./message.ts";
+import { encodeTask, idForKey, type OutgoingTask, runAtOf, type SubmitOptions, submitOptionsSchema, type TaskAddress, typeSchema } from "./message.ts";
+import type { Context } from "@opentelemetry/api";
+import { endSubmits, startSubmit, submitContext, traced } from "./tracing.ts";
 import { parseInput } from "./config.ts";
 import { inLanes } from "./lanes.ts";
 import { DEFAULT_PRIORITY, type Priority } from "./names.ts";
@@ -57,9 +59,12 @@ export class Queue {
 
   /** Submits one task; resolves once JetStream has stored it. */
   async submit(type: string, data?: unknown, options?: SubmitOptions): Promise<Submitted> {
-    const task = await this.#encode(type, data, options);
-    this.edgeq.assertConnected();
-    return this.#bounded(options?.waitMs, () => this.#publish(task));
+    const task = await this.#encode(type, data, options, submitContext());
+    const publish = () => {
+      this.edgeq.assertConnected();
+      return this.#bounded(options?.waitMs, () => this.#publish(task));
+    };
+    return task.trace ? traced(() => [task.trace], publish) : publish();
   }
 
   /**
@@ -75,11 +80,17 @@ export class Queue {
   /** Submits many tasks, validating all before publishing any; resolves in input order. */
   async submitMany(specs: TaskSpec[], options: { waitMs?: number } = {}): Promise<Submitted[]> {
     if (!Array.isArray(specs)) throw new ValidationError("submitMany takes an array of tasks");
+    const parent = submitContext();
     const tasks = new Array<OutgoingTask>(specs.length);
+    const submit = () => this.#submitMany(specs, tasks, options, parent);
+    return parent ? traced(() => tasks.map((t) => t?.trace), submit) : submit();
+  }
+
+  async #submitMany(specs: TaskSpec[], tasks: OutgoingTask[], options: { waitMs?: number }, parent: Context | undefined): Promise<Submitted[]> {
     for (let i = 0; i < specs.length; i++) {
       try {
         const { type, data, ...taskOptions } = specs[i] ?? {};
-        const task = this.#encode(type, data, taskOptions);
+        const task = this.#encode(type, data, taskOptions, parent);
         tasks[i] = task instanceof Promise ? await task : task;
       } catch (err) {
         (err as Error).message = `task ${i}: ${(err as Error).message}`;
@@ -117,7 +128,7 @@ export class Queue {
    * Validates and encodes one task; the retry policy always travels with it, so that every worker
    * applies the same one. Synchronous unless an idempotency key has to be hashed into the id.
    */
-  #encode(type: unknown, data: unknown, options: object = {}): OutgoingTask | Promise<OutgoingTask> {
+  #encode(type: unknown, data: unknown, options: object = {}, parent?: Context): OutgoingTask | Promise<OutgoingTask> {
     const validType = this.#validType(type);
     // The common case, no options, skips the schema.
     const opts: z.output<typeof submitOptionsSchema> = isEmpty(options) ? {} : parseInput(submitOptionsSchema, options, "submit options");
@@ -125,8 +136,16 @@ export class Queue {
       const policy = opts.maxAttempts ?? opts.backoff ?? opts.timeoutMs
         ? resolvePolicy(this.edgeq.config, this.name, validType, opts)
         : this.#defaultPolicy(validType);
-      const address = { id, queue: this.name, priority: opts.priority ?? DEFAULT_PRIORITY, policy, runAtMs: runAtOf(opts) };
-      return encodeTask(validType, data, address, this.edgeq.maxDataBytes);
+      const address: TaskAddress = { id, queue: this.name, priority: opts.priority ?? DEFAULT_PRIORITY, policy, runAtMs: runAtOf(opts) };
+      if (!parent) return encodeTask(validType, data, address, this.edgeq.maxDataBytes);
+      const trace = startSubmit(parent, { type: validType, queue: this.name, id });
+      address.traceLines = trace.lines;
+      try {
+        return { ...encodeTask(validType, data, address, this.edgeq.maxDataBytes), trace };
+      } catch (err) {
+        endSubmits([trace], err);
+        throw err;
+      }
     };
     if (opts.id === undefined && opts.idempotencyKey !== undefined) return idForKey(opts.idempotencyKey).then(encode);
     return encode(opts.id ?? crypto.randomUUID());

@@ -26,6 +26,7 @@ import { idempotencyKeySchema, idSchema, queueSchema, type SubmitOptions } from 
 import { DEFAULT_QUEUE } from "../names.ts";
 import type { Submitted } from "../queue.ts";
 import { type RateLimit, RateLimiter } from "./rate-limit.ts";
+import { withRequestContext } from "../tracing.ts";
 
 export interface ApiOptions {
   /** Reported as `gateway` by /health, as the tutorial's gateway did. */
@@ -120,7 +121,7 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono<ApiEnv> 
   };
 
   /** Submits a batch: validated whole before any is published, each queue's tasks in one `submitMany`. */
-  const submitBatch = async (c: Context<ApiEnv>, items: unknown) => {
+  const submitBatch = (c: Context<ApiEnv>, items: unknown) => withRequestContext(headerOf(c), async () => {
     const tasks = parseInput(batchSchema, items, "tasks");
     const answers = new Array<ReturnType<typeof answer>>(tasks.length);
     const byQueue = new Map<string, number[]>();
@@ -135,7 +136,7 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono<ApiEnv> 
       indexes.forEach((i, k) => (answers[i] = answer(submitted[k])));
     }
     return c.json({ success: true, accepted: answers.filter((a) => !a.duplicate).length, tasks: answers }, 201);
-  };
+  });
 
   app.post("/tasks", limitRate, async (c) => {
     const input = parseJson(await c.req.text());
@@ -144,7 +145,8 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono<ApiEnv> 
     const body = parseInput(submitBodySchema, input, "task");
     const headerKey = c.req.header("Idempotency-Key");
     const idempotencyKey = body.idempotency_key ?? (headerKey === undefined ? undefined : parseInput(idempotencyKeySchema, headerKey, "Idempotency-Key header"));
-    const task = await edgeq.queue(body.queue).submit(body.type, body.data, { ...optionsOf(body), idempotencyKey });
+    const submitOptions = { ...optionsOf(body), idempotencyKey };
+    const task = await withRequestContext(headerOf(c), () => edgeq.queue(body.queue).submit(body.type, body.data, submitOptions));
     // A repeat is answered as the first submission was, so that a client's retry needs no special case.
     return c.json({ success: true, ...answer(task) }, 201);
   });
@@ -218,6 +220,9 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono<ApiEnv> 
 
   return app;
 }
+
+/** Reads one request header: a trace context is looked for only when tracing is on. */
+const headerOf = (c: Context) => (name: string) => c.req.header(name);
 
 function isUnder(path: string, prefix: string): boolean {
   return path === prefix || path.startsWith(`${prefix}/`);

@@ -1,0 +1,127 @@
+/**
+ * OpenTelemetry across two processes: this one submits (the library, in an active span, and
+ * `POST /tasks` with an incoming `traceparent`) with the SDK's in-memory exporter; a worker process
+ * registers the SDK too and prints its finished spans. Each run is a CONSUMER span in the
+ * submission's trace, child of its PRODUCER span, also after a delay; a failed run records its error.
+ * Without an SDK, a submission sends no trace headers.
+ */
+import { spawn } from "node:child_process";
+import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { createApi } from "../src/api/app.ts";
+import { taskSubject, WORK_STREAM } from "../src/names.ts";
+import { EdgeqProcess, eventually, ROOT } from "./helpers/processes.ts";
+import { useNats } from "./helpers/setup.ts";
+import { registerTracing, type SpanJson, spanJson } from "./helpers/tracing.ts";
+
+const env = useNats();
+const QUEUE = "traced";
+const exporter = new InMemorySpanExporter();
+let worker: EdgeqProcess;
+
+beforeAll(async () => {
+  worker = new EdgeqProcess(spawn(process.execPath, ["--import", "tsx", "test/fixtures/traced-worker.ts"], {
+    cwd: ROOT,
+    env: { ...process.env, NATS_URL: env.server.url, EDGEQ_QUEUE: QUEUE },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  }));
+  await worker.waitFor(/^ready$/m);
+});
+afterAll(() => worker?.stop());
+
+/** The worker process's span of task `id`, once it has ended. */
+function runSpan(id: string): Promise<SpanJson> {
+  return eventually(async () => {
+    const lines = worker.output.split("\n").filter((l) => l.startsWith("span "));
+    return lines.map((l) => JSON.parse(l.slice(5)) as SpanJson).find((s) => s.attributes["edgeq.task.id"] === id);
+  }, 30_000, `the run span of ${id}`);
+}
+
+/** This process's span of the submission of task `id`. */
+function submitSpan(id: string) {
+  const span = exporter.getFinishedSpans().find((s) => s.attributes["edgeq.task.id"] === id);
+  expect(span, `the submit span of ${id}`).toBeDefined();
+  return spanJson(span!);
+}
+
+test("without an SDK, a submission carries no trace headers", async () => {
+  const task = await env.edgeq.queue(QUEUE).submit("echo", 1);
+  const msg = await env.edgeq.jsm.streams.getMessage(WORK_STREAM, { last_by_subj: taskSubject(QUEUE, "normal", "echo", task.id) });
+  expect(msg?.header?.keys()).toEqual(expect.not.arrayContaining(["traceparent", "tracestate"]));
+  expect(exporter.getFinishedSpans()).toEqual([]);
+});
+
+test("a library submission in an active span: the worker's run is its grandchild, in another process", async () => {
+  registerTracing(exporter);
+  const tracer = trace.getTracer("test");
+  const { id, parent } = await tracer.startActiveSpan("order", async (span) => {
+    const submitted = await env.edgeq.queue(QUEUE).submit("echo", { n: 1 });
+    span.end();
+    return { id: submitted.id, parent: span.spanContext() };
+  });
+  const producer = submitSpan(id);
+  expect(producer).toMatchObject({ name: "edgeq.submit echo", kind: SpanKind.PRODUCER, traceId: parent.traceId, parentSpanId: parent.spanId });
+  const run = await runSpan(id);
+  expect(run).toMatchObject({
+    name: "edgeq.run echo",
+    kind: SpanKind.CONSUMER,
+    traceId: parent.traceId,
+    parentSpanId: producer.spanId,
+    attributes: { "edgeq.task.id": id, "edgeq.queue": QUEUE, "edgeq.task.type": "echo", "edgeq.attempt": 1 },
+    status: { code: SpanStatusCode.UNSET },
+  });
+});
+
+test("POST /tasks continues the request's trace; a failed run is an ERROR span with the exception", async () => {
+  const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+  const callerSpan = "00f067aa0ba902b7";
+  const res = await createApi(env.edgeq).request("/tasks", {
+    method: "POST",
+    headers: { "content-type": "application/json", traceparent: `00-${traceId}-${callerSpan}-01`, tracestate: "vendor=abc" },
+    body: JSON.stringify({ type: "broken", queue: QUEUE }),
+  });
+  expect(res.status).toBe(201);
+  const { task_id: id } = await res.json();
+  const producer = submitSpan(id);
+  expect(producer).toMatchObject({ kind: SpanKind.PRODUCER, traceId, parentSpanId: callerSpan });
+  const msg = await env.edgeq.jsm.streams.getMessage(WORK_STREAM, { last_by_subj: taskSubject(QUEUE, "normal", "broken", id) }).catch(() => null);
+  // The message may be gone (acknowledged) already; when it is still there, it carries both headers.
+  if (msg) expect(msg.header?.get("tracestate")).toBe("vendor=abc");
+  const run = await runSpan(id);
+  expect(run).toMatchObject({
+    name: "edgeq.run broken",
+    kind: SpanKind.CONSUMER,
+    traceId,
+    parentSpanId: producer.spanId,
+    status: { code: SpanStatusCode.ERROR, message: "PermanentError: cannot be done" },
+    events: ["exception"],
+  });
+});
+
+test("a delayed task keeps the link through the delayed stream and its promotion", async () => {
+  const scheduler = env.edgeq.scheduler({ holder: "tracing-test" });
+  try {
+    const tracer = trace.getTracer("test");
+    const { id, traceId } = await tracer.startActiveSpan("later", async (span) => {
+      const submitted = await env.edgeq.queue(QUEUE).submit("echo", "later", { delayMs: 300 });
+      span.end();
+      return { id: submitted.id, traceId: span.spanContext().traceId };
+    });
+    const producer = submitSpan(id);
+    const run = await runSpan(id);
+    expect(run).toMatchObject({ kind: SpanKind.CONSUMER, traceId, parentSpanId: producer.spanId });
+  } finally {
+    await scheduler.stop();
+  }
+});
+
+test("a batch through the library: one PRODUCER span per task, each the parent of its run", async () => {
+  const submitted = await env.edgeq.queue(QUEUE).submitMany([{ type: "echo", data: 1 }, { type: "echo", data: 2 }]);
+  for (const { id } of submitted) {
+    const producer = submitSpan(id);
+    expect(producer.parentSpanId).toBeUndefined(); // no active span: the submission starts the trace
+    expect(await runSpan(id)).toMatchObject({ traceId: producer.traceId, parentSpanId: producer.spanId });
+  }
+});
