@@ -14,14 +14,14 @@
  *   Edgeq-Body-Omitted  the body's size in bytes, when it was left out
  *   Edgeq-Max-Attempts, Edgeq-Backoff, Edgeq-Timeout-Ms   as the work message carried them
  */
-import { headers as natsHeaders, type MsgHdrs } from "@nats-io/nats-core";
+import { headers as natsHeaders, type Msg, type MsgHdrs } from "@nats-io/nats-core";
 import { JetStreamApiError } from "@nats-io/jetstream";
 import type { Edgeq } from "./client.ts";
 import { parseInput } from "./config.ts";
 import { ConflictError, NotFoundError, PoisonMessageError, UnavailableError, ValidationError } from "./errors.ts";
 import type { Delivery } from "./delivery.ts";
 import { inLanes } from "./lanes.ts";
-import { idSchema, parseBody } from "./message.ts";
+import { headersOf, idSchema, parseBody } from "./message.ts";
 import {
   DEAD_STREAM,
   deadSubject,
@@ -318,6 +318,11 @@ export class DeadLetters {
 /** A requeue's message id: new, since the duplicate window still holds the task id's first publish. */
 export function requeueMessageId(id: string, letterSeq: number): string {
   return `${id}:requeue:${letterSeq}`;
+}
+
+/** Whether a work message is a requeued dead letter, by its message id. */
+export function isRequeue(msg: Msg): boolean {
+  return headersOf(msg)?.get(HEADER_ID).includes(":requeue:") ?? false;
 }
 
 /** The library's options are checked as the API's are: a bad `maxAttempts` would make a poison message. */

@@ -11,6 +11,7 @@
  */
 import type { Edgeq } from "../client.ts";
 import type { Delivery } from "../delivery.ts";
+import { isRequeue } from "../dead-letters.ts";
 import { EdgeqError, fromNatsError, UnavailableError } from "../errors.ts";
 import { headersOf } from "../message.ts";
 import { FINAL_STATUSES, MAX_HISTORY, type TaskRecord } from "../record.ts";
@@ -35,6 +36,8 @@ interface Stored {
 export interface Tally {
   completed: number;
   failed: number;
+  /** Outcomes of requeued dead letters: each of those tasks was counted as failed once already. */
+  requeued: number;
 }
 
 export class Settler {
@@ -178,6 +181,7 @@ export class Settler {
       if (counted && outcome.status !== "canceled") this.tally.failed++;
       delivery.term();
     }
+    if (counted && outcome.status !== "pending" && isRequeue(delivery.msg)) this.tally.requeued++;
   }
 
   #bury(delivery: Delivery, dead: TaskRecord): Promise<void> {

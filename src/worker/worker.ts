@@ -51,7 +51,7 @@ export class Worker {
   readonly #cancels: CancelNotices;
   readonly #pauses: QueuePauses;
   #leases!: Leases;
-  readonly #tally: Tally = { completed: 0, failed: 0 };
+  readonly #tally: Tally = { completed: 0, failed: 0, requeued: 0 };
   /** Types delivered here with no handler, and when last. */
   readonly #unserved = new Map<string, number>();
   #processed = 0;
@@ -132,6 +132,7 @@ export class Worker {
       processed: this.#processed,
       completed: this.#tally.completed,
       failed: this.#tally.failed,
+      requeued: this.#tally.requeued,
       started_at: this.#startedAt,
       last_heartbeat: new Date().toISOString(),
     };
