@@ -15,6 +15,7 @@ import { KV_OPERATION_HEADER } from "./names.ts";
 import { encodeRecord, FINAL_STATUSES, parseRecord, sameRecord, type TaskRecord, type TaskStatus } from "./record.ts";
 import type { Requests } from "./requests.ts";
 import { SCAN_BATCH, StreamScanner } from "./scan.ts";
+import { listFilter, type ListOptions, newestFirst, pageOf, type TaskPage } from "./task-listing.ts";
 
 /** `?limit=` of a listing: newest first, 50 by default. */
 export const limitSchema = z.coerce
@@ -23,11 +24,6 @@ export const limitSchema = z.coerce
   .min(1, "must be at least 1")
   .max(1000, "must be at most 1000")
   .default(50);
-
-export interface ListOptions {
-  status?: TaskStatus;
-  limit: number;
-}
 
 /** One message of the bucket's stream, as a scan sees it. */
 interface Stored {
@@ -173,18 +169,25 @@ export class TaskRecords {
    * wrote one), the rest from the records (a delayed task's is written when it is submitted), and
    * an unfiltered listing merges both.
    */
-  async list({ status, limit }: ListOptions): Promise<TaskRecord[]> {
-    if (status === "pending") return this.#pendingNewest(limit);
-    if (status !== undefined) return this.#listRecords({ status, limit });
-    const [records, pending] = await Promise.all([this.#listRecords({ limit }), this.#pendingNewest(limit)]);
+  async list(options: ListOptions): Promise<TaskRecord[]> {
+    return (await this.page(options)).tasks;
+  }
+
+  /** One page of the listing, filtered (task-listing.ts), with the cursor of the next. */
+  async page(options: ListOptions): Promise<TaskPage> {
+    const { status, queue, limit } = options;
+    const keep = listFilter(options);
+    if (status === "pending") return pageOf(await this.#pendingNewest(limit, keep, queue), limit);
+    if (status !== undefined) return pageOf(await this.#listRecords(keep, limit), limit);
+    const [records, pending] = await Promise.all([this.#listRecords(keep, limit), this.#pendingNewest(limit, keep, queue)]);
     const byId = new Map(records.map((r) => [r.id, r]));
     for (const p of pending) if (!byId.has(p.id)) byId.set(p.id, p);
-    return [...byId.values()].sort((a, b) => b.created_at.localeCompare(a.created_at)).slice(0, limit);
+    return pageOf([...byId.values()].sort(newestFirst), limit);
   }
 
   /** The newest work messages whose tasks are pending: those with no record of their own, or a `pending` one. */
-  async #pendingNewest(limit: number): Promise<TaskRecord[]> {
-    const messages = await this.pending.newest(limit);
+  async #pendingNewest(limit: number, keep: (record: TaskRecord) => boolean, queue?: string): Promise<TaskRecord[]> {
+    const messages = await this.pending.newest(limit, keep, queue);
     const records = await Promise.all(messages.map((m) => this.read(m.id).then((r) => r.record, () => null)));
     return messages.flatMap((m, i): TaskRecord[] => {
       const record = records[i];
@@ -198,7 +201,7 @@ export class TaskRecords {
    * before the window's first message, so it was also created before then, and once `limit`
    * matches are newer than that the answer is exact.
    */
-  async #listRecords({ status, limit }: ListOptions): Promise<TaskRecord[]> {
+  async #listRecords(picks: (record: TaskRecord) => boolean, limit: number): Promise<TaskRecord[]> {
     const { state } = await this.jsm.streams.info(this.#stream);
     // Newest copy of each record read: one rewritten while we read shows up twice.
     const latest = new Map<string, Stored & { record: TaskRecord }>();
@@ -208,11 +211,10 @@ export class TaskRecords {
     };
     const matches = () =>
       [...latest.values()]
-        .filter((s) => !status || s.record.status === status)
-        // Newest created first; for equal times, the latest written first.
-        .sort((a, b) => b.record.created_at.localeCompare(a.record.created_at) || b.seq - a.seq)
-        .slice(0, limit)
-        .map((s) => s.record);
+        .map((s) => s.record)
+        .filter(picks)
+        .sort(newestFirst)
+        .slice(0, limit);
     let end = state.last_seq + 1;
     for (let window = limit * 4; end > state.first_seq && state.messages > 0; window *= 4) {
       const start = Math.max(state.first_seq, end - window);

@@ -155,8 +155,8 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono<ApiEnv> 
 
   app.get("/tasks", async (c) => {
     const query = parseInput(listQuerySchema, c.req.query(), "query");
-    const tasks = await edgeq.tasks.list(query);
-    return c.json({ tasks, count: tasks.length });
+    const { tasks, next_cursor } = await edgeq.tasks.page(query);
+    return c.json({ tasks, count: tasks.length, next_cursor });
   });
 
   app.get("/tasks/:id", async (c) => {

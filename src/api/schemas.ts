@@ -34,13 +34,18 @@ export const batchSchema = z.array(submitBodySchema, { error: "must be a JSON ar
   .min(1, "must hold at least one task")
   .max(MAX_BATCH, `must hold at most ${MAX_BATCH} tasks`);
 
-export const listQuerySchema = z.object({
+/** `GET /tasks`: an unknown key is refused, as in a body, so that a misspelt filter cannot list everything. */
+export const listQuerySchema = z.strictObject({
   // "processing" is the tutorial's word for "running".
   status: z
     .enum([...TASK_STATUSES, "processing"], { error: `must be one of ${TASK_STATUSES.join(", ")}` })
     .transform((s) => (s === "processing" ? "running" : s))
     .optional(),
+  queue: queueSchema.optional(),
+  type: typeSchema.optional(),
   limit: limitSchema,
+  /** The `next_cursor` of the page before. */
+  cursor: z.string().min(1, "must not be empty").max(1000, "must be at most 1000 characters").optional(),
 });
 
 export const cancelSchema = z.strictObject(
