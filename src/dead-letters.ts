@@ -32,6 +32,7 @@ import {
   HEADER_TASK_ID,
   parseTaskSubject,
   POLICY_HEADERS,
+  TRACE_HEADERS,
   type Priority,
   WORK_STREAM,
 } from "./names.ts";
@@ -45,6 +46,8 @@ const HEADER_HISTORY = "Edgeq-History";
 const HEADER_BODY_OMITTED = "Edgeq-Body-Omitted";
 /** Longest policy header a dead letter keeps (a valid one is shorter); a longer one is dropped, never cut. */
 const MAX_POLICY_HEADER = 2000;
+/** The work message's headers a letter keeps, and a requeue sends again: its policy and its trace context. */
+const KEPT_HEADERS = [...POLICY_HEADERS, ...TRACE_HEADERS];
 /** Dead letters requeued or purged at once by the `…All` methods. */
 const PARALLEL = 64;
 /** Room kept for the protocol line and the headers' framing, in bytes. */
@@ -112,7 +115,7 @@ export class DeadLetters {
     headers.set(HEADER_SUBJECT, burial.subject);
     headers.set(HEADER_REASON, oneLine(burial.reason).slice(0, 2000));
     headers.set(HEADER_ATTEMPTS, String(burial.attempts));
-    for (const name of POLICY_HEADERS) {
+    for (const name of KEPT_HEADERS) {
       const value = burial.headers?.get(name);
       if (value && value.length <= MAX_POLICY_HEADER) headers.set(name, oneLine(value));
     }
@@ -208,7 +211,7 @@ export class DeadLetters {
     // The same message id for every requeue of this letter, so that two at once store it once.
     headers.set(HEADER_ID, requeueMessageId(letter.id, stored.seq));
     headers.set(HEADER_TASK_ID, letter.id);
-    for (const name of POLICY_HEADERS) {
+    for (const name of KEPT_HEADERS) {
       const value = stored.headers?.get(name);
       if (value) headers.set(name, value);
     }
@@ -345,7 +348,7 @@ function workSubject({ headers }: Stored): { subject: string; queue: string | nu
 function readLetter(stored: Stored): DeadLetter {
   const { subject, headers, body, seq, storedAt } = stored;
   const kept: Record<string, string> = {};
-  for (const name of POLICY_HEADERS) {
+  for (const name of KEPT_HEADERS) {
     const value = headers?.get(name);
     if (value) kept[name] = value;
   }

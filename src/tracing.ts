@@ -4,7 +4,7 @@
  * A submission is a PRODUCER span, and its W3C trace context (`traceparent`, `tracestate`, written
  * by the global propagator) travels in the task message's headers; a worker's run is a CONSUMER
  * span, child of that context, with the handler running inside it. Being headers, the link survives
- * whatever carries the message: the delayed stream, a requeue of the work message, a raw republish.
+ * whatever carries the message and copies them: the delayed stream, a dead letter and its requeue.
  *
  * With no SDK registered the global tracer provider is the API's proxy with no delegate: then
  * nothing is made, no span, no header, no context read; the check is one global lookup per task.

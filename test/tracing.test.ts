@@ -2,7 +2,8 @@
  * OpenTelemetry across two processes: this one submits (the library, in an active span, and
  * `POST /tasks` with an incoming `traceparent`) with the SDK's in-memory exporter; a worker process
  * registers the SDK too and prints its finished spans. Each run is a CONSUMER span in the
- * submission's trace, child of its PRODUCER span, also after a delay; a failed run records its error.
+ * submission's trace, child of its PRODUCER span, also after a delay and after a dead letter's
+ * requeue; a failed run records its error.
  * Without an SDK, a submission sends no trace headers.
  */
 import { spawn } from "node:child_process";
@@ -31,13 +32,15 @@ beforeAll(async () => {
 });
 afterAll(() => worker?.stop());
 
-/** The worker process's span of task `id`, once it has ended. */
-function runSpan(id: string): Promise<SpanJson> {
+/** The worker process's spans of task `id`, once `count` have ended. */
+function runSpans(id: string, count: number): Promise<SpanJson[]> {
   return eventually(async () => {
     const lines = worker.output.split("\n").filter((l) => l.startsWith("span "));
-    return lines.map((l) => JSON.parse(l.slice(5)) as SpanJson).find((s) => s.attributes["edgeq.task.id"] === id);
-  }, 30_000, `the run span of ${id}`);
+    const spans = lines.map((l) => JSON.parse(l.slice(5)) as SpanJson).filter((s) => s.attributes["edgeq.task.id"] === id);
+    return spans.length >= count ? spans : null;
+  }, 30_000, `${count} run spans of ${id}`);
 }
+const runSpan = async (id: string) => (await runSpans(id, 1))[0];
 
 /** This process's span of the submission of task `id`. */
 function submitSpan(id: string) {
@@ -124,4 +127,18 @@ test("a batch through the library: one PRODUCER span per task, each the parent o
     expect(producer.parentSpanId).toBeUndefined(); // no active span: the submission starts the trace
     expect(await runSpan(id)).toMatchObject({ traceId: producer.traceId, parentSpanId: producer.spanId });
   }
+});
+
+test("a dead letter keeps the trace context, and its requeued run is another child of the submit span", async () => {
+  const { id } = await env.edgeq.queue(QUEUE).submit("flaky", null, { maxAttempts: 1 });
+  const producer = submitSpan(id);
+  expect(await env.edgeq.tasks.waitFor(id, 10_000)).toMatchObject({ status: "dead" });
+  const letter = await env.edgeq.deadLetters.get(id);
+  expect(letter.headers.traceparent).toContain(producer.spanId);
+  await env.edgeq.deadLetters.requeue(id);
+  const runs = await runSpans(id, 2);
+  expect(runs.map((r) => [r.traceId, r.parentSpanId, r.attributes["edgeq.attempt"], r.status.code])).toEqual([
+    [producer.traceId, producer.spanId, 1, SpanStatusCode.ERROR],
+    [producer.traceId, producer.spanId, 1, SpanStatusCode.ERROR],
+  ]);
 });
