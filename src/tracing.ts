@@ -23,8 +23,9 @@ import {
   trace,
   type Tracer,
 } from "@opentelemetry/api";
-import { Match, type MsgHdrs } from "@nats-io/nats-core";
+import { Match, type Msg, type MsgHdrs } from "@nats-io/nats-core";
 import { headerLines } from "./encoded-headers.ts";
+import { headersOf } from "./message.ts";
 
 const TRACER_NAME = "edgeq";
 /** The API's own no-op provider: what the global proxy delegates to until an SDK is registered. */
@@ -90,9 +91,9 @@ const requestGetter: TextMapGetter<(name: string) => string | undefined> = {
 };
 
 /** A run's span, child of the context its message carries; undefined when no SDK is registered. */
-export function startRun(headers: MsgHdrs | undefined, task: { type: string; queue: string; id: string; priority: string }, attempt: number): Span | undefined {
+export function startRun(msg: Msg, task: { type: string; queue: string; id: string; priority: string }, attempt: number): Span | undefined {
   if (!tracing()) return undefined;
-  const parent = propagation.extract(ROOT_CONTEXT, headers, natsGetter);
+  const parent = propagation.extract(ROOT_CONTEXT, headersOf(msg), natsGetter);
   const attributes = { ...attributesOf(task), "edgeq.priority": task.priority, "edgeq.attempt": attempt, "messaging.operation.type": "process" };
   return tracerOf().startSpan(`edgeq.run ${task.type}`, { kind: SpanKind.CONSUMER, attributes }, parent);
 }

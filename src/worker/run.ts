@@ -8,7 +8,7 @@
  */
 import { PermanentError, TaskTimeoutError } from "../errors.ts";
 import type { Delivery } from "../delivery.ts";
-import { headersOf, type IncomingTask } from "../message.ts";
+import type { IncomingTask } from "../message.ts";
 import type { Span } from "@opentelemetry/api";
 import { endSpan, inSpan, startRun } from "../tracing.ts";
 import { type Attempt, MAX_HISTORY, newRecord, type TaskRecord, withAttempt } from "../record.ts";
@@ -165,14 +165,18 @@ export class Run {
     try {
       // The worker leaves the types it has no handler for to others.
       const handler = handlers[task.type];
-      const call = () => this.policy!.timeoutMs === null ? handler(task.data, ctx) : this.#withTimeout(() => handler(task.data, ctx));
-      this.span = startRun(headersOf(this.delivery.msg), task, record.attempts);
-      result = this.span ? inSpan(this.span, call) : call();
+      this.span = startRun(this.delivery.msg, task, record.attempts);
+      result = this.span ? inSpan(this.span, () => this.#call(handler, ctx)) : this.#call(handler, ctx);
     } catch (err) {
       return this.#failed(err);
     }
     if (isThenable(result)) return Promise.resolve(result).then((value) => this.#completed(value), (err) => this.#failed(err));
     return this.#completed(result);
+  }
+
+  #call(handler: Handlers[string], ctx: TaskContext): unknown {
+    const { data } = this.task!;
+    return this.policy!.timeoutMs === null ? handler(data, ctx) : this.#withTimeout(() => handler(data, ctx));
   }
 
   #completed(result: unknown): TaskRecord {
