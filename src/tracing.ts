@@ -37,8 +37,8 @@ function tracing(): boolean {
   return !(provider instanceof ProxyTracerProvider) || provider.getDelegate() !== NO_SDK;
 }
 
-let tracer: Tracer | undefined;
-const tracerOf = () => (tracer ??= trace.getTracer(TRACER_NAME));
+/** Asked for each span, not kept: an application may register another provider later (the SDK caches its tracers). */
+const tracerOf = (): Tracer => trace.getTracer(TRACER_NAME);
 
 /** The context a submission continues (the caller's active one); undefined when no SDK is registered. */
 export function submitContext(): Context | undefined {
