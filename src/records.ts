@@ -199,7 +199,8 @@ export class TaskRecords {
   /**
    * Reads the bucket's stream backwards in growing windows: a record not yet read was last written
    * before the window's first message, so it was also created before then, and once `limit`
-   * matches are newer than that the answer is exact.
+   * matches are newer than that the answer is exact. Strictly newer: one created in that same
+   * millisecond with a later work message would sort before the last match (task-listing.ts).
    */
   async #listRecords(picks: (record: TaskRecord) => boolean, limit: number): Promise<TaskRecord[]> {
     const { state } = await this.jsm.streams.info(this.#stream);
@@ -227,7 +228,7 @@ export class TaskRecords {
       });
       end = start;
       const found = matches();
-      if (oldestRead && found.length === limit && found[limit - 1].created_at >= iso(oldestRead.storedAt)) break;
+      if (oldestRead && found.length === limit && found[limit - 1].created_at > iso(oldestRead.storedAt)) break;
     }
     // A record rewritten while we read has left the windows for the tail: read what was added since.
     await this.#scan(state.last_seq + 1, (stored) => (keep(stored), true));
