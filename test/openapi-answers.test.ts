@@ -21,24 +21,39 @@ beforeAll(async () => {
 });
 afterAll(() => worker?.stop(0));
 
-type Doc = { paths: Record<string, Record<string, { responses: Record<string, { content: { "application/json": { schema: object } } }> }>> };
+type Doc = { paths: Record<string, Record<string, { responses: Record<string, { content: Record<string, { schema: object }> }> }>> };
 let doc: Doc;
 const ajv = new Ajv2020({ strict: false, allErrors: true });
 (addFormats as unknown as (a: Ajv2020) => void)(ajv);
 const called = new Set<string>();
 
-/** Calls `method path` and checks the answer against the documented schema of `template` for its status. */
+/** The answer's body: JSON parsed; text as it is; of an event stream, its first chunk (it does not end). */
+async function bodyOf(res: Response, mediaType: string): Promise<unknown> {
+  if (mediaType === "application/json") return res.json();
+  if (mediaType !== "text/event-stream") return res.text();
+  const reader = res.body!.getReader();
+  const first = await reader.read();
+  await reader.cancel();
+  return new TextDecoder().decode(first.value);
+}
+
+/**
+ * Calls `method path` and checks the answer against what the document says of `template` for its
+ * status: the media type, and the body against that media type's schema.
+ */
 async function call(method: string, template: string, path = template, body?: unknown) {
   const res = await createApi(env.edgeq).request(path, { method, body: body === undefined ? undefined : JSON.stringify(body) });
-  const answer = await res.json();
+  const mediaType = (res.headers.get("content-type") ?? "").split(";")[0].trim();
   const operation = doc.paths[template]?.[method.toLowerCase()];
   expect(operation, `${method} ${template} is documented`).toBeDefined();
   const documented = operation.responses[String(res.status)] ?? operation.responses[`${String(res.status)[0]}XX`];
-  expect(documented, `${method} ${template} documents status ${res.status} (${JSON.stringify(answer)})`).toBeDefined();
-  const validate = ajv.compile(documented.content["application/json"].schema);
+  expect(documented, `${method} ${template} documents status ${res.status}`).toBeDefined();
+  expect(Object.keys(documented.content), `${method} ${path} → ${res.status} ${mediaType}`).toContain(mediaType);
+  const answer = await bodyOf(res, mediaType);
+  const validate = ajv.compile(documented.content[mediaType].schema);
   expect(validate(answer) ? [] : validate.errors, `${method} ${path} → ${res.status} ${JSON.stringify(answer).slice(0, 500)}`).toEqual([]);
   if (res.status < 300) called.add(`${method.toLowerCase()} ${template}`);
-  return { status: res.status, body: answer };
+  return { status: res.status, body: answer as Record<string, any> };
 }
 
 test("the document is valid OpenAPI 3.1", async () => {
