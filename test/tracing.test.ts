@@ -3,7 +3,7 @@
  * `POST /tasks` with an incoming `traceparent`) with the SDK's in-memory exporter; a worker process
  * registers the SDK too and prints its finished spans. Each run is a CONSUMER span in the
  * submission's trace, child of its PRODUCER span, also after a delay and after a dead letter's
- * requeue; a failed run records its error.
+ * requeue; a failed run records its error. Workers on Bun and Deno, registering the same SDK, too.
  * Without an SDK, a submission sends no trace headers.
  */
 import { spawn } from "node:child_process";
@@ -12,6 +12,7 @@ import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { createApi } from "../src/api/app.ts";
 import { taskSubject, WORK_STREAM } from "../src/names.ts";
+import { DENO } from "../deploy/commands.ts";
 import { EdgeqProcess, eventually, ROOT } from "./helpers/processes.ts";
 import { useNats } from "./helpers/setup.ts";
 import { registerTracing, type SpanJson, spanJson } from "./helpers/tracing.ts";
@@ -19,23 +20,37 @@ import { registerTracing, type SpanJson, spanJson } from "./helpers/tracing.ts";
 const env = useNats();
 const QUEUE = "traced";
 const exporter = new InMemorySpanExporter();
+const RUNTIMES = {
+  node: [process.execPath, "--import", "tsx"],
+  bun: [`${ROOT}node_modules/.bin/bun`],
+  deno: [DENO, "run", "-A", "--no-lock"],
+};
+const workers: EdgeqProcess[] = [];
 let worker: EdgeqProcess;
 
-beforeAll(async () => {
-  worker = new EdgeqProcess(spawn(process.execPath, ["--import", "tsx", "test/fixtures/traced-worker.ts"], {
+/** A worker process on `runtime` that registers the SDK, serving `queue`. */
+async function startWorker(runtime: keyof typeof RUNTIMES, queue: string): Promise<EdgeqProcess> {
+  const [command, ...args] = RUNTIMES[runtime];
+  const proc = new EdgeqProcess(spawn(command, [...args, "test/fixtures/traced-worker.ts"], {
     cwd: ROOT,
-    env: { ...process.env, NATS_URL: env.server.url, EDGEQ_QUEUE: QUEUE },
+    env: { ...process.env, NATS_URL: env.server.url, EDGEQ_QUEUE: queue },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   }));
-  await worker.waitFor(/^ready$/m);
-});
-afterAll(() => worker?.stop());
+  workers.push(proc);
+  await proc.waitFor(/^ready$/m, 60_000);
+  return proc;
+}
 
-/** The worker process's spans of task `id`, once `count` have ended. */
-function runSpans(id: string, count: number): Promise<SpanJson[]> {
+beforeAll(async () => {
+  worker = await startWorker("node", QUEUE);
+});
+afterAll(() => Promise.all(workers.map((w) => w.stop())));
+
+/** The spans of task `id` a worker process printed, once `count` have ended. */
+function runSpans(id: string, count: number, from = worker): Promise<SpanJson[]> {
   return eventually(async () => {
-    const lines = worker.output.split("\n").filter((l) => l.startsWith("span "));
+    const lines = from.output.split("\n").filter((l) => l.startsWith("span "));
     const spans = lines.map((l) => JSON.parse(l.slice(5)) as SpanJson).filter((s) => s.attributes["edgeq.task.id"] === id);
     return spans.length >= count ? spans : null;
   }, 30_000, `${count} run spans of ${id}`);
@@ -141,4 +156,16 @@ test("a dead letter keeps the trace context, and its requeued run is another chi
     [producer.traceId, producer.spanId, 1, SpanStatusCode.ERROR],
     [producer.traceId, producer.spanId, 1, SpanStatusCode.ERROR],
   ]);
+});
+
+test.each(["bun", "deno"] as const)("a worker on %s, with the SDK registered there, runs the task as the submit span's child", async (runtime) => {
+  const queue = `traced-${runtime}`;
+  const other = await startWorker(runtime, queue);
+  const { id, traceId } = await trace.getTracer("test").startActiveSpan(runtime, async (span) => {
+    const submitted = await env.edgeq.queue(queue).submit("echo", runtime);
+    span.end();
+    return { id: submitted.id, traceId: span.spanContext().traceId };
+  });
+  const [run] = await runSpans(id, 1, other);
+  expect(run).toMatchObject({ kind: SpanKind.CONSUMER, traceId, parentSpanId: submitSpan(id).spanId, attributes: { "edgeq.queue": queue } });
 });
