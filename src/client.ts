@@ -126,7 +126,7 @@ export class Edgeq {
   }
 
   /** Completions and failures the workers report (health's counts). */
-  workerTotals(): Promise<WorkerStats> {
+  workerTotals(): Promise<Required<WorkerStats>> {
     return totalStats(this);
   }
 

@@ -14,14 +14,14 @@
  *   Edgeq-Body-Omitted  the body's size in bytes, when it was left out
  *   Edgeq-Max-Attempts, Edgeq-Backoff, Edgeq-Timeout-Ms   as the work message carried them
  */
-import { headers as natsHeaders, type MsgHdrs } from "@nats-io/nats-core";
+import { headers as natsHeaders, type Msg, type MsgHdrs } from "@nats-io/nats-core";
 import { JetStreamApiError } from "@nats-io/jetstream";
 import type { Edgeq } from "./client.ts";
 import { parseInput } from "./config.ts";
 import { ConflictError, NotFoundError, PoisonMessageError, UnavailableError, ValidationError } from "./errors.ts";
 import type { Delivery } from "./delivery.ts";
 import { inLanes } from "./lanes.ts";
-import { idSchema, parseBody } from "./message.ts";
+import { headersOf, idSchema, parseBody } from "./message.ts";
 import {
   DEAD_STREAM,
   deadSubject,
@@ -32,6 +32,7 @@ import {
   HEADER_TASK_ID,
   parseTaskSubject,
   POLICY_HEADERS,
+  TRACE_HEADERS,
   type Priority,
   WORK_STREAM,
 } from "./names.ts";
@@ -45,6 +46,8 @@ const HEADER_HISTORY = "Edgeq-History";
 const HEADER_BODY_OMITTED = "Edgeq-Body-Omitted";
 /** Longest policy header a dead letter keeps (a valid one is shorter); a longer one is dropped, never cut. */
 const MAX_POLICY_HEADER = 2000;
+/** The work message's headers a letter keeps, and a requeue sends again: its policy and its trace context. */
+const KEPT_HEADERS = [...POLICY_HEADERS, ...TRACE_HEADERS];
 /** Dead letters requeued or purged at once by the `…All` methods. */
 const PARALLEL = 64;
 /** Room kept for the protocol line and the headers' framing, in bytes. */
@@ -112,7 +115,7 @@ export class DeadLetters {
     headers.set(HEADER_SUBJECT, burial.subject);
     headers.set(HEADER_REASON, oneLine(burial.reason).slice(0, 2000));
     headers.set(HEADER_ATTEMPTS, String(burial.attempts));
-    for (const name of POLICY_HEADERS) {
+    for (const name of KEPT_HEADERS) {
       const value = burial.headers?.get(name);
       if (value && value.length <= MAX_POLICY_HEADER) headers.set(name, oneLine(value));
     }
@@ -208,7 +211,7 @@ export class DeadLetters {
     // The same message id for every requeue of this letter, so that two at once store it once.
     headers.set(HEADER_ID, requeueMessageId(letter.id, stored.seq));
     headers.set(HEADER_TASK_ID, letter.id);
-    for (const name of POLICY_HEADERS) {
+    for (const name of KEPT_HEADERS) {
       const value = stored.headers?.get(name);
       if (value) headers.set(name, value);
     }
@@ -320,6 +323,11 @@ export function requeueMessageId(id: string, letterSeq: number): string {
   return `${id}:requeue:${letterSeq}`;
 }
 
+/** Whether a work message is a requeued dead letter, by its message id. */
+export function isRequeue(msg: Msg): boolean {
+  return headersOf(msg)?.get(HEADER_ID).includes(":requeue:") ?? false;
+}
+
 /** The library's options are checked as the API's are: a bad `maxAttempts` would make a poison message. */
 function checkedOptions<T extends { maxAttempts?: number }>(options: T): T {
   parseInput(maxAttemptsSchema.optional(), options.maxAttempts, "maxAttempts");
@@ -340,7 +348,7 @@ function workSubject({ headers }: Stored): { subject: string; queue: string | nu
 function readLetter(stored: Stored): DeadLetter {
   const { subject, headers, body, seq, storedAt } = stored;
   const kept: Record<string, string> = {};
-  for (const name of POLICY_HEADERS) {
+  for (const name of KEPT_HEADERS) {
     const value = headers?.get(name);
     if (value) kept[name] = value;
   }

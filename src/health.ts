@@ -14,7 +14,13 @@ export interface Health {
   pending_tasks: number;
   /** Tasks handed to a worker and not yet acknowledged, including those waiting out a retry delay. */
   running_tasks: number;
-  /** Completions and final failures reported by workers within the record retention. */
+  /**
+   * Tasks that completed, and tasks that failed or died, as the workers report them, within the
+   * record retention: each task once, by its latest outcome (a requeued dead letter that dies again
+   * is one failed task; one that then completes moves from failed to completed). Each worker
+   * reports with its heartbeat, so these trail the outcomes by up to `heartbeatIntervalMs` (5 s),
+   * and a stopping worker reports its last ones as it stops.
+   */
   completed_tasks: number;
   failed_tasks: number;
   /** Tasks in the dead-letter stream now. */
@@ -51,7 +57,8 @@ export async function readHealth(edgeq: Edgeq): Promise<Health> {
       pending_tasks: Math.max(0, stream.state.messages - running),
       running_tasks: running,
       completed_tasks: totals.completed,
-      failed_tasks: totals.failed,
+      // A requeued dead letter's outcome is its second: its first was counted as failed.
+      failed_tasks: Math.max(0, totals.failed - totals.requeued),
       dead_tasks: dead,
       delayed_tasks: delayed.state.messages,
       unserved_types: unserved(workers),

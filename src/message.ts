@@ -12,6 +12,7 @@
  *            Edgeq-Record-Revision: <n>  (set by a requeue: its `pending` record's revision; ignored when not a number)
  *            Edgeq-Delayed-Seq: <n>      (set by the scheduler on a promoted delayed task)
  *            Edgeq-Has-Dependents: 1     (set on a released task others wait on: src/flows/)
+ *            traceparent, tracestate     (optional; the W3C trace context of the submission, tracing.ts)
  *   body     the task's data as JSON; a body that is not JSON is taken as a UTF-8 string
  *
  * A delayed task waits on `edgeq_delayed.<due slot>` with the same headers, `Edgeq-Subject: <its work
@@ -22,6 +23,7 @@
  */
 import type { Msg, MsgHdrs } from "@nats-io/nats-core";
 import { EncodedHeaders, headerLines } from "./encoded-headers.ts";
+import type { SubmitTrace } from "./tracing.ts";
 import { z } from "zod";
 import { PayloadTooLargeError, PoisonMessageError, ValidationError } from "./errors.ts";
 import {
@@ -128,6 +130,8 @@ export interface OutgoingTask {
   body: Uint8Array;
   /** A delayed task's due time; its subject is then in the delayed stream. */
   runAtMs?: number;
+  /** The submission's span, when an OpenTelemetry SDK is registered (tracing.ts). */
+  trace?: SubmitTrace;
 }
 
 const encoder = new TextEncoder();
@@ -142,6 +146,8 @@ export interface TaskAddress {
   runAtMs?: number;
   /** More headers, as `headerLines` makes them (a released dependent's). */
   extraLines?: string;
+  /** The trace context's header lines, when the submission is traced. */
+  traceLines?: string;
 }
 
 /** Builds a task's message; `maxBytes` is the largest body the server takes. */
@@ -152,7 +158,7 @@ export function encodeTask(type: string, data: unknown, address: TaskAddress, ma
   }
   const { id, queue, priority, policy, runAtMs } = address;
   // The id is checked by ID_PATTERN before it gets here; the policy's lines are made once per policy.
-  const lines = `\r\n${HEADER_ID}: ${id}${policyLines(policy)}${address.extraLines ?? ""}`;
+  const lines = `\r\n${HEADER_ID}: ${id}${policyLines(policy)}${address.extraLines ?? ""}${address.traceLines ?? ""}`;
   const subject = taskSubject(queue, priority, type, id);
   if (runAtMs === undefined) return { id, type, queue, priority, data: data ?? null, policy, subject, headers: new EncodedHeaders(lines), body };
   const headers = new EncodedHeaders(`${lines}\r\n${HEADER_SUBJECT}: ${subject}\r\n${HEADER_RUN_AT}: ${runAtMs}`);

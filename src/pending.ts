@@ -70,24 +70,20 @@ export class PendingTasks {
       return bySeq && idOf(bySeq) === id ? this.#record(bySeq) : null;
     }
     let found: WorkMessage | undefined;
-    await this.#backwards((msg) => {
+    await this.#backwards(`${SUBJECT_ROOT}.>`, (msg) => {
       if (idOf(msg) === id) found = msg;
       return found === undefined;
     });
     return found ? this.#record(found) : null;
   }
 
-  /**
-   * The newest `limit` messages of the work stream (that `keep` takes) as pending records, newest
-   * first; and past `limit`, those stored in the same millisecond as the last, which a listing
-   * orders by id (task-cursor.ts), so that its page holds the right ones of them.
-   */
-  async newest(limit: number, keep: (record: TaskRecord) => boolean = () => true): Promise<TaskRecord[]> {
+  /** The newest `limit` messages of the work stream (of `queue`, if given, and that `keep` takes) as pending records, newest first. */
+  async newest(limit: number, keep: (record: TaskRecord) => boolean = () => true, queue = "*"): Promise<TaskRecord[]> {
     const found: TaskRecord[] = [];
-    await this.#backwards((msg) => {
+    await this.#backwards(`${SUBJECT_ROOT}.${queue}.>`, (msg) => {
       const record = this.#record(msg);
       if (record && keep(record)) found.push(record);
-      return found.length < limit || msg.storedAt === Date.parse(found[found.length - 1].created_at);
+      return found.length < limit;
     });
     return found;
   }
@@ -97,13 +93,13 @@ export class PendingTasks {
    * Windows back from the tail, each read forward with "next message from here" gets, which skip
    * the gaps acknowledged messages leave in one step.
    */
-  async #backwards(visit: (msg: WorkMessage) => boolean): Promise<void> {
+  async #backwards(subject: string, visit: (msg: WorkMessage) => boolean): Promise<void> {
     const { state } = await this.jsm.streams.info(WORK_STREAM);
     for (let end = state.last_seq, window = FIRST_WINDOW; end >= state.first_seq; window *= 4) {
       const start = Math.max(state.first_seq, end - window + 1);
       const read: WorkMessage[] = [];
       for (let next = start; next <= end;) {
-        const msg = await this.#get({ seq: next, next_by_subj: `${SUBJECT_ROOT}.>` });
+        const msg = await this.#get({ seq: next, next_by_subj: subject });
         if (!msg || msg.seq > end) break;
         read.push(msg);
         next = msg.seq + 1;

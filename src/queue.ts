@@ -7,7 +7,9 @@
 import { JetStreamApiError } from "@nats-io/jetstream";
 import type { Edgeq } from "./client.ts";
 import { fromNatsError, ValidationError } from "./errors.ts";
-import { encodeTask, idForKey, type OutgoingTask, runAtOf, type SubmitOptions, submitOptionsSchema, typeSchema } from "./message.ts";
+import { encodeTask, idForKey, type OutgoingTask, runAtOf, type SubmitOptions, submitOptionsSchema, type TaskAddress, typeSchema } from "./message.ts";
+import type { Context } from "@opentelemetry/api";
+import { endSubmits, startSubmit, submitContext, traced } from "./tracing.ts";
 import { parseInput } from "./config.ts";
 import { inLanes } from "./lanes.ts";
 import { DEFAULT_PRIORITY, type Priority } from "./names.ts";
@@ -61,9 +63,12 @@ export class Queue {
   /** Submits one task; resolves once JetStream has stored it (with `dependsOn`, once it waits: src/flows/). */
   async submit(type: string, data?: unknown, options?: SubmitOptions): Promise<Submitted> {
     if (options?.dependsOn !== undefined) return (await this.edgeq.flows.submitTasks(this.name, [{ type, data, ...options }], true))[0];
-    const task = await this.encode(type, data, options);
-    this.edgeq.assertConnected();
-    return this.#bounded(options?.waitMs, () => this.#publish(task));
+    const task = await this.encode(type, data, options, submitContext());
+    const publish = () => {
+      this.edgeq.assertConnected();
+      return this.#bounded(options?.waitMs, () => this.#publish(task));
+    };
+    return task.trace ? traced(() => [task.trace], publish) : publish();
   }
 
   /**
@@ -83,11 +88,17 @@ export class Queue {
     if (!Array.isArray(specs)) throw new ValidationError("submitMany takes an array of tasks");
     // Tasks that wait on others (in the batch or before it) are submitted as one flow.
     if (specs.some((s) => s?.dependsOn !== undefined)) return this.edgeq.flows.submitTasks(this.name, specs);
+    const parent = submitContext();
     const tasks = new Array<OutgoingTask>(specs.length);
+    const submit = () => this.#submitMany(specs, tasks, options, parent);
+    return parent ? traced(() => tasks.map((t) => t?.trace), submit) : submit();
+  }
+
+  async #submitMany(specs: TaskSpec[], tasks: OutgoingTask[], options: { waitMs?: number }, parent: Context | undefined): Promise<Submitted[]> {
     for (let i = 0; i < specs.length; i++) {
       try {
         const { type, data, ...taskOptions } = specs[i] ?? {};
-        const task = this.encode(type, data, taskOptions);
+        const task = this.encode(type, data, taskOptions, parent);
         tasks[i] = task instanceof Promise ? await task : task;
       } catch (err) {
         (err as Error).message = `task ${i}: ${(err as Error).message}`;
@@ -126,7 +137,7 @@ export class Queue {
    * Validates and encodes one task; the retry policy always travels with it, so that every worker
    * applies the same one. Synchronous unless an idempotency key has to be hashed into the id.
    */
-  encode(type: unknown, data: unknown, options: object = {}): OutgoingTask | Promise<OutgoingTask> {
+  encode(type: unknown, data: unknown, options: object = {}, parent?: Context): OutgoingTask | Promise<OutgoingTask> {
     const validType = this.#validType(type);
     // The common case, no options, skips the schema.
     const opts: z.output<typeof submitOptionsSchema> = isEmpty(options) ? {} : parseInput(submitOptionsSchema, options, "submit options");
@@ -134,8 +145,16 @@ export class Queue {
       const policy = opts.maxAttempts ?? opts.backoff ?? opts.timeoutMs
         ? resolvePolicy(this.edgeq.config, this.name, validType, opts)
         : this.#defaultPolicy(validType);
-      const address = { id, queue: this.name, priority: opts.priority ?? DEFAULT_PRIORITY, policy, runAtMs: runAtOf(opts) };
-      return encodeTask(validType, data, address, this.edgeq.maxDataBytes);
+      const address: TaskAddress = { id, queue: this.name, priority: opts.priority ?? DEFAULT_PRIORITY, policy, runAtMs: runAtOf(opts) };
+      if (!parent) return encodeTask(validType, data, address, this.edgeq.maxDataBytes);
+      const trace = startSubmit(parent, { type: validType, queue: this.name, id });
+      address.traceLines = trace.lines;
+      try {
+        return { ...encodeTask(validType, data, address, this.edgeq.maxDataBytes), trace };
+      } catch (err) {
+        endSubmits([trace], err);
+        throw err;
+      }
     };
     if (opts.id === undefined && opts.idempotencyKey !== undefined) return idForKey(opts.idempotencyKey).then(encode);
     return encode(opts.id ?? crypto.randomUUID());

@@ -16,8 +16,8 @@ import { PayloadTooLargeError } from "./errors.ts";
 import { KV_OPERATION_HEADER } from "./names.ts";
 import { encodeRecord, FINAL_STATUSES, parseRecord, sameRecord, type TaskRecord, type TaskStatus } from "./record.ts";
 import type { Requests } from "./requests.ts";
-import { isAfter, newestFirst, type TaskCursor } from "./task-cursor.ts";
 import { SCAN_BATCH, StreamScanner } from "./scan.ts";
+import { listFilter, type ListOptions, newestFirst, pageOf, type TaskPage } from "./task-listing.ts";
 
 /** `?limit=` of a listing: newest first, 50 by default. */
 export const limitSchema = z.coerce
@@ -26,15 +26,6 @@ export const limitSchema = z.coerce
   .min(1, "must be at least 1")
   .max(1000, "must be at most 1000")
   .default(50);
-
-export interface ListOptions {
-  status?: TaskStatus;
-  queue?: string;
-  type?: string;
-  /** Only tasks after this page's end (task-cursor.ts). */
-  after?: TaskCursor;
-  limit: number;
-}
 
 /** One message of the bucket's stream, as a scan sees it. */
 interface Stored {
@@ -177,20 +168,24 @@ export class TaskRecords {
    * an unfiltered listing merges both.
    */
   async list(options: ListOptions): Promise<TaskRecord[]> {
-    const { status, queue, type, after, limit } = options;
-    const keep = (r: TaskRecord) =>
-      (queue === undefined || r.queue === queue) && (type === undefined || r.type === type) && (after === undefined || isAfter(r, after));
-    if (status === "pending") return (await this.#pendingNewest(limit, keep)).sort(newestFirst).slice(0, limit);
-    if (status !== undefined) return this.#listRecords({ status, limit }, keep);
-    const [records, pending] = await Promise.all([this.#listRecords({ limit }, keep), this.#pendingNewest(limit, keep)]);
-    const byId = new Map(records.map((r) => [r.id, r]));
-    for (const p of pending) if (!byId.has(p.id)) byId.set(p.id, p);
-    return [...byId.values()].sort(newestFirst).slice(0, limit);
+    return (await this.page(options)).tasks;
   }
 
-  /** The newest work messages whose tasks are pending (and that `keep` takes): those with no record of their own, or a `pending` one. */
-  async #pendingNewest(limit: number, keep: (record: TaskRecord) => boolean): Promise<TaskRecord[]> {
-    const messages = await this.pending.newest(limit, keep);
+  /** One page of the listing, filtered (task-listing.ts), with the cursor of the next. */
+  async page(options: ListOptions): Promise<TaskPage> {
+    const { status, queue, limit } = options;
+    const keep = listFilter(options);
+    if (status === "pending") return pageOf(await this.#pendingNewest(limit, keep, queue), limit);
+    if (status !== undefined) return pageOf(await this.#listRecords(keep, limit), limit);
+    const [records, pending] = await Promise.all([this.#listRecords(keep, limit), this.#pendingNewest(limit, keep, queue)]);
+    const byId = new Map(records.map((r) => [r.id, r]));
+    for (const p of pending) if (!byId.has(p.id)) byId.set(p.id, p);
+    return pageOf([...byId.values()].sort(newestFirst), limit);
+  }
+
+  /** The newest work messages whose tasks are pending: those with no record of their own, or a `pending` one. */
+  async #pendingNewest(limit: number, keep: (record: TaskRecord) => boolean, queue?: string): Promise<TaskRecord[]> {
+    const messages = await this.pending.newest(limit, keep, queue);
     const records = await Promise.all(messages.map((m) => this.read(m.id).then((r) => r.record, () => null)));
     return messages.flatMap((m, i): TaskRecord[] => {
       const record = records[i];
@@ -202,9 +197,10 @@ export class TaskRecords {
   /**
    * Reads the bucket's stream backwards in growing windows: a record not yet read was last written
    * before the window's first message, so it was also created before then, and once `limit`
-   * matches are newer than that the answer is exact.
+   * matches are newer than that the answer is exact. Strictly newer: one created in that same
+   * millisecond with a later work message would sort before the last match (task-listing.ts).
    */
-  async #listRecords({ status, limit }: ListOptions, picks: (record: TaskRecord) => boolean): Promise<TaskRecord[]> {
+  async #listRecords(picks: (record: TaskRecord) => boolean, limit: number): Promise<TaskRecord[]> {
     const { state } = await this.jsm.streams.info(this.#stream);
     // Newest copy of each record read: one rewritten while we read shows up twice.
     const latest = new Map<string, Stored & { record: TaskRecord }>();
@@ -214,8 +210,8 @@ export class TaskRecords {
     };
     const matches = () =>
       [...latest.values()]
-        .filter((s) => (!status || s.record.status === status) && picks(s.record))
         .map((s) => s.record)
+        .filter(picks)
         .sort(newestFirst)
         .slice(0, limit);
     let end = state.last_seq + 1;
@@ -230,7 +226,7 @@ export class TaskRecords {
       });
       end = start;
       const found = matches();
-      if (oldestRead && found.length === limit && found[limit - 1].created_at >= iso(oldestRead.storedAt)) break;
+      if (oldestRead && found.length === limit && found[limit - 1].created_at > iso(oldestRead.storedAt)) break;
     }
     // A record rewritten while we read has left the windows for the tail: read what was added since.
     await this.#scan(state.last_seq + 1, (stored) => (keep(stored), true));

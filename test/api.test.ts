@@ -154,15 +154,15 @@ describe("the design notes' commands", () => {
   test("an unexpected failure is a 500 that hides its details, and is logged", async () => {
     const logged: unknown[] = [];
     const api = createApi(env.edgeq, { onError: (err) => logged.push(err) });
-    const list = env.edgeq.tasks.list;
-    env.edgeq.tasks.list = () => Promise.reject(new TypeError("secret internals at /srv/app.ts:12"));
+    const page = env.edgeq.tasks.page;
+    env.edgeq.tasks.page = () => Promise.reject(new TypeError("secret internals at /srv/app.ts:12"));
     try {
       const { status, body } = await json(api.request("/tasks"));
       expect(status).toBe(500);
       expect(body).toEqual({ success: false, error: "internal error", code: "internal_error" });
       expect(logged).toHaveLength(1);
     } finally {
-      env.edgeq.tasks.list = list;
+      env.edgeq.tasks.page = page;
     }
   });
 

@@ -100,13 +100,14 @@ test("images are pinned to exact versions: NATS 2.10 or newer, Deno as in packag
     if (repo === "nats") expect(major * 100 + minor, name).toBeGreaterThanOrEqual(210);
     else if (repo === "denoland/deno") expect(tag, name).toBe(deno);
     else if (repo === "node") expect(major, name).toBeGreaterThanOrEqual(20);
+    else if (repo === "jaegertracing/all-in-one") expect(major, name).toBeGreaterThanOrEqual(1);
     else throw new Error(`${name}: unexpected image ${image}`);
   }
 });
 
 test("the files and npm scripts the services run exist in the project", () => {
   const scripts = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).scripts;
-  for (const [name, service] of services.filter(([, s]) => !s.image?.startsWith("nats:"))) {
+  for (const [name, service] of services.filter(([, s]) => s.working_dir === "/app")) {
     const command = service.command!;
     const files = command.filter((arg) => /\.(ts|js)$/.test(arg));
     expect(files.length + (command[0] === "npm" ? 1 : 0), `${name} runs something`).toBeGreaterThan(0);
@@ -125,12 +126,24 @@ test("the API and workers: replicas 3, NATS URLs that point at the NATS services
     const env = service.environment!;
     expect(env.EDGEQ_REPLICAS, name).toBe("3");
     for (const url of env.NATS_URL.split(",")) expect(listens.get(hostPort(url)), `${name}: ${url}`).toBe(url.split(":")[0]);
-    expect(Object.keys(env).filter((v) => !(ENV_NAMES as string[]).includes(v)), name).toEqual([]);
+    expect(Object.keys(env).filter((v) => !(ENV_NAMES as string[]).includes(v) && !v.startsWith("OTEL_")), name).toEqual([]);
   }
   expect(compose.services["worker-websocket"].environment!.NATS_URL).toMatch(/^ws:\/\//);
   expect(compose.services.api.healthcheck?.test?.join(" ")).toMatch(/\/health/);
   const scalable = compose.services["worker-node"];
   expect([scalable.container_name, scalable.ports]).toEqual([undefined, undefined]);
+});
+
+test("Jaeger takes OTLP/HTTP on 4318, and the Deno services export their traces to it", () => {
+  const jaeger = services.filter(([, s]) => s.image?.startsWith("jaegertracing/"));
+  expect(jaeger.map(([name]) => name)).toEqual(["jaeger"]);
+  expect(jaeger[0][1].ports).toEqual(expect.arrayContaining(["4318:4318", "16686:16686"]));
+  const traced = edgeqServices.filter(([, s]) => s.environment!.OTEL_DENO === "true");
+  expect(traced.map(([name]) => name).sort()).toEqual(["api", "worker-deno"]);
+  for (const [name, service] of traced) {
+    expect(service.image, name).toMatch(/^denoland\/deno:/);
+    expect(service.environment, name).toMatchObject({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://jaeger:4318", OTEL_SERVICE_NAME: expect.any(String) });
+  }
 });
 
 test("the edge site's leaf node dials the three nodes' leaf port, and its worker names the hub's JetStream domain", () => {

@@ -26,5 +26,5 @@ test("GET /openapi.json documents every route, with bodies and queries from the 
   expect(submit.required).toEqual(["type"]);
   expect(Object.keys(submit.properties)).toEqual(expect.arrayContaining(["type", "data", "priority", "queue", "delay_ms", "run_at", "idempotency_key"]));
   expect(submit.additionalProperties).toBe(false);
-  expect(doc.paths["/tasks"].get.parameters.map((p: { name: string }) => p.name)).toEqual(["status", "queue", "type", "cursor", "limit"]);
+  expect(doc.paths["/tasks"].get.parameters.map((p: { name: string }) => p.name)).toEqual(["status", "queue", "type", "limit", "cursor"]);
 });

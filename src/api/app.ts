@@ -30,8 +30,8 @@ import { flowRoutes } from "./flows.ts";
 import { idempotencyKeySchema, idSchema, queueSchema } from "../message.ts";
 import { DEFAULT_QUEUE } from "../names.ts";
 import type { Submitted } from "../queue.ts";
-import { cursorAfter } from "../task-cursor.ts";
 import { type RateLimit, RateLimiter } from "./rate-limit.ts";
+import { withRequestContext } from "../tracing.ts";
 
 export interface ApiOptions {
   /** Reported as `gateway` by /health, as the tutorial's gateway did. */
@@ -120,7 +120,7 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono<ApiEnv> 
   };
 
   /** Submits a batch: validated whole before any is published, each queue's tasks in one `submitMany`. */
-  const submitBatch = async (c: Context<ApiEnv>, items: unknown) => {
+  const submitBatch = (c: Context<ApiEnv>, items: unknown) => withRequestContext(headerOf(c), async () => {
     const tasks = parseInput(batchSchema, items, "tasks");
     const answers = new Array<ReturnType<typeof answer>>(tasks.length);
     // Tasks that wait on others (in the batch or before it) are submitted as one flow.
@@ -140,7 +140,7 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono<ApiEnv> 
       indexes.forEach((i, k) => (answers[i] = answer(submitted[k])));
     }
     return c.json({ success: true, accepted: answers.filter((a) => !a.duplicate).length, tasks: answers }, 201);
-  };
+  });
 
   app.post("/tasks", limitRate, async (c) => {
     const input = parseJson(await c.req.text());
@@ -149,7 +149,8 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono<ApiEnv> 
     const body = parseInput(submitBodySchema, input, "task");
     const headerKey = c.req.header("Idempotency-Key");
     const idempotencyKey = body.idempotency_key ?? (headerKey === undefined ? undefined : parseInput(idempotencyKeySchema, headerKey, "Idempotency-Key header"));
-    const task = await edgeq.queue(body.queue).submit(body.type, body.data, { ...optionsOf(body), idempotencyKey });
+    const submitOptions = { ...optionsOf(body), idempotencyKey };
+    const task = await withRequestContext(headerOf(c), () => edgeq.queue(body.queue).submit(body.type, body.data, submitOptions));
     // A repeat is answered as the first submission was, so that a client's retry needs no special case.
     return c.json({ success: true, ...answer(task) }, 201);
   });
@@ -157,10 +158,8 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono<ApiEnv> 
   app.post("/tasks/batch", limitRate, async (c) => submitBatch(c, parseJson(await c.req.text())));
 
   app.get("/tasks", async (c) => {
-    const { cursor, ...query } = parseInput(listQuerySchema, c.req.query(), "query");
-    const tasks = await edgeq.tasks.list({ ...query, after: cursor });
-    // A full page may have more after it; a short one is the last.
-    const next_cursor = tasks.length === query.limit ? cursorAfter(tasks[tasks.length - 1]) : null;
+    const query = parseInput(listQuerySchema, c.req.query(), "query");
+    const { tasks, next_cursor } = await edgeq.tasks.page(query);
     return c.json({ tasks, count: tasks.length, next_cursor });
   });
 
@@ -229,6 +228,9 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono<ApiEnv> 
 
   return app;
 }
+
+/** Reads one request header: a trace context is looked for only when tracing is on. */
+const headerOf = (c: Context) => (name: string) => c.req.header(name);
 
 /** ValidationError → validation_error: a stable machine-readable code. */
 function snake(name: string): string {

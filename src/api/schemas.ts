@@ -6,7 +6,6 @@ import { z } from "zod";
 import { limitSchema } from "../records.ts";
 import { delayMsSchema, dependsOnSchema, idempotencyKeySchema, idSchema, prioritySchema, queueSchema, runAtSchema, type SubmitOptions, typeSchema } from "../message.ts";
 import { TASK_STATUSES } from "../record.ts";
-import { cursorSchema } from "../task-cursor.ts";
 import { backoffSchema, maxAttemptsSchema, timeoutSchema } from "../retry.ts";
 
 export const submitBodySchema = z.strictObject(
@@ -55,7 +54,8 @@ export const batchSchema = z.array(submitBodySchema, { error: "must be a JSON ar
   .min(1, "must hold at least one task")
   .max(MAX_BATCH, `must hold at most ${MAX_BATCH} tasks`);
 
-export const listQuerySchema = z.object({
+/** `GET /tasks`: an unknown key is refused, as in a body, so that a misspelt filter cannot list everything. */
+export const listQuerySchema = z.strictObject({
   // "processing" is the tutorial's word for "running".
   status: z
     .enum([...TASK_STATUSES, "processing"], { error: `must be one of ${TASK_STATUSES.join(", ")}` })
@@ -63,9 +63,9 @@ export const listQuerySchema = z.object({
     .optional(),
   queue: queueSchema.optional(),
   type: typeSchema.optional(),
-  /** The `next_cursor` of the page before. */
-  cursor: cursorSchema.optional(),
   limit: limitSchema,
+  /** The `next_cursor` of the page before. */
+  cursor: z.string().min(1, "must not be empty").max(1000, "must be at most 1000 characters").optional(),
 });
 
 export const cancelSchema = z.strictObject(

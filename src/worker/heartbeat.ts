@@ -23,8 +23,11 @@ export interface WorkerInfo {
   /** Types delivered to it in the last minute that it has no handler for (left for another worker). */
   unserved: string[];
   processed: number;
+  /** Outcomes this worker stored since it started: completed, and failed or dead. */
   completed: number;
   failed: number;
+  /** Of those, outcomes of requeued dead letters (each of which had failed once before). */
+  requeued: number;
   started_at: string;
   last_heartbeat: string;
 }
@@ -33,6 +36,8 @@ export interface WorkerInfo {
 export interface WorkerStats {
   completed: number;
   failed: number;
+  /** Absent in the entries of workers older than the count. */
+  requeued?: number;
 }
 
 const encoder = new TextEncoder();
@@ -56,7 +61,7 @@ export class Heartbeat {
 
   async beat(): Promise<void> {
     const info = { ...this.snapshot(), last_heartbeat: new Date().toISOString() };
-    const stats = JSON.stringify({ completed: info.completed, failed: info.failed } satisfies WorkerStats);
+    const stats = JSON.stringify({ completed: info.completed, failed: info.failed, requeued: info.requeued } satisfies WorkerStats);
     await Promise.all([
       this.workers.put(info.id, encoder.encode(JSON.stringify(info))),
       stats === this.#lastStats ? undefined : this.stats.put(info.id, encoder.encode(stats)),
@@ -83,10 +88,13 @@ export async function listWorkers(reader: BucketReader): Promise<WorkerInfo[]> {
 }
 
 /** Completions and failures reported by every worker within the retention window. */
-export async function totalStats(reader: BucketReader): Promise<WorkerStats> {
+export async function totalStats(reader: BucketReader): Promise<Required<WorkerStats>> {
   const all = await readEntries<WorkerStats>(reader, STATS_BUCKET);
-  return all.reduce((sum, [, s]) => ({ completed: sum.completed + s.completed, failed: sum.failed + s.failed }), {
-    completed: 0,
-    failed: 0,
-  });
+  const sum = { completed: 0, failed: 0, requeued: 0 };
+  for (const [, s] of all) {
+    sum.completed += s.completed;
+    sum.failed += s.failed;
+    sum.requeued += s.requeued ?? 0;
+  }
+  return sum;
 }

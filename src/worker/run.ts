@@ -9,6 +9,8 @@
 import { PermanentError, TaskTimeoutError } from "../errors.ts";
 import type { Delivery } from "../delivery.ts";
 import type { IncomingTask } from "../message.ts";
+import type { Span } from "@opentelemetry/api";
+import { endSpan, inSpan, startRun } from "../tracing.ts";
 import { type Attempt, MAX_HISTORY, newRecord, type TaskRecord, withAttempt } from "../record.ts";
 import type { RetryPolicy } from "../retry.ts";
 import type { Handlers, TaskContext } from "./options.ts";
@@ -51,6 +53,8 @@ export class Run {
   released = false;
   /** Set once the run no longer holds one of the worker's handler slots. */
   slotFreed = false;
+  /** The run's span, when an OpenTelemetry SDK is registered (tracing.ts). */
+  span?: Span;
   #ended = false;
   #whenEnded?: { promise: Promise<void>; resolve: () => void };
 
@@ -172,7 +176,8 @@ export class Run {
     try {
       // The worker leaves the types it has no handler for to others.
       const handler = handlers[task.type];
-      result = this.policy!.timeoutMs === null ? handler(task.data, ctx) : this.#withTimeout(() => handler(task.data, ctx));
+      this.span = startRun(this.delivery.msg, task, record.attempts);
+      result = this.span ? inSpan(this.span, () => this.#call(handler, ctx)) : this.#call(handler, ctx);
     } catch (err) {
       return this.#failed(err);
     }
@@ -180,12 +185,19 @@ export class Run {
     return this.#completed(result);
   }
 
+  #call(handler: Handlers[string], ctx: TaskContext): unknown {
+    const { data } = this.task!;
+    return this.policy!.timeoutMs === null ? handler(data, ctx) : this.#withTimeout(() => handler(data, ctx));
+  }
+
   #completed(result: unknown): TaskRecord {
+    if (this.span) endSpan(this.span);
     const record = this.record!;
     return finished(record, "completed", { result: result ?? null, history: withAttempt(record, attemptOf(record, null)) });
   }
 
   #failed(err: unknown): TaskRecord {
+    if (this.span) endSpan(this.span, err);
     const record = this.record!;
     const error = clip(err instanceof Error ? `${err.name}: ${err.message}` : String(err));
     const history = withAttempt(record, attemptOf(record, error));

@@ -11,6 +11,7 @@
  */
 import type { Edgeq } from "../client.ts";
 import type { Delivery } from "../delivery.ts";
+import { isRequeue } from "../dead-letters.ts";
 import { EdgeqError, fromNatsError, UnavailableError } from "../errors.ts";
 import { emitOutcome } from "../events/emit.ts";
 import { headersOf } from "../message.ts";
@@ -36,6 +37,8 @@ interface Stored {
 export interface Tally {
   completed: number;
   failed: number;
+  /** Outcomes of requeued dead letters: each of those tasks was counted as failed once already. */
+  requeued: number;
 }
 
 export class Settler {
@@ -191,6 +194,7 @@ export class Settler {
       if (counted && outcome.status !== "canceled") this.tally.failed++;
       delivery.term();
     }
+    if (counted && isRequeue(delivery.msg)) this.tally.requeued++;
   }
 
   #bury(delivery: Delivery, dead: TaskRecord): Promise<void> {

@@ -54,7 +54,7 @@ export class Worker {
   readonly #cancels: CancelNotices;
   readonly #pauses: QueuePauses;
   #leases!: Leases;
-  readonly #tally: Tally = { completed: 0, failed: 0 };
+  readonly #tally: Tally = { completed: 0, failed: 0, requeued: 0 };
   /** Types delivered here with no handler, and when last. */
   readonly #unserved = new Map<string, number>();
   #processed = 0;
@@ -143,6 +143,7 @@ export class Worker {
       processed: this.#processed,
       completed: this.#tally.completed,
       failed: this.#tally.failed,
+      requeued: this.#tally.requeued,
       started_at: this.#startedAt,
       last_heartbeat: new Date().toISOString(),
     };
