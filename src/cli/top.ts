@@ -109,7 +109,7 @@ function render(f: Frame): string {
       f.queues.map((q) => [q.name, q.paused ? "paused" : "running", ...PRIORITIES.map((p) => q.pending[p]), q.running]),
     ),
     "",
-    table(
+    f.workers.length === 0 ? "no live workers" : table(
       ["worker", "runtime", "host", "in flight", "processed", "failed", "last beat"],
       f.workers.map((w) => [w.id, w.runtime, w.host, `${w.in_flight}/${w.concurrency}`, w.processed, w.failed, ago(w.last_heartbeat)]),
     ),
