@@ -13,6 +13,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { DENO, ROOT } from "../deploy/commands.ts";
 import { EdgeqProcess } from "./helpers/processes.ts";
+import { freePort } from "./helpers/nats-server.ts";
 import { useNats } from "./helpers/setup.ts";
 import { spawn } from "node:child_process";
 
@@ -61,6 +62,28 @@ test("the installed `edgeq` command runs a worker and a submission on Node", asy
     expect(JSON.parse(out)).toMatchObject({ status: "completed", result: { hello: "npm" } });
   } finally {
     await worker.stop();
+  }
+});
+
+test("the README's first commands run from the install: npx edgeq dev, then submit --wait and top --once", async () => {
+  const [port, natsPort] = [await freePort(), await freePort()];
+  const dev = new EdgeqProcess(
+    spawn("npx", ["edgeq", "dev", "--port", String(port), "--nats-port", String(natsPort)], {
+      cwd: project, env: { ...process.env, NATS_URL: "" }, stdio: ["ignore", "pipe", "pipe"], detached: true,
+    }),
+  );
+  try {
+    await dev.waitFor(new RegExp(`started nats-server at nats://127.0.0.1:${natsPort}`));
+    await dev.waitFor(/worker \S+ \(node\)/);
+    const local = { NATS_URL: `nats://127.0.0.1:${natsPort}` };
+    const out = await inProject("npx", ["edgeq", "submit", "process", "Hello Distributed Systems!", "--wait"], local);
+    expect(out).toMatch(/^result +{"original":"Hello Distributed Systems!","processed":"HELLO DISTRIBUTED SYSTEMS!"/m);
+    await dev.waitFor(/demo: process \S+ attempt 1: "Hello Distributed Systems!"/);
+    expect(await inProject("npx", ["edgeq", "top", "--once"], local)).toMatch(/^edgeq top — .* healthy$/m);
+  } finally {
+    dev.kill("SIGTERM");
+    await dev.exited;
+    await dev.stop();
   }
 });
 

@@ -104,7 +104,8 @@ async function waitWithProgress(edgeq: Edgeq, id: string, ctx: Context): Promise
         const outcome = record.status === "completed" ? ["result", record.result] : ["error", record.error];
         return {
           json: record,
-          text: fields([["id", record.id], ["status", record.status], ["attempts", record.attempts], outcome as [string, unknown]]),
+          // The outcome whole: it is what the user waited for.
+          text: fields([["id", record.id], ["status", record.status], ["attempts", record.attempts], outcome as [string, unknown]], Infinity),
           exitCode: record.status === "completed" ? 0 : 1,
         };
       }
