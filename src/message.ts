@@ -11,6 +11,7 @@
  *            Edgeq-Timeout-Ms: <n>
  *            Edgeq-Record-Revision: <n>  (set by a requeue: its `pending` record's revision; ignored when not a number)
  *            Edgeq-Delayed-Seq: <n>      (set by the scheduler on a promoted delayed task)
+ *            Edgeq-Key: <key>            (optional; a tenant or user the `keys` limits apply to, src/limits/)
  *   body     the task's data as JSON; a body that is not JSON is taken as a UTF-8 string
  *
  * A delayed task waits on `edgeq_delayed.<due slot>` with the same headers, `Edgeq-Subject: <its work
@@ -29,6 +30,7 @@ import {
   HEADER_BACKOFF,
   HEADER_DELAYED_SEQ,
   HEADER_ID,
+  HEADER_KEY,
   HEADER_MAX_ATTEMPTS,
   HEADER_RECORD_REVISION,
   HEADER_RUN_AT,
@@ -45,6 +47,7 @@ import {
   TYPE_MAX_LENGTH,
   TYPE_PATTERN,
 } from "./names.ts";
+import { KEY_PATTERN, taskKeySchema } from "./limits/limit.ts";
 import { backoffSchema, maxAttemptsSchema, type RetryPolicy, timeoutSchema } from "./retry.ts";
 
 /** zod's message for a wrong type, saying "is required" when the field is missing. */
@@ -95,6 +98,8 @@ export const submitOptionsSchema = z.strictObject({
   delayMs: delayMsSchema.optional(),
   /** Run no sooner than this time: a Date, an ISO 8601 string or ms since the epoch. */
   runAt: z.union([z.date(), runAtSchema, z.number().int().min(0)], { error: "must be a Date, an ISO 8601 time or ms since the epoch" }).optional(),
+  /** A tenant or user: the `keys` limits apply per distinct key. */
+  key: taskKeySchema.optional(),
 })
   .refine((o) => !(o.id && o.idempotencyKey), "give either id or idempotencyKey, not both")
   .refine((o) => !(o.delayMs !== undefined && o.runAt !== undefined), "give either delayMs or runAt, not both");
@@ -125,6 +130,8 @@ export interface TaskAddress {
   policy: RetryPolicy;
   /** When the task is due, if it is delayed. */
   runAtMs?: number;
+  /** The task's key, for the `keys` limits. */
+  key?: string;
 }
 
 /** Builds a task's message; `maxBytes` is the largest body the server takes. */
@@ -133,9 +140,9 @@ export function encodeTask(type: string, data: unknown, address: TaskAddress, ma
   if (body.length > maxBytes) {
     throw new PayloadTooLargeError(`task data is ${body.length} bytes; the limit is ${maxBytes}`);
   }
-  const { id, queue, priority, policy, runAtMs } = address;
-  // The id is checked by ID_PATTERN before it gets here; the policy's lines are made once per policy.
-  const lines = `\r\n${HEADER_ID}: ${id}${policyLines(policy)}`;
+  const { id, queue, priority, policy, runAtMs, key } = address;
+  // The id is checked by ID_PATTERN before it gets here (the key by KEY_PATTERN); the policy's lines are made once per policy.
+  const lines = `\r\n${HEADER_ID}: ${id}${policyLines(policy)}${key === undefined ? "" : `\r\n${HEADER_KEY}: ${key}`}`;
   const subject = taskSubject(queue, priority, type, id);
   if (runAtMs === undefined) return { id, type, queue, priority, data: data ?? null, policy, subject, headers: new EncodedHeaders(lines), body };
   const headers = new EncodedHeaders(`${lines}\r\n${HEADER_SUBJECT}: ${subject}\r\n${HEADER_RUN_AT}: ${runAtMs}`);
@@ -183,6 +190,8 @@ export interface IncomingTask {
   recordRevision: number | null;
   /** A promoted delayed task's sequence in the delayed stream. */
   delayedSeq: number | undefined;
+  /** Its key, for the `keys` limits. */
+  key: string | undefined;
   /** The message body, and whether it is the data's JSON (so a record can hold it as it is). */
   body: Uint8Array;
   bodyIsJson: boolean;
@@ -199,6 +208,8 @@ export function decodeTask(msg: Msg, id: string, parts = parseTaskSubject(msg.su
   }
   const revision = Number(headers?.get(HEADER_RECORD_REVISION) || NaN);
   const delayedSeq = Number(headers?.get(HEADER_DELAYED_SEQ) || NaN);
+  const key = headers?.get(HEADER_KEY) || undefined;
+  if (key !== undefined && !KEY_PATTERN.test(key)) throw new PoisonMessageError(`bad ${HEADER_KEY}: "${key.slice(0, 200)}"`);
   const { data, json } = readBody(msg.data);
   return {
     queue: parts.queue,
@@ -211,6 +222,7 @@ export function decodeTask(msg: Msg, id: string, parts = parseTaskSubject(msg.su
     policy: readPolicy(headers),
     recordRevision: Number.isSafeInteger(revision) && revision > 0 ? revision : null,
     delayedSeq: Number.isSafeInteger(delayedSeq) && delayedSeq > 0 ? delayedSeq : undefined,
+    key,
   };
 }
 

@@ -125,7 +125,7 @@ export class Queue {
       const policy = opts.maxAttempts ?? opts.backoff ?? opts.timeoutMs
         ? resolvePolicy(this.edgeq.config, this.name, validType, opts)
         : this.#defaultPolicy(validType);
-      const address = { id, queue: this.name, priority: opts.priority ?? DEFAULT_PRIORITY, policy, runAtMs: runAtOf(opts) };
+      const address = { id, queue: this.name, priority: opts.priority ?? DEFAULT_PRIORITY, policy, runAtMs: runAtOf(opts), key: opts.key };
       return encodeTask(validType, data, address, this.edgeq.maxDataBytes);
     };
     if (opts.id === undefined && opts.idempotencyKey !== undefined) return idForKey(opts.idempotencyKey).then(encode);

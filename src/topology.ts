@@ -23,6 +23,7 @@ import {
   DEAD_SUBJECT_ROOT,
   DELAYED_STREAM,
   DELAYED_SUBJECT_ROOT,
+  LIMITS_BUCKET,
   PRIORITIES,
   QUEUES_BUCKET,
   SCHEDULER_BUCKET,
@@ -43,6 +44,7 @@ export interface Buckets {
   queues: KV;
   scheduler: KV;
   schedules: KV;
+  limits: KV;
 }
 
 export async function ensureTopology(js: JetStreamClient, jsm: JetStreamManager, config: EdgeqConfig): Promise<Buckets> {
@@ -54,7 +56,7 @@ export async function ensureTopology(js: JetStreamClient, jsm: JetStreamManager,
     ensureLimitsStream(jsm, config, DELAYED_STREAM, DELAYED_SUBJECT_ROOT),
   ]);
   const kvm = new Kvm(js);
-  const [tasks, workers, stats, queues, scheduler, schedules] = await Promise.all([
+  const [tasks, workers, stats, queues, scheduler, schedules, limits] = await Promise.all([
     // No bucket-wide max age: that would expire unfinished tasks too. Workers sweep finished ones.
     kvm.create(TASKS_BUCKET, { history: 1, replicas: config.replicas, storage: StorageType.File }),
     // File storage although heartbeats are short-lived: a memory stream would vanish with a server restart.
@@ -63,8 +65,10 @@ export async function ensureTopology(js: JetStreamClient, jsm: JetStreamManager,
     kvm.create(QUEUES_BUCKET, { history: 1, replicas: config.replicas, storage: StorageType.File }),
     kvm.create(SCHEDULER_BUCKET, { history: 1, replicas: config.replicas, storage: StorageType.File }),
     kvm.create(SCHEDULES_BUCKET, { history: 1, replicas: config.replicas, storage: StorageType.File }),
+    // Limit slots are bound to their holder's heartbeat, not to an age: a long run keeps its slot.
+    kvm.create(LIMITS_BUCKET, { history: 1, replicas: config.replicas, storage: StorageType.File }),
   ]);
-  return { tasks, workers, stats, queues, scheduler, schedules };
+  return { tasks, workers, stats, queues, scheduler, schedules, limits };
 }
 
 async function ensureWorkStream(jsm: JetStreamManager, config: EdgeqConfig): Promise<void> {

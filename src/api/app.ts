@@ -53,6 +53,7 @@ function optionsOf(body: z.output<typeof submitBodySchema>): SubmitOptions {
     idempotencyKey: body.idempotency_key,
     delayMs: body.delay_ms,
     runAt: body.run_at,
+    key: body.key,
   };
 }
 

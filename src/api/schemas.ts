@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { limitSchema } from "../records.ts";
 import { delayMsSchema, idempotencyKeySchema, idSchema, prioritySchema, queueSchema, runAtSchema, typeSchema } from "../message.ts";
+import { taskKeySchema } from "../limits/limit.ts";
 import { TASK_STATUSES } from "../record.ts";
 import { backoffSchema, maxAttemptsSchema, timeoutSchema } from "../retry.ts";
 
@@ -24,6 +25,8 @@ export const submitBodySchema = z.strictObject(
     /** Run no sooner than this many ms from now, or than this ISO 8601 time. */
     delay_ms: delayMsSchema.optional(),
     run_at: runAtSchema.optional(),
+    /** A tenant or user: the `keys` limits apply per distinct key. */
+    key: taskKeySchema.optional(),
   },
   { error: (issue) => (issue.code === "unrecognized_keys" ? undefined : "the body must be a JSON object") },
 );
