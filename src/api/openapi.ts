@@ -36,7 +36,7 @@ export function openApiDocument(version: string): object {
       "/tasks/{id}": { get: op("a task's record", { parameters: [param("id")] }) },
       "/tasks/{id}/cancel": { post: op("cancel a task", { parameters: [param("id")], requestBody: body(cancelSchema, false) }) },
       "/tasks/cancel": { post: op("cancel the unfinished tasks a filter picks", { requestBody: body(cancelManySchema, false) }) },
-      "/queues": { get: op("every queue: paused, pending per priority, running") },
+      "/queues": { get: op("every queue: paused, pending per priority, running, completed and failed per second over the last minute") },
       "/queues/{name}/pause": { post: op("pause a queue on every worker", { parameters: [param("name")] }) },
       "/queues/{name}/resume": { post: op("resume a queue", { parameters: [param("name")] }) },
       "/workers": { get: op("the live workers") },

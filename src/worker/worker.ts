@@ -24,6 +24,7 @@ import { QueuePauses } from "./queue-pauses.ts";
 import { Leases } from "./leases.ts";
 import { type LimitGate, limitGate } from "./limits.ts";
 import { type Handlers, type ResolvedWorkerOptions, validateHandlers, type WorkerOptions, workerOptionsSchema } from "./options.ts";
+import { OutcomeRates } from "./outcome-rates.ts";
 import { Run } from "./run.ts";
 import { Settler, type Tally } from "./settle.ts";
 
@@ -55,6 +56,7 @@ export class Worker {
   readonly #gate: LimitGate | null;
   #leases!: Leases;
   readonly #tally: Tally = { completed: 0, failed: 0 };
+  readonly #lastMinute = new OutcomeRates();
   /** Types delivered here with no handler, and when last. */
   readonly #unserved = new Map<string, number>();
   #processed = 0;
@@ -83,7 +85,12 @@ export class Worker {
       respond: (subject, data) => edgeq.requests.post(subject, data),
       handBack: (delivery) => void this.#giveBack(new Run(delivery, taskId(delivery.msg, delivery.streamSeq), this.#leases.late)),
     }, opts.priorityWeights === "strict" ? null : opts.priorityWeights);
-    this.#settler = new Settler(edgeq, this.id, this.#report, opts.onOutcome, this.#tally, () => this.#stopping !== undefined);
+    const onOutcome = opts.onOutcome;
+    const outcome = (record: TaskRecord) => {
+      this.#lastMinute.count(record);
+      onOutcome?.(record);
+    };
+    this.#settler = new Settler(edgeq, this.id, this.#report, outcome, this.#tally, () => this.#stopping !== undefined);
     this.#attempts = new Attempts(edgeq, this.id, this.#settler, this.#report);
     this.#cancels = new CancelNotices(edgeq.nc, (id) => this.#cancelRuns(id));
     this.#pauses = new QueuePauses(edgeq.nc, edgeq.queues, opts.queues, (queue, paused) => this.#intake.setPaused(queue, paused), this.#report);
@@ -146,6 +153,7 @@ export class Worker {
       processed: this.#processed,
       completed: this.#tally.completed,
       failed: this.#tally.failed,
+      last_minute: this.#lastMinute.lastMinute(),
       started_at: this.#startedAt,
       last_heartbeat: new Date().toISOString(),
     };
