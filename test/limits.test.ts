@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import { afterEach, expect, test } from "vitest";
 import { EdgeqProcess, eventually, ROOT } from "./helpers/processes.ts";
 import { useNats } from "./helpers/setup.ts";
+import { maxOverlap } from "./helpers/overlap.ts";
 
 const env = useNats({ workerTtlMs: 3000 });
 const procs: EdgeqProcess[] = [];
@@ -52,15 +53,6 @@ function runsOf(events: Event[]): [number, number][] {
     else runs.push([starts.get(e.id)!, e.at]);
   }
   return runs;
-}
-
-/** The most of `runs` under way at one time (an end at the same ms as a start counts first). */
-function maxOverlap(runs: [number, number][]): number {
-  const edges = runs.flatMap(([start, end]): [number, number][] => [[start, 1], [end, -1]]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  let now = 0;
-  let most = 0;
-  for (const [, step] of edges) most = Math.max(most, (now += step));
-  return most;
 }
 
 const ends = (events: Event[], ids: string[]) => {
