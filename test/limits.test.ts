@@ -5,6 +5,8 @@
  */
 import { spawn } from "node:child_process";
 import { afterEach, expect, test } from "vitest";
+import { resolveConfig } from "../src/config.ts";
+import { readSettings } from "../src/settings.ts";
 import { EdgeqProcess, eventually, ROOT } from "./helpers/processes.ts";
 import { useNats } from "./helpers/setup.ts";
 import { maxOverlap } from "./helpers/overlap.ts";
@@ -150,3 +152,14 @@ test("a worker SIGKILLed while it holds a slot: the slot comes back within the h
   // The TTL, the heartbeat's last beat before it, and a recheck a second: well under 10 s.
   expect(waited).toBeLessThan(10_000);
 }, 90_000);
+
+test("limits from the environment (EDGEQ_LIMITS) and the config: checked, with errors that name what is wrong", () => {
+  const env = (vars: Record<string, string>) => (name: string) => vars[name];
+  const settings = readSettings(env({ EDGEQ_LIMITS: '{"types": {"email.send": {"concurrency": 5, "rate": "100/s"}}, "keys": {"concurrency": 1}}' }));
+  expect(settings.config).toMatchObject({ types: { "email.send": { concurrency: 5, rate: "100/s" } }, keys: { concurrency: 1 } });
+  expect(resolveConfig(settings.config).types["email.send"].rate).toEqual({ count: 100, perMs: 1000 });
+  expect(() => readSettings(env({ EDGEQ_LIMITS: "{nope" }))).toThrow(/EDGEQ_LIMITS: must be JSON/);
+  expect(() => readSettings(env({ EDGEQ_LIMITS: '{"keys": {"rate": "fast"}}' }))).toThrow(/EDGEQ_LIMITS: keys.rate: must be <count>\/<unit>/);
+  expect(() => resolveConfig({ types: { x: { concurrency: 0 } } })).toThrow(/types.x.concurrency/);
+  expect(() => resolveConfig({ keys: { rate: "10/d" } })).toThrow(/keys.rate/);
+});

@@ -7,6 +7,7 @@
  * A rate is `<count>/<unit>`, the unit `s`, `m` or `h`.
  */
 import { z } from "zod";
+import { TYPE_PATTERN } from "../names.ts";
 
 export interface Rate {
   count: number;
@@ -45,4 +46,25 @@ export function limits(limit: Limit | undefined): limit is Limit {
 /** The types of `types` that have a limit. */
 export function typeLimits(types: Record<string, Limit>): Map<string, Limit> {
   return new Map(Object.entries(types).flatMap(([type, { concurrency, rate }]): [string, Limit][] => (limits({ concurrency, rate }) ? [[type, { concurrency, rate }]] : [])));
+}
+
+/** `EDGEQ_LIMITS`: the limits alone, as JSON, for processes configured by their environment. */
+const limitsJsonSchema = z.strictObject({
+  types: z.record(z.string().regex(TYPE_PATTERN, "must be a task type"), limitSchema).optional(),
+  keys: limitSchema.optional(),
+}, { error: "must be a JSON object of \"types\" and \"keys\"" });
+export type LimitsInput = z.input<typeof limitsJsonSchema>;
+
+/** Checks `{"types": {...}, "keys": {...}}` and returns it as given; empty text: none. */
+export function parseLimitsJson(text: string): LimitsInput | undefined {
+  if (!text.trim()) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new Error("must be JSON, such as {\"types\": {\"email.send\": {\"concurrency\": 5, \"rate\": \"100/s\"}}, \"keys\": {\"concurrency\": 1}}");
+  }
+  const checked = limitsJsonSchema.safeParse(value);
+  if (!checked.success) throw new Error(checked.error.issues.map((i) => `${i.path.join(".") || "value"}: ${i.message}`).join("; "));
+  return value as LimitsInput;
 }
