@@ -31,7 +31,7 @@ import {
   HEADER_SUBJECT,
   HEADER_TASK_ID,
   parseTaskSubject,
-  POLICY_HEADERS,
+  KEPT_HEADERS,
   type Priority,
   WORK_STREAM,
 } from "./names.ts";
@@ -112,7 +112,7 @@ export class DeadLetters {
     headers.set(HEADER_SUBJECT, burial.subject);
     headers.set(HEADER_REASON, oneLine(burial.reason).slice(0, 2000));
     headers.set(HEADER_ATTEMPTS, String(burial.attempts));
-    for (const name of POLICY_HEADERS) {
+    for (const name of KEPT_HEADERS) {
       const value = burial.headers?.get(name);
       if (value && value.length <= MAX_POLICY_HEADER) headers.set(name, oneLine(value));
     }
@@ -208,7 +208,7 @@ export class DeadLetters {
     // The same message id for every requeue of this letter, so that two at once store it once.
     headers.set(HEADER_ID, requeueMessageId(letter.id, stored.seq));
     headers.set(HEADER_TASK_ID, letter.id);
-    for (const name of POLICY_HEADERS) {
+    for (const name of KEPT_HEADERS) {
       const value = stored.headers?.get(name);
       if (value) headers.set(name, value);
     }
@@ -340,7 +340,7 @@ function workSubject({ headers }: Stored): { subject: string; queue: string | nu
 function readLetter(stored: Stored): DeadLetter {
   const { subject, headers, body, seq, storedAt } = stored;
   const kept: Record<string, string> = {};
-  for (const name of POLICY_HEADERS) {
+  for (const name of KEPT_HEADERS) {
     const value = headers?.get(name);
     if (value) kept[name] = value;
   }

@@ -155,6 +155,8 @@ export const LIMITS_BUCKET = "edgeq_limits";
 export const LIMIT_FREE_ROOT = "edgeq_limit_free";
 /** A task's key (a tenant, a user), which the `keys` limits apply to. */
 export const HEADER_KEY = "Edgeq-Key";
+/** The headers a dead letter keeps of its task's, and a requeue sends again: the retry policy and the key. */
+export const KEPT_HEADERS = [...POLICY_HEADERS, HEADER_KEY];
 
 /** Root token of queue notices, `edgeq_queue.<queue>`: sent when a queue is paused or resumed. */
 export const QUEUE_NOTICE_ROOT = "edgeq_queue";

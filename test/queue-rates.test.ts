@@ -72,3 +72,17 @@ test("a task's key: taken by POST /tasks, carried as Edgeq-Key, refused when mal
   expect((await bad.json()).error).toMatch(/key/);
   await expect(env.edgeq.queue("rates_key").submit("keyed", null, { key: "" })).rejects.toThrow(/key/);
 });
+
+test("a dead letter keeps its task's key, and its requeue carries it again", async () => {
+  const worker = await env.edgeq.worker({ boom: () => { throw new Error("boom"); } }, { queues: ["rates_dead"] });
+  workers.push(worker);
+  const { id } = await env.edgeq.queue("rates_dead").submit("boom", null, { key: "tenant-9", maxAttempts: 1 });
+  await eventually(async () => (await env.edgeq.tasks.get(id))?.status === "dead", 10_000, "the task to die");
+  await worker.stop();
+  const letter = await eventually(() => env.edgeq.deadLetters.get(id), 10_000, "its dead letter");
+  expect(letter.headers[HEADER_KEY]).toBe("tenant-9");
+  await env.edgeq.deadLetters.requeue(id);
+  // Sent again to its work subject, as it was submitted.
+  const msg = await env.edgeq.jsm.streams.getMessage("EDGEQ_TASKS", { last_by_subj: `edgeq.rates_dead.normal.=${id}.boom` });
+  expect(msg?.header.get(HEADER_KEY)).toBe("tenant-9");
+});
