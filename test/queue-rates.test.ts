@@ -67,6 +67,8 @@ test("a task's key: taken by POST /tasks, carried as Edgeq-Key, refused when mal
   const { task_id } = await res.json() as { task_id: string };
   const msg = await env.edgeq.jsm.streams.getMessage("EDGEQ_TASKS", { last_by_subj: `edgeq.rates_key.normal.=${task_id}.keyed` });
   expect(msg?.header.get(HEADER_KEY)).toBe("tenant-7");
+  // The record shows it: read from the message while pending.
+  expect(await env.edgeq.tasks.get(task_id)).toMatchObject({ status: "pending", key: "tenant-7" });
   const bad = await api().request("/tasks", { method: "POST", body: JSON.stringify({ type: "keyed", key: "a.b" }) });
   expect(bad.status).toBe(400);
   expect((await bad.json()).error).toMatch(/key/);
@@ -78,6 +80,7 @@ test("a dead letter keeps its task's key, and its requeue carries it again", asy
   workers.push(worker);
   const { id } = await env.edgeq.queue("rates_dead").submit("boom", null, { key: "tenant-9", maxAttempts: 1 });
   await eventually(async () => (await env.edgeq.tasks.get(id))?.status === "dead", 10_000, "the task to die");
+  expect(await env.edgeq.tasks.get(id)).toMatchObject({ status: "dead", key: "tenant-9" });
   await worker.stop();
   const letter = await eventually(() => env.edgeq.deadLetters.get(id), 10_000, "its dead letter");
   expect(letter.headers[HEADER_KEY]).toBe("tenant-9");
