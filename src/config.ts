@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { ValidationError } from "./errors.ts";
 import { QUEUE_PATTERN, TYPE_PATTERN } from "./names.ts";
+import { limitSchema } from "./limits/limit.ts";
 import { backoffSchema, DEFAULT_BACKOFF, maxAttemptsSchema, policyDefaultsSchema, timeoutSchema } from "./retry.ts";
 
 /** What a queue may set besides its retry defaults. */
@@ -31,8 +32,13 @@ export const configSchema = z.strictObject({
   timeoutMs: timeoutSchema.optional(),
   /** Per-queue settings: retry defaults and a maximum length. */
   queues: z.record(z.string().regex(QUEUE_PATTERN, "must be a queue name"), queueSettingsSchema).default({}),
-  /** Per-task-type retry defaults; they take precedence over the queue's. */
-  types: z.record(z.string().regex(TYPE_PATTERN, "must be a task type"), policyDefaultsSchema).default({}),
+  /**
+   * Per-task-type retry defaults, which take precedence over the queue's, and limits across all
+   * workers (`concurrency`, `rate`: src/limits/). Every worker serving a limited type must be given its limits.
+   */
+  types: z.record(z.string().regex(TYPE_PATTERN, "must be a task type"), policyDefaultsSchema.extend(limitSchema.shape)).default({}),
+  /** Limits per distinct task key (the `key` a submission gives), across all workers and types. */
+  keys: limitSchema.optional(),
   /**
    * JetStream domain of the servers that hold edgeq's streams. Needed only by processes connected to a
    * leaf node without JetStream of its own: they reach the hub's JetStream as `$JS.<domain>.API`.

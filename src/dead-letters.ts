@@ -31,7 +31,7 @@ import {
   HEADER_SUBJECT,
   HEADER_TASK_ID,
   parseTaskSubject,
-  POLICY_HEADERS,
+  KEPT_HEADERS,
   TRACE_HEADERS,
   type Priority,
   WORK_STREAM,
@@ -47,7 +47,8 @@ const HEADER_BODY_OMITTED = "Edgeq-Body-Omitted";
 /** Longest policy header a dead letter keeps (a valid one is shorter); a longer one is dropped, never cut. */
 const MAX_POLICY_HEADER = 2000;
 /** The work message's headers a letter keeps, and a requeue sends again: its policy and its trace context. */
-const KEPT_HEADERS = [...POLICY_HEADERS, ...TRACE_HEADERS];
+/** What a dead letter keeps of its task's headers, and a requeue sends again: the policy, the key and the trace context. */
+const KEPT = [...KEPT_HEADERS, ...TRACE_HEADERS];
 /** Dead letters requeued or purged at once by the `…All` methods. */
 const PARALLEL = 64;
 /** Room kept for the protocol line and the headers' framing, in bytes. */
@@ -115,7 +116,7 @@ export class DeadLetters {
     headers.set(HEADER_SUBJECT, burial.subject);
     headers.set(HEADER_REASON, oneLine(burial.reason).slice(0, 2000));
     headers.set(HEADER_ATTEMPTS, String(burial.attempts));
-    for (const name of KEPT_HEADERS) {
+    for (const name of KEPT) {
       const value = burial.headers?.get(name);
       if (value && value.length <= MAX_POLICY_HEADER) headers.set(name, oneLine(value));
     }
@@ -211,7 +212,7 @@ export class DeadLetters {
     // The same message id for every requeue of this letter, so that two at once store it once.
     headers.set(HEADER_ID, requeueMessageId(letter.id, stored.seq));
     headers.set(HEADER_TASK_ID, letter.id);
-    for (const name of KEPT_HEADERS) {
+    for (const name of KEPT) {
       const value = stored.headers?.get(name);
       if (value) headers.set(name, value);
     }
@@ -348,7 +349,7 @@ function workSubject({ headers }: Stored): { subject: string; queue: string | nu
 function readLetter(stored: Stored): DeadLetter {
   const { subject, headers, body, seq, storedAt } = stored;
   const kept: Record<string, string> = {};
-  for (const name of KEPT_HEADERS) {
+  for (const name of KEPT) {
     const value = headers?.get(name);
     if (value) kept[name] = value;
   }

@@ -13,6 +13,7 @@
  *            Edgeq-Delayed-Seq: <n>      (set by the scheduler on a promoted delayed task)
  *            Edgeq-Has-Dependents: 1     (set on a released task others wait on: src/flows/)
  *            traceparent, tracestate     (optional; the W3C trace context of the submission, tracing.ts)
+ *            Edgeq-Key: <key>            (optional; a tenant or user the `keys` limits apply to, src/limits/)
  *   body     the task's data as JSON; a body that is not JSON is taken as a UTF-8 string
  *
  * A delayed task waits on `edgeq_delayed.<due slot>` with the same headers, `Edgeq-Subject: <its work
@@ -33,6 +34,7 @@ import {
   HEADER_DELAYED_SEQ,
   HEADER_HAS_DEPENDENTS,
   HEADER_ID,
+  HEADER_KEY,
   HEADER_MAX_ATTEMPTS,
   HEADER_RECORD_REVISION,
   HEADER_RUN_AT,
@@ -49,6 +51,7 @@ import {
   TYPE_MAX_LENGTH,
   TYPE_PATTERN,
 } from "./names.ts";
+import { KEY_PATTERN, taskKeySchema } from "./limits/limit.ts";
 import { backoffSchema, maxAttemptsSchema, type RetryPolicy, timeoutSchema } from "./retry.ts";
 
 /** zod's message for a wrong type, saying "is required" when the field is missing. */
@@ -110,6 +113,8 @@ export const submitOptionsSchema = z.strictObject({
   dependsOn: dependsOnSchema.optional(),
   /** With `dependsOn`: run even when a parent fails, dies or is canceled, instead of failing with `dependency_failed`. */
   runAnyway: z.boolean({ error: "must be true or false" }).optional(),
+  /** A tenant or user: the `keys` limits apply per distinct key. */
+  key: taskKeySchema.optional(),
 })
   .refine((o) => !(o.id && o.idempotencyKey), "give either id or idempotencyKey, not both")
   .refine((o) => !(o.delayMs !== undefined && o.runAt !== undefined), "give either delayMs or runAt, not both")
@@ -148,6 +153,8 @@ export interface TaskAddress {
   extraLines?: string;
   /** The trace context's header lines, when the submission is traced. */
   traceLines?: string;
+  /** The task's key, for the `keys` limits. */
+  key?: string;
 }
 
 /** Builds a task's message; `maxBytes` is the largest body the server takes. */
@@ -156,9 +163,10 @@ export function encodeTask(type: string, data: unknown, address: TaskAddress, ma
   if (body.length > maxBytes) {
     throw new PayloadTooLargeError(`task data is ${body.length} bytes; the limit is ${maxBytes}`);
   }
-  const { id, queue, priority, policy, runAtMs } = address;
-  // The id is checked by ID_PATTERN before it gets here; the policy's lines are made once per policy.
-  const lines = `\r\n${HEADER_ID}: ${id}${policyLines(policy)}${address.extraLines ?? ""}${address.traceLines ?? ""}`;
+  const { id, queue, priority, policy, runAtMs, key } = address;
+  // The id is checked by ID_PATTERN before it gets here (the key by KEY_PATTERN); the policy's lines are made once per policy.
+  const keyLine = key === undefined ? "" : `\r\n${HEADER_KEY}: ${key}`;
+  const lines = `\r\n${HEADER_ID}: ${id}${policyLines(policy)}${keyLine}${address.extraLines ?? ""}${address.traceLines ?? ""}`;
   const subject = taskSubject(queue, priority, type, id);
   if (runAtMs === undefined) return { id, type, queue, priority, data: data ?? null, policy, subject, headers: new EncodedHeaders(lines), body };
   const headers = new EncodedHeaders(`${lines}\r\n${HEADER_SUBJECT}: ${subject}\r\n${HEADER_RUN_AT}: ${runAtMs}`);
@@ -208,6 +216,8 @@ export interface IncomingTask {
   delayedSeq: number | undefined;
   /** Others wait on it: its outcome releases them (src/flows/). */
   hasDependents: boolean;
+  /** Its key, for the `keys` limits. */
+  key: string | undefined;
   /** The message body, and whether it is the data's JSON (so a record can hold it as it is). */
   body: Uint8Array;
   bodyIsJson: boolean;
@@ -224,6 +234,8 @@ export function decodeTask(msg: Msg, id: string, parts = parseTaskSubject(msg.su
   }
   const revision = Number(headers?.get(HEADER_RECORD_REVISION) || NaN);
   const delayedSeq = Number(headers?.get(HEADER_DELAYED_SEQ) || NaN);
+  const key = headers?.get(HEADER_KEY) || undefined;
+  if (key !== undefined && !KEY_PATTERN.test(key)) throw new PoisonMessageError(`bad ${HEADER_KEY}: "${key.slice(0, 200)}"`);
   const { data, json } = readBody(msg.data);
   return {
     queue: parts.queue,
@@ -237,6 +249,7 @@ export function decodeTask(msg: Msg, id: string, parts = parseTaskSubject(msg.su
     recordRevision: Number.isSafeInteger(revision) && revision > 0 ? revision : null,
     delayedSeq: Number.isSafeInteger(delayedSeq) && delayedSeq > 0 ? delayedSeq : undefined,
     hasDependents: headers?.get(HEADER_HAS_DEPENDENTS) === "1",
+    key,
   };
 }
 

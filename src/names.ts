@@ -173,6 +173,19 @@ export function cancelSubject(id: string): string {
   return `${CANCEL_SUBJECT_ROOT}.${id}`;
 }
 
+/**
+ * KV bucket of limit tokens (src/limits/): `slot.<scope>.<n>` holds one of a concurrency limit's n
+ * slots while a run has it, `rate.<scope>` a rate limit's next free start time. A scope is
+ * `type.<task type>` or `key.<task key>`.
+ */
+export const LIMITS_BUCKET = "edgeq_limits";
+/** Root token of the notice `edgeq_limit_free.<scope>`, sent when a slot of that scope is released. */
+export const LIMIT_FREE_ROOT = "edgeq_limit_free";
+/** A task's key (a tenant, a user), which the `keys` limits apply to. */
+export const HEADER_KEY = "Edgeq-Key";
+/** The headers a dead letter keeps of its task's, and a requeue sends again: the retry policy and the key. */
+export const KEPT_HEADERS = [...POLICY_HEADERS, HEADER_KEY];
+
 /** Root token of queue notices, `edgeq_queue.<queue>`: sent when a queue is paused or resumed. */
 export const QUEUE_NOTICE_ROOT = "edgeq_queue";
 

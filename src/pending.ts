@@ -14,7 +14,7 @@
 import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
 import type { MsgHdrs } from "@nats-io/nats-core";
 import type { EdgeqConfig } from "./config.ts";
-import { HEADER_MAX_ATTEMPTS, parseTaskSubject, pendingSubject, SUBJECT_ROOT, WORK_STREAM } from "./names.ts";
+import { HEADER_KEY, HEADER_MAX_ATTEMPTS, parseTaskSubject, pendingSubject, SUBJECT_ROOT, WORK_STREAM } from "./names.ts";
 import { parseBody, taskIdOf } from "./message.ts";
 import { FINAL_STATUSES, newRecord, type TaskRecord } from "./record.ts";
 import { resolvePolicy } from "./retry.ts";
@@ -126,7 +126,7 @@ export class PendingTasks {
     const given = Number(msg.headers?.get(HEADER_MAX_ATTEMPTS)) || undefined;
     const policy = resolvePolicy(this.config, parts.queue, parts.type, { maxAttempts: given });
     return newRecord(
-      { id, type: parts.type, queue: parts.queue, priority: parts.priority, data },
+      { id, type: parts.type, queue: parts.queue, priority: parts.priority, data, key: msg.headers?.get(HEADER_KEY) || undefined },
       { status: "pending", attempts: 0, max_attempts: policy.maxAttempts, created_at: new Date(msg.storedAt).toISOString(), seq: msg.seq },
     );
   }

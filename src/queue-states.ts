@@ -27,7 +27,22 @@ export interface QueueSummary {
   running: number;
   /** Types its workers were handed without a handler for them, that none of them has: they wait. */
   unserved_types: string[];
+  /**
+   * Outcomes per second over the last minute (`window_s`), summed from the live workers' heartbeats:
+   * as old as their last beat (the heartbeat interval, 5 s by default); a worker that died takes its
+   * counts with it when its heartbeat expires. Failed counts failed and dead tasks, not retries.
+   */
+  rates: QueueRates;
 }
+
+export interface QueueRates {
+  window_s: number;
+  completed_per_s: number;
+  failed_per_s: number;
+}
+
+/** The span the workers' outcome counts cover (worker/outcome-rates.ts). */
+const RATE_WINDOW_S = 60;
 
 const RUNNING: QueueState = { paused: false };
 const encoder = new TextEncoder();
@@ -73,7 +88,14 @@ export class QueueStates {
         const serving = workers.filter((w) => w.queues.includes(name));
         const served = new Set(serving.flatMap((w) => w.types ?? []));
         const unserved = [...new Set(serving.flatMap((w) => w.unserved ?? []))].filter((t) => !served.has(t)).sort();
-        byName.set(name, s = { name, paused: false, paused_at: null, pending: { high: 0, normal: 0, low: 0 }, running: 0, unserved_types: unserved });
+        const minute = workers.map((w) => w.last_minute?.[name]);
+        const perS = (n: number) => Math.round((n / RATE_WINDOW_S) * 1000) / 1000;
+        const rates = {
+          window_s: RATE_WINDOW_S,
+          completed_per_s: perS(minute.reduce((sum, m) => sum + (m?.completed ?? 0), 0)),
+          failed_per_s: perS(minute.reduce((sum, m) => sum + (m?.failed ?? 0), 0)),
+        };
+        byName.set(name, s = { name, paused: false, paused_at: null, pending: { high: 0, normal: 0, low: 0 }, running: 0, unserved_types: unserved, rates });
       }
       return s;
     };

@@ -145,7 +145,7 @@ export class Queue {
       const policy = opts.maxAttempts ?? opts.backoff ?? opts.timeoutMs
         ? resolvePolicy(this.edgeq.config, this.name, validType, opts)
         : this.#defaultPolicy(validType);
-      const address: TaskAddress = { id, queue: this.name, priority: opts.priority ?? DEFAULT_PRIORITY, policy, runAtMs: runAtOf(opts) };
+      const address: TaskAddress = { id, queue: this.name, priority: opts.priority ?? DEFAULT_PRIORITY, policy, runAtMs: runAtOf(opts), key: opts.key };
       if (!parent) return encodeTask(validType, data, address, this.edgeq.maxDataBytes);
       const trace = startSubmit(parent, { type: validType, queue: this.name, id });
       address.traceLines = trace.lines;

@@ -60,6 +60,8 @@ export interface TaskRecord {
   run_at?: string;
   /** A delayed task's sequence in the delayed stream, which its work message names once promoted. */
   delayed_seq?: number;
+  /** The task's key (a tenant, a user), which the `keys` limits apply to; absent when it has none. */
+  key?: string;
   /** What the handler last reported with `ctx.progress`: a number 0–100 or JSON; absent if it reported none. */
   progress?: unknown;
   /** The tasks this one runs after (`depends_on`); kept in its records once it runs. */
@@ -91,6 +93,7 @@ export interface TaskIdentity {
   queue: string;
   priority: Priority;
   data: unknown;
+  key?: string;
 }
 
 /** A record with nothing yet recorded about its outcome; `fields` says what is known. */
@@ -98,8 +101,8 @@ export function newRecord(
   task: TaskIdentity,
   fields: Pick<TaskRecord, "status" | "attempts" | "max_attempts" | "created_at"> & Partial<TaskRecord>,
 ): TaskRecord {
-  const { id, type, queue, priority, data } = task;
-  return {
+  const { id, type, queue, priority, data, key } = task;
+  const record: TaskRecord = {
     id,
     type,
     queue,
@@ -114,6 +117,8 @@ export function newRecord(
     updated_at: fields.created_at,
     ...fields,
   };
+  if (key !== undefined) record.key = key;
+  return record;
 }
 
 const encoder = new TextEncoder();

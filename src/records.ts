@@ -276,7 +276,7 @@ export class TaskRecords {
 
 const EXPECTED_REVISION = "Nats-Expected-Last-Subject-Sequence";
 /** The headers of a write at `revision`; the one for 0 (create), the hot path's, is made once. */
-function expectRevision(revision: number): MsgHdrs {
+export function expectRevision(revision: number): MsgHdrs {
   return revision === 0 ? CREATE_ONLY : new EncodedHeaders(headerLines([[EXPECTED_REVISION, String(revision)]]));
 }
 const CREATE_ONLY = new EncodedHeaders(headerLines([[EXPECTED_REVISION, "0"]]));

@@ -10,6 +10,7 @@ import { configSchema, type EdgeqConfigInput } from "./config.ts";
 import { ValidationError } from "./errors.ts";
 import { queueSchema } from "./message.ts";
 import { parseRateLimit, type RateLimit } from "./api/rate-limit.ts";
+import { parseLimitsJson } from "./limits/limit.ts";
 import { type WorkerOptions, workerOptionsSchema } from "./worker/mod.ts";
 
 /** Reads one environment variable; `Runtime.env` is one. */
@@ -121,6 +122,7 @@ const envSchema = z
     PORT: wholeNumber(z.number().min(0).max(65535)).transform((p) => p ?? 5000),
     EDGEQ_API_TOKENS: parsedBy(parseApiTokens),
     EDGEQ_RATE_LIMIT: parsedBy(parseRateLimit),
+    EDGEQ_LIMITS: parsedBy(parseLimitsJson),
   })
   .superRefine((env, ctx) => {
     const needs = (name: keyof typeof env, other: keyof typeof env) => {
@@ -179,6 +181,8 @@ export function readSettings(env: Env, overrides: Partial<Record<EnvName, string
       maxAttempts: e.EDGEQ_MAX_ATTEMPTS,
       jsDomain: e.NATS_JS_DOMAIN,
       events: e.EDGEQ_EVENTS === undefined ? undefined : e.EDGEQ_EVENTS === "on",
+      types: e.EDGEQ_LIMITS?.types,
+      keys: e.EDGEQ_LIMITS?.keys,
     }),
     worker: defined({
       concurrency: e.EDGEQ_CONCURRENCY,

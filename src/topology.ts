@@ -24,6 +24,7 @@ import {
   DELAYED_STREAM,
   DELAYED_SUBJECT_ROOT,
   FLOWS_BUCKET,
+  LIMITS_BUCKET,
   PRIORITIES,
   QUEUES_BUCKET,
   SCHEDULER_BUCKET,
@@ -45,6 +46,7 @@ export interface Buckets {
   scheduler: KV;
   schedules: KV;
   flows: KV;
+  limits: KV;
 }
 
 export async function ensureTopology(js: JetStreamClient, jsm: JetStreamManager, config: EdgeqConfig): Promise<Buckets> {
@@ -56,7 +58,7 @@ export async function ensureTopology(js: JetStreamClient, jsm: JetStreamManager,
     ensureLimitsStream(jsm, config, DELAYED_STREAM, DELAYED_SUBJECT_ROOT),
   ]);
   const kvm = new Kvm(js);
-  const [tasks, workers, stats, queues, scheduler, schedules, flows] = await Promise.all([
+  const [tasks, workers, stats, queues, scheduler, schedules, flows, limits] = await Promise.all([
     // No bucket-wide max age: that would expire unfinished tasks too. Workers sweep finished ones.
     kvm.create(TASKS_BUCKET, { history: 1, replicas: config.replicas, storage: StorageType.File }),
     // File storage although heartbeats are short-lived: a memory stream would vanish with a server restart.
@@ -66,8 +68,10 @@ export async function ensureTopology(js: JetStreamClient, jsm: JetStreamManager,
     kvm.create(SCHEDULER_BUCKET, { history: 1, replicas: config.replicas, storage: StorageType.File }),
     kvm.create(SCHEDULES_BUCKET, { history: 1, replicas: config.replicas, storage: StorageType.File }),
     kvm.create(FLOWS_BUCKET, { history: 1, replicas: config.replicas, storage: StorageType.File }),
+    // Limit slots are bound to their holder's heartbeat, not to an age: a long run keeps its slot.
+    kvm.create(LIMITS_BUCKET, { history: 1, replicas: config.replicas, storage: StorageType.File }),
   ]);
-  return { tasks, workers, stats, queues, scheduler, schedules, flows };
+  return { tasks, workers, stats, queues, scheduler, schedules, flows, limits };
 }
 
 async function ensureWorkStream(jsm: JetStreamManager, config: EdgeqConfig): Promise<void> {

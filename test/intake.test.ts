@@ -45,6 +45,7 @@ function scriptedIntake(lanes: LaneOf[], concurrency: number, weights: Record<Pr
     capacity: () => concurrency,
     inHand: () => started.length,
     busy: () => started.length,
+    waiting: () => 0,
     concurrency,
     idlePullMs: 10_000,
     onArrival: () => {

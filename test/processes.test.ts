@@ -12,6 +12,7 @@ import { checkInvariants, RecordWatch } from "./helpers/invariants.ts";
 import { freePort } from "./helpers/nats-server.ts";
 import { type EdgeqProcess, eventually, ROOT, runEdgeq } from "./helpers/processes.ts";
 import { useNats } from "./helpers/setup.ts";
+import { maxOverlap } from "./helpers/overlap.ts";
 
 // A crashed worker's tasks come back after the ack wait; keep it short so the test does not wait long.
 const env = useNats({ ackWaitMs: 2000 });
@@ -38,15 +39,6 @@ function startWorker(...args: string[]): EdgeqProcess {
 
 async function records(ids: string[]): Promise<TaskRecord[]> {
   return (await Promise.all(ids.map((id) => env.edgeq.tasks.get(id)))).map((r) => r!);
-}
-
-/** The most of `runs` ([start, end] in ms) under way at one time. */
-function maxOverlap(runs: [number, number][]): number {
-  const edges = runs.flatMap(([start, end]): [number, number][] => [[start, 1], [end, -1]]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  let now = 0;
-  let most = 0;
-  for (const [, step] of edges) most = Math.max(most, (now += step));
-  return most;
 }
 
 async function allFinished(ids: string[], timeoutMs: number): Promise<TaskRecord[]> {

@@ -75,7 +75,7 @@ export function openApiDocument(version: string): object {
       "/tasks/{id}": { get: op("a task's record", taskRecordSchema, { parameters: [param("id")] }) },
       "/tasks/{id}/cancel": { post: op("cancel a task", cancelAnswerSchema, { parameters: [param("id")], requestBody: body(cancelSchema, false) }) },
       "/tasks/cancel": { post: op("cancel the unfinished tasks a filter picks", cancelManyAnswerSchema, { requestBody: body(cancelManySchema, false) }) },
-      "/queues": { get: op("every queue: paused, pending per priority, running", queuesSchema) },
+      "/queues": { get: op("every queue: paused, pending per priority, running, completed and failed per second over the last minute", queuesSchema) },
       "/queues/{name}/pause": { post: op("pause a queue on every worker", queueStateAnswerSchema, { parameters: [param("name")] }) },
       "/queues/{name}/resume": { post: op("resume a queue", queueStateAnswerSchema, { parameters: [param("name")] }) },
       "/workers": { get: op("the live workers", workersSchema) },

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { limitSchema } from "../records.ts";
 import { delayMsSchema, dependsOnSchema, idempotencyKeySchema, idSchema, prioritySchema, queueSchema, runAtSchema, type SubmitOptions, typeSchema } from "../message.ts";
+import { taskKeySchema } from "../limits/limit.ts";
 import { TASK_STATUSES } from "../record.ts";
 import { backoffSchema, maxAttemptsSchema, timeoutSchema } from "../retry.ts";
 
@@ -28,6 +29,8 @@ export const submitBodySchema = z.strictObject(
     depends_on: dependsOnSchema.optional(),
     /** With depends_on: run even when a parent fails, dies or is canceled. */
     run_anyway: z.boolean({ error: "must be true or false" }).optional(),
+    /** A tenant or user: the `keys` limits apply per distinct key. */
+    key: taskKeySchema.optional(),
   },
   { error: (issue) => (issue.code === "unrecognized_keys" ? undefined : "the body must be a JSON object") },
 );

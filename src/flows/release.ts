@@ -103,7 +103,7 @@ export class Releaser {
     const pairs: [string, string][] = [[HEADER_RECORD_REVISION, String(revision)]];
     if (release.has_dependents) pairs.push([HEADER_HAS_DEPENDENTS, "1"]);
     const policy = { maxAttempts: record.max_attempts, backoff: release.backoff, timeoutMs: release.timeout_ms };
-    const address = { id: record.id, queue: record.queue, priority: record.priority, policy, extraLines: headerLines(pairs) };
+    const address = { id: record.id, queue: record.queue, priority: record.priority, policy, key: record.key, extraLines: headerLines(pairs) };
     const task = encodeTask(record.type, record.data, address, Infinity);
     await this.edgeq.requests.publish(task.subject, task.body, task.headers);
     emitSubmitted(this.edgeq.events, task);

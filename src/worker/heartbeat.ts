@@ -7,6 +7,7 @@
 import type { KV } from "@nats-io/kv";
 import { STATS_BUCKET, WORKERS_BUCKET } from "../names.ts";
 import { type BucketReader, readEntries } from "../small-bucket.ts";
+import type { MinuteOutcomes } from "./outcome-rates.ts";
 
 /** What a worker publishes about itself; `GET /workers` returns these. */
 export interface WorkerInfo {
@@ -28,6 +29,8 @@ export interface WorkerInfo {
   failed: number;
   /** Of those, outcomes of requeued dead letters (each of which had failed once before). */
   requeued: number;
+  /** Its outcomes in the last minute, by queue (outcome-rates.ts); absent from workers older than it. */
+  last_minute?: Record<string, MinuteOutcomes>;
   started_at: string;
   last_heartbeat: string;
 }

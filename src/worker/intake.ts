@@ -59,6 +59,8 @@ export interface IntakeHost {
   inHand(): number;
   /** How many handlers run now, and may run at once. */
   busy(): number;
+  /** Deliveries held waiting for their limits (limits.ts): as far as asking for more goes, they fill the slots they wait for. */
+  waiting(): number;
   readonly concurrency: number;
   readonly idlePullMs: number;
   /** Called when a delivery arrives: the worker starts what it has slots for. */
@@ -165,7 +167,7 @@ export class Intake {
     const capacity = this.worker.capacity();
     // A parked pull's room is not counted: what it brings beyond the slots waits in the buffer.
     const room = capacity - this.worker.inHand() - this.#held - this.#lanes.reduce((n, l) => n + (l.state === "parked" ? 0 : l.open), 0);
-    const starving = this.#held === 0 && this.worker.busy() < this.worker.concurrency;
+    const starving = this.#held === 0 && this.worker.busy() + this.worker.waiting() < this.worker.concurrency;
     if (room <= 0 || (!starving && room < capacity / 2)) return;
     this.#asking = true;
     this.#ask(room).then(({ got }) => {

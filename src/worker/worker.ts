@@ -24,7 +24,9 @@ import { Progress } from "./progress.ts";
 import { QueuePauses } from "./queue-pauses.ts";
 import { Leases } from "./leases.ts";
 import { WorkerMetrics } from "../metrics/worker-metrics.ts";
+import { type LimitGate, limitGate } from "./limits.ts";
 import { type Handlers, type ResolvedWorkerOptions, validateHandlers, type WorkerOptions, workerOptionsSchema } from "./options.ts";
+import { OutcomeRates } from "./outcome-rates.ts";
 import { Run } from "./run.ts";
 import { Settler, type Tally } from "./settle.ts";
 import { readParents } from "../flows/parents.ts";
@@ -53,8 +55,11 @@ export class Worker {
   readonly #attempts: Attempts;
   readonly #cancels: CancelNotices;
   readonly #pauses: QueuePauses;
+  /** Null unless the configuration has limits (limits.ts). */
+  readonly #gate: LimitGate | null;
   #leases!: Leases;
   readonly #tally: Tally = { completed: 0, failed: 0, requeued: 0 };
+  readonly #lastMinute = new OutcomeRates();
   /** Types delivered here with no handler, and when last. */
   readonly #unserved = new Map<string, number>();
   #processed = 0;
@@ -75,18 +80,33 @@ export class Worker {
     const puller = new Puller(edgeq.nc, edgeq.js.apiPrefix, WORK_STREAM, this.#report);
     this.#intake = new Intake(puller, lanes, {
       capacity: () => this.#capacity(),
-      inHand: () => this.#runs.size,
+      inHand: () => this.#runs.size + (this.#gate?.size ?? 0),
       busy: () => this.#busy,
+      waiting: () => this.#gate?.size ?? 0,
       concurrency: opts.concurrency,
       idlePullMs: opts.idlePullMs,
       onArrival: () => this.#startHeld(),
       respond: (subject, data) => edgeq.requests.post(subject, data),
       handBack: (delivery) => void this.#giveBack(new Run(delivery, taskId(delivery.msg, delivery.streamSeq), this.#leases.late)),
     }, opts.priorityWeights === "strict" ? null : opts.priorityWeights);
-    this.#settler = new Settler(edgeq, this.id, this.#report, opts.onOutcome, this.#tally, () => this.#stopping !== undefined);
+    const onOutcome = opts.onOutcome;
+    const outcome = (record: TaskRecord) => {
+      this.#lastMinute.count(record);
+      onOutcome?.(record);
+    };
+    this.#settler = new Settler(edgeq, this.id, this.#report, outcome, this.#tally, () => this.#stopping !== undefined);
     this.#attempts = new Attempts(edgeq, this.id, this.#settler, this.#report);
     this.#cancels = new CancelNotices(edgeq.nc, (id) => this.#cancelRuns(id));
     this.#pauses = new QueuePauses(edgeq.nc, edgeq.queues, opts.queues, (queue, paused) => this.#intake.setPaused(queue, paused), this.#report);
+    this.#gate = limitGate(edgeq, { worker: this.id, started_at: this.#startedAt }, {
+      reserve: () => !this.#stopping && this.#busy < opts.concurrency && ++this.#busy > 0,
+      unreserve: () => {
+        this.#busy--;
+        this.#startHeld();
+      },
+      admitted: (run, task) => this.#begin(run, task),
+      giveBack: (run, delayMs) => void giveBack(edgeq, run, this.#report, { delayMs }).then(() => this.#intake.fill()),
+    }, opts.concurrency, this.#report);
     this.#heartbeat = new Heartbeat(edgeq.buckets.workers, edgeq.buckets.stats, () => this.info(), opts.heartbeatIntervalMs, this.#report);
   }
 
@@ -102,11 +122,12 @@ export class Worker {
       opts.runningAfterMs,
       edgeq.tasks,
       () => worker.#runs.values(),
-      () => worker.#intake.heldDeliveries(),
+      () => worker.#heldDeliveries(),
       () => edgeq.connection.up,
       worker.#report,
     );
     worker.#cancels.start();
+    worker.#gate?.start();
     // Before the first pull: a queue paused already is not pulled from at all.
     await worker.#pauses.start();
     await worker.#heartbeat.start();
@@ -144,6 +165,7 @@ export class Worker {
       completed: this.#tally.completed,
       failed: this.#tally.failed,
       requeued: this.#tally.requeued,
+      last_minute: this.#lastMinute.lastMinute(),
       started_at: this.#startedAt,
       last_heartbeat: new Date().toISOString(),
     };
@@ -169,9 +191,17 @@ export class Worker {
     return this.opts.concurrency + Math.min(this.opts.prefetch, Math.floor(perMs * PREFETCH_HORIZON_MS));
   }
 
-  /** Starts held deliveries while slots are free. */
+  /** Every delivery held unstarted: in the intake's buffer, or waiting for its limits. */
+  *#heldDeliveries(): Iterable<Delivery> {
+    yield* this.#intake.heldDeliveries();
+    if (this.#gate) yield* this.#gate.deliveries();
+  }
+
+  /** Starts held deliveries while slots are free: those whose limits' tokens are asked for first. */
   #startHeld(): void {
-    while (!this.#stopping && this.#busy < this.opts.concurrency) {
+    this.#gate?.pump();
+    // A gate full of limited deliveries takes no more: the next one would only be given back.
+    while (!this.#stopping && this.#busy < this.opts.concurrency && !this.#gate?.full) {
       const delivery = this.#intake.take();
       if (!delivery) break;
       this.#start(delivery);
@@ -197,8 +227,16 @@ export class Worker {
       task = err as Error;
     }
     if (!(task instanceof Error) && !Object.hasOwn(this.handlers, task.type)) return this.#leave(run, task.type);
-    this.#runs.set(delivery, run);
+    // A limited task waits for its limits' tokens before it takes a slot.
+    if (this.#gate && !(task instanceof Error) && this.#gate.wait(run, task)) return;
     this.#busy++;
+    this.#begin(run, task);
+  }
+
+  /** Runs a delivery in the slot taken for it. */
+  #begin(run: Run, task: IncomingTask | Error): void {
+    const { delivery } = run;
+    this.#runs.set(delivery, run);
     if (!this.#attempts.isFirst(delivery, task)) {
       this.#attempts.begin(run, task).then((begun) => (begun && !run.returned ? this.#execute(run) : this.#ended(run)), (err) => this.#failed(run, err));
       return;
@@ -223,6 +261,7 @@ export class Worker {
   #cancelRuns(id: string): void {
     // Held unstarted (a paused queue holds them for as long as it is paused): settled unrun.
     for (const delivery of this.#intake.remove((d) => taskId(d.msg, d.streamSeq) === id)) delivery.term();
+    for (const waiting of this.#gate?.remove(id) ?? []) waiting.delivery.term();
     for (const run of this.#runs.values()) {
       if (run.id !== id || run.returned) continue;
       run.canceled = true;
@@ -256,6 +295,7 @@ export class Worker {
 
   /** Frees the run's slot: once its handler has returned, its outcome is stored without holding one. */
   #handlerDone(run: Run): void {
+    this.#gate?.release(run);
     if (run.slotFreed) return;
     run.slotFreed = true;
     this.#busy--;
@@ -275,7 +315,10 @@ export class Worker {
   async #shutdown(graceMs: number): Promise<void> {
     // Unsubscribing the pulls first lets the server skip them instead of delivering to us; what is
     // held goes back at once for another worker, uncounted.
-    await Promise.all(this.#intake.stop().map((delivery) => this.#giveBack(new Run(delivery, taskId(delivery.msg, delivery.streamSeq), false))));
+    await Promise.all([
+      ...this.#intake.stop().map((delivery) => this.#giveBack(new Run(delivery, taskId(delivery.msg, delivery.streamSeq), false))),
+      ...(this.#gate?.stop() ?? []).map((run) => this.#giveBack(run)),
+    ]);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const graceOver = new Promise<void>((r) => (timer = setTimeout(r, graceMs)));
     await Promise.race([Promise.all([...this.#runs.values()].map((r) => r.done())), graceOver]);
