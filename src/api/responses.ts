@@ -38,6 +38,7 @@ export const taskRecordSchema = z.strictObject({
   run_at: time.optional(),
   delayed_seq: z.number().int().optional(),
   progress: z.unknown().optional(),
+  key: z.string().optional(),
   depends_on: z.array(z.string()).optional(),
   waiting_on: z.array(z.string()).optional(),
   run_anyway: z.literal(true).optional(),
@@ -97,6 +98,8 @@ const queueSummary = z.strictObject({
   pending: z.strictObject(Object.fromEntries(PRIORITIES.map((p) => [p, count])) as Record<(typeof PRIORITIES)[number], typeof count>),
   running: count,
   unserved_types: z.array(z.string()),
+  rates: z.strictObject({ window_s: count, completed_per_s: z.number().min(0), failed_per_s: z.number().min(0) })
+    .describe("outcomes per second over the last minute, from the workers' heartbeats (up to one beat behind)"),
 });
 export const queuesSchema = z.strictObject({ queues: z.array(queueSummary), count });
 export const queueStateAnswerSchema = z.strictObject({ success, queue: z.string(), paused: z.boolean(), paused_at: time.nullable() });
@@ -115,6 +118,7 @@ const workerInfo = z.strictObject({
   completed: count,
   failed: count,
   requeued: count,
+  last_minute: z.record(z.string(), z.strictObject({ completed: count, failed: count })).optional(),
   started_at: time,
   last_heartbeat: time,
 });
