@@ -2,12 +2,14 @@
  * `edgeq submit <type> [data]`: one task, optionally waiting for its outcome with live progress;
  * `edgeq submit --file tasks.jsonl`: many (submit-file.ts).
  *
- * `--wait` polls the task's record (every 250 ms): one read per poll costs the queue nothing, and
- * it needs no event stream. The data is JSON when it parses as JSON, a string otherwise.
+ * `--wait` reads the task's record whenever one of its events arrives (src/events/), and every
+ * second besides, since events are at most once. The data is JSON when it parses as JSON, a string
+ * otherwise.
  */
 import { z } from "zod";
 import type { Edgeq } from "../client.ts";
 import { parseInput } from "../config.ts";
+import { taskKeySchema } from "../limits/limit.ts";
 import { prioritySchema, queueSchema, typeSchema } from "../message.ts";
 import { FINAL_STATUSES, type TaskRecord } from "../record.ts";
 import type { Command, Context, Output } from "./command.ts";
@@ -16,7 +18,8 @@ import { submitFile } from "./submit-file.ts";
 import { fields } from "./table.ts";
 import { UsageError } from "./usage-error.ts";
 
-const POLL_MS = 250;
+/** How often the record is read when no event has come: what a missed event can cost. */
+const FALLBACK_MS = 1000;
 
 /** `500`, `500ms`, `30s`, `5m`, `2h`: a delay in ms. */
 export const durationSchema = z
@@ -31,6 +34,7 @@ const flagsSchema = z.object({
   priority: prioritySchema.optional(),
   queue: queueSchema.optional(),
   delay: durationSchema.optional(),
+  key: taskKeySchema.optional(),
 });
 
 export const submit: Command = {
@@ -42,6 +46,7 @@ export const submit: Command = {
       priority: { type: "string", value: "p", help: "high, normal (default) or low" },
       queue: { type: "string", value: "q", help: 'the queue (default "default")' },
       delay: { type: "string", value: "t", help: "run no sooner than this from now: 500ms, 30s, 5m, 2h" },
+      key: { type: "string", value: "k", help: "a tenant or user, which the workers' `keys` limits apply to" },
       wait: { type: "boolean", help: "show the task's progress live and print its outcome (exit 1 unless completed)" },
       file: { type: "string", value: "path", help: "submit each line of a JSON Lines file, with a progress bar" },
     },
@@ -67,7 +72,7 @@ export const submit: Command = {
     const type = parseInput(typeSchema, rawType, "task type");
     const data = rawData === undefined ? undefined : parseData(rawData);
     return withEdgeq(ctx.runtime, ctx.settings(), async (edgeq) => {
-      const task = await edgeq.queue(options.queue).submit(type, data, { priority: options.priority, delayMs: options.delay });
+      const task = await edgeq.queue(options.queue).submit(type, data, { priority: options.priority, delayMs: options.delay, key: options.key });
       if (!ctx.flags.wait) {
         return { json: task, text: `submitted ${task.id} (${task.type} on ${task.queue}, ${task.priority}${task.duplicate ? ", duplicate" : ""})` };
       }
@@ -85,8 +90,22 @@ function parseData(text: string): unknown {
   }
 }
 
-/** Polls the record until it is final; each change of status, attempt or progress is shown as it comes. */
+/** Reads the record on each of its events until it is final; each change of status, attempt or progress is shown as it comes. */
 async function waitWithProgress(edgeq: Edgeq, id: string, ctx: Context): Promise<Output & { exitCode: number }> {
+  let wake: (() => void) | undefined;
+  const subscription = edgeq.events.subscribe({ taskId: id }, () => wake?.());
+  try {
+    return await showUntilFinal(edgeq, id, ctx, () =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, FALLBACK_MS);
+        wake = () => (clearTimeout(timer), resolve());
+      }));
+  } finally {
+    subscription.close();
+  }
+}
+
+async function showUntilFinal(edgeq: Edgeq, id: string, ctx: Context, next: () => Promise<void>): Promise<Output & { exitCode: number }> {
   const { terminal } = ctx.runtime;
   const live = !ctx.json && terminal.isTTY();
   let shown = "";
@@ -110,7 +129,7 @@ async function waitWithProgress(edgeq: Edgeq, id: string, ctx: Context): Promise
         };
       }
     }
-    await new Promise((r) => setTimeout(r, POLL_MS));
+    await next();
   }
 }
 
