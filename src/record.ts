@@ -76,7 +76,7 @@ export interface TaskRecord {
   /** The flow it was submitted in. */
   flow?: string;
   /** While waiting: what its work message carries besides what the record says. */
-  release?: { backoff: string; timeout_ms: number | null; has_dependents?: true };
+  release?: { backoff: string; timeout_ms: number | null; has_dependents?: true; trace?: Record<string, string> };
   /** The work message's sequence in the work stream: tells this task from an earlier one with its id. */
   seq?: number;
   worker_id: string | null;

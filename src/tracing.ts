@@ -49,13 +49,15 @@ export function submitContext(): Context | undefined {
 export interface SubmitTrace {
   span: Span;
   lines: string;
+  /** The same as header names and values: what a waiting task's record keeps until its release. */
+  headers: Record<string, string>;
 }
 
 export function startSubmit(parent: Context, task: { type: string; queue: string; id: string }): SubmitTrace {
   const span = tracerOf().startSpan(`edgeq.submit ${task.type}`, { kind: SpanKind.PRODUCER, attributes: attributesOf(task) }, parent);
   const carrier: Record<string, string> = {};
   propagation.inject(trace.setSpan(parent, span), carrier);
-  return { span, lines: headerLines(Object.entries(carrier)) };
+  return { span, lines: headerLines(Object.entries(carrier)), headers: carrier };
 }
 
 /** Ends the spans of submissions: with the error, if they failed. */

@@ -3,7 +3,7 @@
  * `POST /tasks` with an incoming `traceparent`) with the SDK's in-memory exporter; a worker process
  * registers the SDK too and prints its finished spans. Each run is a CONSUMER span in the
  * submission's trace, child of its PRODUCER span, also after a delay and after a dead letter's
- * requeue; a failed run records its error. Workers on Bun and Deno, registering the same SDK, too.
+ * requeue, and for the tasks of a flow; a failed run records its error. Workers on Bun and Deno, registering the same SDK, too.
  * Without an SDK, a submission sends no trace headers.
  */
 import { spawn } from "node:child_process";
@@ -141,6 +141,20 @@ test("a batch through the library: one PRODUCER span per task, each the parent o
     const producer = submitSpan(id);
     expect(producer.parentSpanId).toBeUndefined(); // no active span: the submission starts the trace
     expect(await runSpan(id)).toMatchObject({ traceId: producer.traceId, parentSpanId: producer.spanId });
+  }
+});
+
+test("a flow keeps the link: a task that waited runs as the child of its own submit span", async () => {
+  const tracer = trace.getTracer("test");
+  const { traceId } = await tracer.startActiveSpan("flow", async (span) => {
+    await env.edgeq.flow({ nodes: [{ id: "traced-p", type: "echo", queue: QUEUE }, { id: "traced-c", type: "echo", queue: QUEUE }], edges: [{ from: "traced-p", to: "traced-c" }] });
+    span.end();
+    return { traceId: span.spanContext().traceId };
+  });
+  for (const id of ["traced-p", "traced-c"]) {
+    const producer = submitSpan(id);
+    expect(producer.traceId).toBe(traceId);
+    expect(await runSpan(id)).toMatchObject({ kind: SpanKind.CONSUMER, traceId, parentSpanId: producer.spanId });
   }
 });
 

@@ -43,7 +43,7 @@ export const taskRecordSchema = z.strictObject({
   waiting_on: z.array(z.string()).optional(),
   run_anyway: z.literal(true).optional(),
   flow: z.string().optional(),
-  release: z.strictObject({ backoff: z.string(), timeout_ms: z.number().int().nullable(), has_dependents: z.literal(true).optional() }).optional(),
+  release: z.strictObject({ backoff: z.string(), timeout_ms: z.number().int().nullable(), has_dependents: z.literal(true).optional(), trace: z.record(z.string(), z.string()).optional() }).optional(),
   seq: z.number().int().optional(),
   worker_id: z.string().nullable(),
   created_at: time,

@@ -23,6 +23,8 @@ import { dependentsKey, flowGateKey } from "../names.ts";
 import type { Submitted, TaskSpec } from "../queue.ts";
 import { FINAL_STATUSES, newRecord, type TaskRecord } from "../record.ts";
 import { inLanes } from "../lanes.ts";
+import { submitContext, traced } from "../tracing.ts";
+import type { Context } from "@opentelemetry/api";
 import { type FlowInput, type PlannedFlow, type PlannedNode, planFlow } from "./graph.ts";
 import { Links } from "./links.ts";
 import { gateRef, Releaser } from "./release.ts";
@@ -75,9 +77,17 @@ export class Flows {
     return nodes.map((n) => byId.get(n.id)!);
   }
 
-  async #submit(plan: PlannedFlow): Promise<FlowSubmitted> {
+  /** A traced submission's flow is a submit span per task, each the parent of its run's span. */
+  #submit(plan: PlannedFlow): Promise<FlowSubmitted> {
+    const parent = submitContext();
+    const encoded: OutgoingTask[] = [];
+    const submit = () => this.#store(plan, encoded, parent);
+    return parent ? traced(() => encoded.map((t) => t.trace), submit) : submit();
+  }
+
+  async #store(plan: PlannedFlow, encoded: OutgoingTask[], parent: Context | undefined): Promise<FlowSubmitted> {
     this.edgeq.assertConnected();
-    const encoded = plan.nodes.map((node) => this.#encode(node));
+    for (const node of plan.nodes) encoded.push(this.#encode(node, parent));
     await this.#checkParents(plan);
     const gateKey = flowGateKey(plan.id);
     const roots = plan.nodes.filter((n) => n.parents.length === 0).map((n) => n.id);
@@ -136,10 +146,10 @@ export class Flows {
   }
 
   /** Validates a node as a submission: its type, data, options and policy. */
-  #encode(node: PlannedNode): OutgoingTask {
+  #encode(node: PlannedNode, parent: Context | undefined): OutgoingTask {
     const { id, priority, maxAttempts, backoff, timeoutMs } = node;
     try {
-      return this.edgeq.queue(node.queue).encode(node.type, node.data, { id, priority, maxAttempts, backoff, timeoutMs }) as OutgoingTask;
+      return this.edgeq.queue(node.queue).encode(node.type, node.data, { id, priority, maxAttempts, backoff, timeoutMs }, parent) as OutgoingTask;
     } catch (err) {
       if (err instanceof Error) err.message = `node ${id}: ${err.message}`;
       throw err;
@@ -169,7 +179,12 @@ export class Flows {
       waiting_on: node.parents.length === 0 ? [gateRef(plan.id), ...parents] : parents,
       ...(node.runAnyway && { run_anyway: true as const }),
       flow: plan.id,
-      release: { backoff: task.policy.backoff, timeout_ms: task.policy.timeoutMs, ...(node.children.length > 0 && { has_dependents: true as const }) },
+      release: {
+        backoff: task.policy.backoff,
+        timeout_ms: task.policy.timeoutMs,
+        ...(node.children.length > 0 && { has_dependents: true as const }),
+        ...(task.trace && { trace: task.trace.headers }),
+      },
     });
     const stored = await this.edgeq.tasks.putIfUnchanged(record, 0, task.body);
     if (stored !== null) return stored;

@@ -102,6 +102,8 @@ export class Releaser {
     const release = record.release ?? { backoff: "", timeout_ms: null };
     const pairs: [string, string][] = [[HEADER_RECORD_REVISION, String(revision)]];
     if (release.has_dependents) pairs.push([HEADER_HAS_DEPENDENTS, "1"]);
+    // The trace context of its submission: its run is a child of that submit span.
+    pairs.push(...Object.entries(release.trace ?? {}));
     const policy = { maxAttempts: record.max_attempts, backoff: release.backoff, timeoutMs: release.timeout_ms };
     const address = { id: record.id, queue: record.queue, priority: record.priority, policy, key: record.key, extraLines: headerLines(pairs) };
     const task = encodeTask(record.type, record.data, address, Infinity);
