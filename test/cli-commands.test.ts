@@ -76,7 +76,7 @@ test.each([
   [["submit"], /submit needs a task type, or --file/],
   [["submit", "a", "b", "c"], /submit takes at most/],
   [["submit", "process", "--queue"], /--queue needs a value/],
-  [["tasks", "--status", "lost"], /--status: must be one of delayed, pending/],
+  [["tasks", "--status", "lost"], /--status: must be one of waiting, delayed, pending/],
   [["task"], /task needs <id>/],
   [["pause"], /pause needs <queue>/],
   [["cancel", "x", "--all"], /cancel needs a task id or --all, not both/],

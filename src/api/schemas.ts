@@ -49,6 +49,7 @@ export function optionsOf(body: z.output<typeof submitBodySchema>): SubmitOption
     runAt: body.run_at,
     dependsOn: body.depends_on,
     runAnyway: body.run_anyway,
+    key: body.key,
   };
 }
 
