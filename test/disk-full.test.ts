@@ -78,6 +78,7 @@ test("a full store: 507 with a JSON error, /health says so, nothing acknowledged
 
   const res = await post({ type: "fill", data });
   expect(res.status).toBe(507);
+  expect(res.headers.get("retry-after")).toBe("1");
   expect(await res.json()).toMatchObject({ success: false, code: "storage_full_error", error: expect.stringMatching(/storage is full/) });
   const health = await api.request("/health");
   expect(health.status).toBe(200);
