@@ -72,8 +72,12 @@ async function submitOne(): Promise<void> {
 }
 
 const TICK_MS = 50;
+const inFlight = new Set<Promise<void>>();
 const ticker = setInterval(() => {
-  for (let i = 0; i < (rate * TICK_MS) / 1000; i++) void submitOne();
+  for (let i = 0; i < (rate * TICK_MS) / 1000; i++) {
+    const submission = submitOne().finally(() => inFlight.delete(submission));
+    inFlight.add(submission);
+  }
 }, TICK_MS);
 const chaos = setInterval(() => {
   const i = Math.floor(Math.random() * pool.length);
@@ -86,6 +90,8 @@ console.log(`soak: ${minutes} min at ${rate} tasks/s, ${victims} victim workers 
 await new Promise((r) => setTimeout(r, minutes * 60_000));
 clearInterval(ticker);
 clearInterval(chaos);
+// Submissions still under way are accepted or refused before the count starts, so that every accepted task is counted.
+await Promise.all(inFlight);
 const endMemory = { api: rss(api), worker: rss(steady) };
 
 // Every accepted task must finish: redeliveries after a kill take up to the 5 s ack wait.
