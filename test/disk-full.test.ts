@@ -133,6 +133,8 @@ test("the server's store full (a stream without max_bytes took it): 507 insuffic
     expect(await res.json()).toMatchObject({ code: "storage_full_error", error: expect.stringMatching(/^storage is full \(insufficient resources\)/) });
   }
   expect((await edgeq.jsm.streams.info(WORK_STREAM)).state.bytes).toBeLessThan(WORK_MAX_BYTES);
+  // No stream info shows it: /health reports the refusals of the last 10 s.
+  expect(await (await api.request("/health")).json()).toMatchObject({ storage: "full", storage_error: expect.stringMatching(/insufficient resources/) });
 
   const freedAt = Date.now();
   await edgeq.jsm.streams.delete("FILLER");
@@ -141,6 +143,7 @@ test("the server's store full (a stream without max_bytes took it): 507 insuffic
     return r.status === 201 ? (await r.json()).task_id as string : (expect(r.status).toBe(507), null);
   }, 30_000, "a submission to be accepted again");
   const acceptedAfter = Date.now() - freedAt;
+  await eventually(async () => (await (await api.request("/health")).json()).storage === "ok", 20_000, "/health to say storage ok");
   const invariants = await checkInvariants(edgeq, [accepted], { logs: [watch], expectStatus: "completed", settleMs: 60_000 });
   console.log(
     `disk-full, server store: another stream filled the remaining ${(filled / MIB).toFixed(1)} MiB; plain and delayed submissions got 507 ` +
