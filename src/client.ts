@@ -19,6 +19,7 @@ import { QueueStates } from "./queue-states.ts";
 import { Scheduler, type SchedulerOptions, Schedules } from "./delayed/mod.ts";
 import { Events } from "./events/events.ts";
 import { Requests } from "./requests.ts";
+import { StorageRefusals } from "./storage-refusals.ts";
 import { TaskRecords } from "./records.ts";
 import { type FlowInput, Flows, type FlowSubmitted } from "./flows/mod.ts";
 import { type Buckets, ensureQueueConsumers, ensureTopology } from "./topology.ts";
@@ -41,6 +42,8 @@ export class Edgeq {
   /** Tasks that wait on others (src/flows/). */
   readonly flows: Flows;
   readonly connection: ConnectionState;
+  /** Submissions refused for lack of storage, which /health reports. */
+  readonly storageRefusals = new StorageRefusals();
   /** The server's largest message; a task record must fit in it. */
   readonly maxPayload: number;
   readonly #queues = new Map<string, Promise<number>>();
