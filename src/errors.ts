@@ -68,6 +68,16 @@ export class QueueFullError extends EdgeqError {
 }
 
 /**
+ * JetStream's storage is full: the work stream at its `max_bytes`, or the server's store at its
+ * limit ("insufficient resources"). Nothing was accepted; retry once space is freed (workers
+ * draining the queue free it).
+ */
+export class StorageFullError extends EdgeqError {
+  override name = "StorageFullError";
+  override readonly status = 507;
+}
+
+/**
  * Thrown by a handler to fail its task at once, without the remaining attempts: retrying would not
  * help (bad input, a refused payment).
  */
@@ -112,7 +122,8 @@ export class PoisonMessageError extends EdgeqError {
 
 /**
  * Maps what the NATS client throws to edgeq's errors: a connection that is down, closed or not
- * answering in time becomes UnavailableError; a work stream at its limits, QueueFullError; edgeq's
+ * answering in time becomes UnavailableError; storage at its limit, StorageFullError; a work stream
+ * at its other limits, QueueFullError; edgeq's
  * own errors pass through; anything else is returned as is (a bug or an unexpected server answer).
  */
 export function fromNatsError(err: unknown, taskId?: string): unknown {
@@ -124,6 +135,9 @@ export function fromNatsError(err: unknown, taskId?: string): unknown {
       taskId ? ` (${taskId})` : ""
     }`;
     return new UnavailableError(message, { cause: err, taskId });
+  }
+  if (err instanceof JetStreamApiError && (err.code === INSUFFICIENT_RESOURCES || /^maximum bytes exceeded/.test(err.message))) {
+    return new StorageFullError(`storage is full (${err.message}); nothing was accepted, retry once space is freed`, { cause: err });
   }
   if (err instanceof JetStreamApiError && err.code === STREAM_STORE_FAILED && /^maximum .* exceeded/.test(err.message)) {
     return new QueueFullError(`the work stream is full (${err.message}); nothing was accepted, retry later`, { cause: err });
@@ -140,6 +154,8 @@ const NOT_FOUND = new Set<number>([JetStreamApiCodes.StreamNotFound, JetStreamAp
 
 /** JetStream's "store failed" code, which also reports a stream's own limits refusing a message. */
 const STREAM_STORE_FAILED = 10077;
+/** JetStream's "insufficient resources": the server's or account's store is at its limit. */
+const INSUFFICIENT_RESOURCES = 10023;
 
 const UNAVAILABLE = new Set([
   "ClosedConnectionError",

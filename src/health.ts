@@ -21,6 +21,9 @@ export interface Health {
   dead_tasks: number;
   /** Task types delivered to a worker without a handler for them in the last minute, that no live worker has one for: they wait. */
   unserved_types: string[];
+  /** "full" when the work stream is at its `max_bytes` (submissions get 507 storage_full_error), with the reason in `storage_error`. */
+  storage: "ok" | "full";
+  storage_error?: string;
   timestamp: string;
   /** Present when unhealthy. */
   error?: string;
@@ -28,7 +31,7 @@ export interface Health {
 
 export async function readHealth(edgeq: Edgeq): Promise<Health> {
   const timestamp = new Date().toISOString();
-  const empty = { workers: 0, pending_tasks: 0, running_tasks: 0, completed_tasks: 0, failed_tasks: 0, dead_tasks: 0, unserved_types: [] };
+  const empty = { workers: 0, pending_tasks: 0, running_tasks: 0, completed_tasks: 0, failed_tasks: 0, dead_tasks: 0, unserved_types: [], storage: "ok" as const };
   if (!edgeq.connection.up) return { status: "unhealthy", ...empty, timestamp, error: "NATS is unreachable" };
   try {
     const [stream, consumers, workers, totals, dead] = await Promise.all([
@@ -48,6 +51,7 @@ export async function readHealth(edgeq: Edgeq): Promise<Health> {
       failed_tasks: totals.failed,
       dead_tasks: dead,
       unserved_types: unserved(workers),
+      ...storage(stream.config.max_bytes, stream.state.bytes),
       timestamp,
     };
   } catch (err) {
@@ -61,4 +65,11 @@ export async function readHealth(edgeq: Edgeq): Promise<Health> {
 function unserved(workers: WorkerInfo[]): string[] {
   const served = new Set(workers.flatMap((w) => w.types ?? []));
   return [...new Set(workers.flatMap((w) => w.unserved ?? []))].filter((t) => !served.has(t)).sort();
+}
+
+/** Full when the work stream's `max_bytes` leaves less than 1 % of it free: read from the stream info /health reads anyway. */
+function storage(maxBytes: number, bytes: number): Pick<Health, "storage" | "storage_error"> {
+  if (maxBytes <= 0 || bytes < maxBytes * 0.99) return { storage: "ok" };
+  const mib = (n: number) => (n / 2 ** 20).toFixed(1);
+  return { storage: "full", storage_error: `the work stream holds ${mib(bytes)} MiB of its max_bytes ${mib(maxBytes)} MiB: submissions are refused until workers drain it` };
 }

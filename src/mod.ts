@@ -21,6 +21,7 @@ export {
   PoisonMessageError,
   QueueFullError,
   RateLimitedError,
+  StorageFullError,
   TaskTimeoutError,
   UnauthorizedError,
   UnavailableError,

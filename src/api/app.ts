@@ -216,7 +216,7 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono<ApiEnv> 
     const known = err instanceof EdgeqError && err.status !== 500;
     if (!known) logError(raw);
     const status = (known ? err.status : 500) as ContentfulStatusCode;
-    if (status === 503 || status === 429) {
+    if (status === 503 || status === 429 || status === 507) {
       c.header("Retry-After", err instanceof RateLimitedError ? String(err.retryAfterSeconds) : "1");
     }
     if (err instanceof UnauthorizedError) c.header("WWW-Authenticate", 'Bearer realm="edgeq"');

@@ -34,37 +34,67 @@ export class RecordWatch implements OutcomeLog {
   readonly #seen = new Map<string, TaskStatus[]>();
   #revisions = 0;
   #missed = 0;
+  /** The last stream sequence read, or the one the watch started after. */
+  #last = 0;
+  /** Revisions before this one were there when the watch started: gaps among them are not misses. */
+  #start = 0;
   #stop: () => void = () => {};
   #done: Promise<void> = Promise.resolve();
 
+  private constructor(private readonly edgeq: Edgeq) {}
+
   static async start(edgeq: Edgeq): Promise<RecordWatch> {
-    const watch = new RecordWatch();
-    const start = (await edgeq.jsm.streams.info(`KV_${TASKS_BUCKET}`)).state.last_seq;
-    let last = 0;
-    const consumer: Consumer = await edgeq.js.consumers.get(`KV_${TASKS_BUCKET}`, { deliver_policy: DeliverPolicy.All });
+    const watch = new RecordWatch(edgeq);
+    watch.#start = watch.#last = (await edgeq.jsm.streams.info(`KV_${TASKS_BUCKET}`)).state.last_seq;
+    await watch.#follow({ deliver_policy: DeliverPolicy.All });
+    return watch;
+  }
+
+  async #follow(from: { deliver_policy: DeliverPolicy; opt_start_seq?: number }): Promise<void> {
+    const consumer: Consumer = await this.edgeq.js.consumers.get(`KV_${TASKS_BUCKET}`, from);
     const messages = await consumer.consume({ max_messages: 1000 });
-    watch.#stop = () => void messages.stop();
+    this.#stop = () => void messages.stop();
     const prefix = `$KV.${TASKS_BUCKET}.`;
-    watch.#done = (async () => {
+    this.#done = (async () => {
       for await (const m of messages) {
-        watch.#revisions++;
-        // Gaps before the watch started are the sweep's or older replacements, not misses.
-        if (m.seq > start) watch.#missed += m.seq - Math.max(last, start) - 1;
-        last = m.seq;
+        if (m.seq <= this.#last && m.seq > this.#start) continue; // read already, before a restart
+        this.#revisions++;
+        if (m.seq > this.#start) this.#missed += m.seq - this.#last - 1;
+        this.#last = Math.max(this.#last, m.seq);
         if (m.headers?.get(KV_OPERATION_HEADER)) continue; // a delete or purge (the sweep), not a status
         const record = parseRecord(m.data);
         if (!record) continue;
         const id = m.subject.slice(prefix.length);
-        const list = watch.#seen.get(id) ?? [];
+        const list = this.#seen.get(id) ?? [];
         list.push(record.status);
-        watch.#seen.set(id, list);
+        this.#seen.set(id, list);
       }
     })();
-    return watch;
   }
 
   get revisions(): number {
     return this.#revisions;
+  }
+
+  /**
+   * Waits until the watch has read every revision stored so far. An ordered consumer can stall
+   * across a partition (its ephemeral consumer was on the node cut off): one that reads nothing for
+   * 5 s is followed again from where it stopped.
+   */
+  async caughtUp(timeoutMs = 30_000): Promise<void> {
+    const target = (await this.edgeq.jsm.streams.info(`KV_${TASKS_BUCKET}`)).state.last_seq;
+    const deadline = Date.now() + timeoutMs;
+    let progress = { at: Date.now(), last: this.#last };
+    while (this.#last < target) {
+      if (Date.now() > deadline) throw new Error(`the record watch read up to ${this.#last}, not ${target}, in ${timeoutMs} ms`);
+      if (this.#last !== progress.last) progress = { at: Date.now(), last: this.#last };
+      else if (Date.now() - progress.at > 5000) {
+        this.#stop(); // not awaited: a stalled iterator may not end
+        await this.#follow({ deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.#last + 1 });
+        progress = { at: Date.now(), last: this.#last };
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   /** Revisions stored but replaced or deleted before the watch read them. */
@@ -125,6 +155,9 @@ export async function checkInvariants(edgeq: Edgeq, accepted: Iterable<string>, 
 
 async function checkOnce(edgeq: Edgeq, ids: string[], options: InvariantOptions) {
   const violations: string[] = [];
+  const watch = options.logs?.find((l): l is RecordWatch => l instanceof RecordWatch);
+  // Read the records after the watch has seen every revision stored so far.
+  await watch?.caughtUp();
   const records = new Map<string, TaskRecord | null>();
   for (let i = 0; i < ids.length; i += 500) {
     const batch = ids.slice(i, i + 500);
@@ -152,6 +185,10 @@ async function checkOnce(edgeq: Edgeq, ids: string[], options: InvariantOptions)
     if (record.attempts > record.max_attempts + slack) {
       violations.push(`${id}: ${record.attempts} attempts, max_attempts ${record.max_attempts} + slack ${slack}`);
     }
+    // A final record was written during the test: a watch that missed nothing has seen it.
+    if (watch && watch.missed === 0 && FINAL_STATUSES.includes(record.status) && watch.statuses(id).length === 0) {
+      violations.push(`${id}: ${record.status}, but the record watch saw no revision of it`);
+    }
     for (const log of options.logs ?? []) {
       const overwritten = overwrite(log.statuses(id), options.requeues ?? false);
       if (overwritten) violations.push(`${id}: ${log.name}: ${overwritten}`);
@@ -174,7 +211,6 @@ async function checkOnce(edgeq: Edgeq, ids: string[], options: InvariantOptions)
   }
 
   const leftoverAcked = await leftoverWork(edgeq, records, options.ackedLeftoversAllowed ?? false, violations);
-  const watch = options.logs?.find((l): l is RecordWatch => l instanceof RecordWatch);
   return {
     violations,
     report: { accepted: ids.length, outcomes, deadLetters, revisionsSeen: watch?.revisions ?? 0, revisionsMissed: watch?.missed ?? 0, leftoverAcked },

@@ -14,13 +14,16 @@ export interface ServerOptions {
   config?: string;
   /** Environment of the server, for variables the configuration refers to. */
   env?: Record<string, string>;
+  /** The JetStream store (removed by `stop`); a new temporary directory by default. */
+  storeDir?: string;
 }
 
 export class NatsServer {
-  readonly storeDir = mkdtempSync(join(tmpdir(), "edgeq-test-"));
+  readonly storeDir: string;
   readonly #node: NatsNode;
 
   private constructor(readonly port: number, options: ServerOptions) {
+    this.storeDir = options.storeDir ?? mkdtempSync(join(tmpdir(), "edgeq-test-"));
     const config = options.config ? ["-c", options.config] : [];
     const args = [...config, "-a", "127.0.0.1", "-p", String(port), "-js", "-sd", this.storeDir];
     this.#node = new NatsNode(`test-${port}`, args, options.env ?? {}, port);
