@@ -99,9 +99,11 @@ test("with .creds files: the admin creates the topology, the API submits, the wo
   expect(refused).toEqual({ api: [], worker: [] });
 });
 
-test("the user JWTs' permissions hold: the worker cannot submit, the API cannot read the worker's replies", async () => {
+test("the user JWTs' permissions hold: the worker cannot pause a queue or file a delayed task, the API cannot read the worker's replies", async () => {
   const [apiNc, workerNc] = connections.slice(1);
-  await expect(jetstream(workerNc, { timeout: 2000 }).publish("edgeq.default.normal.process", '"injected"')).rejects.toThrow(/permission/i);
+  const workerJs = jetstream(workerNc, { timeout: 2000 });
+  await expect(workerJs.publish("$KV.edgeq_queues.default", '{"paused": true}')).rejects.toThrow(/permission/i);
+  await expect(workerJs.publish("edgeq_delayed.1", '"injected"')).rejects.toThrow(/permission/i);
   apiNc.subscribe("_INBOX_worker.>");
   await eventually(async () => refused.api.some((e) => /permission/i.test(e) && e.includes("_INBOX_worker.>")), 5000, "the refused subscription");
 });
