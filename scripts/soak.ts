@@ -77,8 +77,12 @@ async function submitOne(): Promise<void> {
 }
 
 const TICK_MS = 50;
+const inFlight = new Set<Promise<void>>();
 const ticker = setInterval(() => {
-  for (let i = 0; i < (rate * TICK_MS) / 1000; i++) void submitOne();
+  for (let i = 0; i < (rate * TICK_MS) / 1000; i++) {
+    const submission = submitOne().finally(() => inFlight.delete(submission));
+    inFlight.add(submission);
+  }
 }, TICK_MS);
 // A random victim, at a random moment 2-4 s after the last kill, restarted half a second later.
 let chaos: ReturnType<typeof setTimeout>;
@@ -95,6 +99,8 @@ console.log(`soak: ${minutes} min at ${rate} tasks/s, ${victims} victim workers 
 await new Promise((r) => setTimeout(r, minutes * 60_000));
 clearInterval(ticker);
 clearTimeout(chaos);
+// Submissions still under way are accepted or refused before the count starts, so that every accepted task is counted.
+await Promise.all(inFlight);
 
 // Every accepted task must finish: redeliveries after a kill take up to the 5 s ack wait.
 const counts: Record<string, number> = {};

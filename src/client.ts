@@ -18,6 +18,7 @@ import { QueueLengths } from "./queue-length.ts";
 import { QueueStates } from "./queue-states.ts";
 import { Scheduler, type SchedulerOptions, Schedules } from "./delayed/mod.ts";
 import { Requests } from "./requests.ts";
+import { StorageRefusals } from "./storage-refusals.ts";
 import { TaskRecords } from "./records.ts";
 import { type Buckets, ensureQueueConsumers, ensureTopology } from "./topology.ts";
 
@@ -35,6 +36,8 @@ export class Edgeq {
   /** Recurring tasks. */
   readonly schedules: Schedules;
   readonly connection: ConnectionState;
+  /** Submissions refused for lack of storage, which /health reports. */
+  readonly storageRefusals = new StorageRefusals();
   /** The server's largest message; a task record must fit in it. */
   readonly maxPayload: number;
   readonly #queues = new Map<string, Promise<number>>();

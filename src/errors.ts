@@ -136,10 +136,11 @@ export function fromNatsError(err: unknown, taskId?: string): unknown {
     }`;
     return new UnavailableError(message, { cause: err, taskId });
   }
-  if (err instanceof JetStreamApiError && (err.code === INSUFFICIENT_RESOURCES || /^maximum bytes exceeded/.test(err.message))) {
+  const storeFailed = err instanceof JetStreamApiError && err.code === STREAM_STORE_FAILED;
+  if (err instanceof JetStreamApiError && (err.code === INSUFFICIENT_RESOURCES || (storeFailed && /^maximum bytes exceeded/.test(err.message)))) {
     return new StorageFullError(`storage is full (${err.message}); nothing was accepted, retry once space is freed`, { cause: err });
   }
-  if (err instanceof JetStreamApiError && err.code === STREAM_STORE_FAILED && /^maximum .* exceeded/.test(err.message)) {
+  if (storeFailed && /^maximum .* exceeded/.test(err.message)) {
     return new QueueFullError(`the work stream is full (${err.message}); nothing was accepted, retry later`, { cause: err });
   }
   if (UNAVAILABLE.has(name)) return new UnavailableError("NATS is unreachable; nothing was accepted, retry later", { cause: err });

@@ -21,7 +21,7 @@ export interface Health {
   dead_tasks: number;
   /** Task types delivered to a worker without a handler for them in the last minute, that no live worker has one for: they wait. */
   unserved_types: string[];
-  /** "full" when the work stream is at its `max_bytes` (submissions get 507 storage_full_error), with the reason in `storage_error`. */
+  /** "full" when the work stream is at its `max_bytes`, or a submission was refused for lack of storage in the last 10 s (507 storage_full_error); the reason in `storage_error`. */
   storage: "ok" | "full";
   storage_error?: string;
   timestamp: string;
@@ -51,7 +51,7 @@ export async function readHealth(edgeq: Edgeq): Promise<Health> {
       failed_tasks: totals.failed,
       dead_tasks: dead,
       unserved_types: unserved(workers),
-      ...storage(stream.config.max_bytes, stream.state.bytes),
+      ...storage(stream.config.max_bytes, stream.state.bytes, edgeq.storageRefusals.recent()),
       timestamp,
     };
   } catch (err) {
@@ -67,9 +67,15 @@ function unserved(workers: WorkerInfo[]): string[] {
   return [...new Set(workers.flatMap((w) => w.unserved ?? []))].filter((t) => !served.has(t)).sort();
 }
 
-/** Full when the work stream's `max_bytes` leaves less than 1 % of it free: read from the stream info /health reads anyway. */
-function storage(maxBytes: number, bytes: number): Pick<Health, "storage" | "storage_error"> {
-  if (maxBytes <= 0 || bytes < maxBytes * 0.99) return { storage: "ok" };
+/**
+ * Full when the work stream's `max_bytes` leaves less than 1 % of it free (read from the stream info
+ * /health reads anyway), or when a submission of this process was refused for lack of storage lately
+ * (a store filled by other streams).
+ */
+function storage(maxBytes: number, bytes: number, refused: string | null): Pick<Health, "storage" | "storage_error"> {
   const mib = (n: number) => (n / 2 ** 20).toFixed(1);
-  return { storage: "full", storage_error: `the work stream holds ${mib(bytes)} MiB of its max_bytes ${mib(maxBytes)} MiB: submissions are refused until workers drain it` };
+  if (maxBytes > 0 && bytes >= maxBytes * 0.99) {
+    return { storage: "full", storage_error: `the work stream holds ${mib(bytes)} MiB of its max_bytes ${mib(maxBytes)} MiB: submissions are refused until workers drain it` };
+  }
+  return refused ? { storage: "full", storage_error: `a submission was refused within the last 10 s: ${refused}` } : { storage: "ok" };
 }

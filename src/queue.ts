@@ -6,7 +6,7 @@
  */
 import { JetStreamApiError } from "@nats-io/jetstream";
 import type { Edgeq } from "./client.ts";
-import { fromNatsError, ValidationError } from "./errors.ts";
+import { fromNatsError, StorageFullError, ValidationError } from "./errors.ts";
 import { encodeTask, idForKey, type OutgoingTask, runAtOf, type SubmitOptions, submitOptionsSchema, typeSchema } from "./message.ts";
 import { parseInput } from "./config.ts";
 import { inLanes } from "./lanes.ts";
@@ -198,7 +198,9 @@ export class Queue {
         }
         // JetStream's refusal is certain: a try stored earlier would have been answered as a
         // duplicate. Any other failure after an unanswered try leaves that try's fate unknown.
-        throw fromNatsError(err instanceof JetStreamApiError ? err : unanswered ?? err, task.id);
+        const mapped = fromNatsError(err instanceof JetStreamApiError ? err : unanswered ?? err, task.id);
+        if (mapped instanceof StorageFullError) this.edgeq.storageRefusals.note(mapped.message);
+        throw mapped;
       }
     }
   }

@@ -9,6 +9,7 @@ import { Edgeq } from "../src/client.ts";
 import { TASKS_BUCKET, WORK_STREAM } from "../src/names.ts";
 import type { Worker } from "../src/worker/mod.ts";
 import { handlers } from "../workers/demo.ts";
+import { checkInvariants, RecordWatch } from "./helpers/invariants.ts";
 import { NatsServer } from "./helpers/nats-server.ts";
 import { eventually } from "./helpers/processes.ts";
 import { useNats } from "./helpers/setup.ts";
@@ -298,6 +299,9 @@ describe("NATS unreachable", () => {
     try {
       const edgeq = await Edgeq.open(nc);
       const api = createApi(edgeq, { onError: () => {} });
+      const watch = await RecordWatch.start(edgeq);
+      const before = await api.request("/tasks", { method: "POST", body: '{"type": "process", "data": "before"}' });
+      expect(before.status).toBe(201);
       await server.kill("SIGKILL");
       await eventually(async () => !edgeq.connection.up, 5000, "the client to notice the disconnect");
 
@@ -314,8 +318,14 @@ describe("NATS unreachable", () => {
 
       await server.restart();
       await eventually(async () => edgeq.connection.up, 10_000, "the client to reconnect");
-      const again = await api.request("/tasks", { method: "POST", body: '{"type": "process"}' });
+      const again = await api.request("/tasks", { method: "POST", body: '{"type": "process", "data": "after"}' });
       expect(again.status).toBe(201);
+      // The task accepted before the kill and the one after both run once the server is back.
+      const worker = await edgeq.worker(handlers, { onError: () => {} });
+      const ids = [(await before.json()).task_id, (await again.json()).task_id];
+      await checkInvariants(edgeq, ids, { logs: [watch], expectStatus: "completed", ackedLeftoversAllowed: true });
+      await worker.stop();
+      await watch.stop();
     } finally {
       await nc.close();
       await server.stop();

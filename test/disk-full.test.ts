@@ -112,3 +112,42 @@ test("a full store: 507 with a JSON error, /health says so, nothing acknowledged
   );
   await watch.stop();
 }, 300_000);
+
+test("the server's store full (a stream without max_bytes took it): 507 insufficient resources, even for the work stream below its max_bytes, and submissions resume once space is freed", async () => {
+  const watch = await RecordWatch.start(edgeq);
+  await edgeq.jsm.streams.add({ name: "FILLER", subjects: ["filler.>"] });
+  const chunk = new Uint8Array(64 * 1024);
+  let filled = 0;
+  for (;;) {
+    const stored = await edgeq.js.publish("filler.x", chunk).then(() => true, (err) => err);
+    if (stored !== true) {
+      expect((stored as Error).message).toMatch(/insufficient resources/);
+      break;
+    }
+    filled += chunk.length;
+  }
+  // nats-server 2.9 does not keep the work stream's max_bytes free for it: a plain task is refused too.
+  for (const body of [{ type: "fill", data: 1 }, { type: "fill", data: 1, delay_ms: 60_000 }]) {
+    const res = await post(body);
+    expect(res.status).toBe(507);
+    expect(await res.json()).toMatchObject({ code: "storage_full_error", error: expect.stringMatching(/^storage is full \(insufficient resources\)/) });
+  }
+  expect((await edgeq.jsm.streams.info(WORK_STREAM)).state.bytes).toBeLessThan(WORK_MAX_BYTES);
+  // No stream info shows it: /health reports the refusals of the last 10 s.
+  expect(await (await api.request("/health")).json()).toMatchObject({ storage: "full", storage_error: expect.stringMatching(/insufficient resources/) });
+
+  const freedAt = Date.now();
+  await edgeq.jsm.streams.delete("FILLER");
+  const accepted = await eventually(async () => {
+    const r = await post({ type: "fill", data: 2 });
+    return r.status === 201 ? (await r.json()).task_id as string : (expect(r.status).toBe(507), null);
+  }, 30_000, "a submission to be accepted again");
+  const acceptedAfter = Date.now() - freedAt;
+  await eventually(async () => (await (await api.request("/health")).json()).storage === "ok", 20_000, "/health to say storage ok");
+  const invariants = await checkInvariants(edgeq, [accepted], { logs: [watch], expectStatus: "completed", settleMs: 60_000 });
+  console.log(
+    `disk-full, server store: another stream filled the remaining ${(filled / MIB).toFixed(1)} MiB; plain and delayed submissions got 507 ` +
+      `(insufficient resources) with the work stream below its max_bytes; freed: accepted again after ${acceptedAfter} ms and completed; invariants ${JSON.stringify(invariants)}`,
+  );
+  await watch.stop();
+}, 180_000);

@@ -50,8 +50,8 @@ describe("a worker's host and the API's host cut off from NATS", () => {
   beforeAll(async () => {
     const srv = lab!.host("srv");
     wrk = lab!.host("wrk");
-    apiLink = lab!.link(srv);
-    workerLink = lab!.linkBetween(wrk, srv);
+    apiLink = lab!.link(null, srv);
+    workerLink = lab!.link(wrk, srv);
     rootUrl = `nats://${apiLink.addresses[1]}:4222`;
     workerUrl = `nats://${workerLink.addresses[1]}:4222`;
     await lab!.natsServer(srv, "srv", ["-sd", join(dir, "srv")]);
@@ -164,12 +164,12 @@ describe("one node of a 3-node cluster cut off from the other two", () => {
     const nodes = [1, 2, 3].map((i) => lab!.host(`n${i}`));
     // A full mesh of routes, one /30 each, and a link from the root namespace to every node for clients.
     const mesh = new Map<string, Link>();
-    for (const [a, b] of [[0, 1], [0, 2], [1, 2]]) mesh.set(`${a}${b}`, lab!.linkBetween(nodes[a], nodes[b]));
+    for (const [a, b] of [[0, 1], [0, 2], [1, 2]]) mesh.set(`${a}${b}`, lab!.link(nodes[a], nodes[b]));
     const peerAddress = (from: number, to: number) => {
       const [a, b] = from < to ? [from, to] : [to, from];
       return mesh.get(`${a}${b}`)!.addresses[from < to ? 1 : 0];
     };
-    const clientLinks = nodes.map((ns) => lab!.link(ns));
+    const clientLinks = nodes.map((ns) => lab!.link(null, ns));
     const urls = clientLinks.map((l) => `nats://${l.addresses[1]}:4222`);
     await Promise.all(nodes.map((ns, i) => {
       const conf = join(dir, `n${i + 1}.conf`);

@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, expect, test } from "vitest";
 import { createApi } from "../src/api/app.ts";
 import { Edgeq } from "../src/client.ts";
 import type { Worker } from "../src/worker/mod.ts";
+import { checkInvariants, RecordWatch } from "./helpers/invariants.ts";
 import { eventually } from "./helpers/processes.ts";
 import { useNats } from "./helpers/setup.ts";
 
@@ -84,6 +85,7 @@ test("pausing one queue leaves the others running on the same worker", async () 
 
 test("the paused state survives a server restart and holds for a worker started later", async () => {
   await env.edgeq.queue("pause_durable").pause();
+  const watch = await RecordWatch.start(env.edgeq);
   const task = await env.edgeq.queue("pause_durable").submit("echo", 1);
   await env.server.kill("SIGTERM");
   await env.server.restart();
@@ -97,6 +99,8 @@ test("the paused state survives a server restart and holds for a worker started 
   expect(worker.info().processed).toBe(0);
   await env.edgeq.queue("pause_durable").resume();
   expect(await env.edgeq.tasks.waitFor(task.id, 5000)).toMatchObject({ status: "completed" });
+  await checkInvariants(env.edgeq, [task.id], { logs: [watch], expectStatus: "completed" });
+  await watch.stop();
 });
 
 test("pausing twice, or resuming a running queue, answers the state; a bad queue name is a 400", async () => {

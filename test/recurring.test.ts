@@ -8,6 +8,7 @@ import { createApi } from "../src/api/app.ts";
 import type { Scheduler } from "../src/delayed/mod.ts";
 import type { TaskContext } from "../src/worker/options.ts";
 import type { Worker } from "../src/worker/mod.ts";
+import { checkInvariants, RecordWatch } from "./helpers/invariants.ts";
 import { freePort } from "./helpers/nats-server.ts";
 import { type EdgeqProcess, eventually, runEdgeq } from "./helpers/processes.ts";
 import { useNats } from "./helpers/setup.ts";
@@ -77,6 +78,7 @@ test("three API processes, the lease holder SIGKILLed between ticks: every tick 
     await proc.waitFor(/promotes delayed tasks/);
     return proc;
   }));
+  const watch = await RecordWatch.start(env.edgeq);
   await env.edgeq.schedules.set({ name: "every-second", cron: "* * * * * *", type: "tick", queue: "recurring_kill" });
   await eventually(async () => ticks("recurring_kill", "every-second").length >= 2, 10_000, "2 ticks");
   // Just after a tick, so that the kill falls between ticks.
@@ -92,4 +94,6 @@ test("three API processes, the lease holder SIGKILLed between ticks: every tick 
   expect(new Set(seen).size).toBe(seen.length);
   // Every second from the first tick to the last, none skipped.
   expect(seen.map((t, i) => t - seen[0] - i * 1000)).toEqual(seen.map(() => 0));
+  await checkInvariants(env.edgeq, ran.get("recurring_kill")!, { logs: [watch], expectStatus: "completed" });
+  await watch.stop();
 });

@@ -19,7 +19,12 @@ export async function openOnCluster(
   config: EdgeqConfigInput = {},
 ): Promise<{ nc: NatsConnection; edgeq: Edgeq }> {
   const nc = await connect({ servers, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
-  const edgeq = await Edgeq.open(nc, { ...config, replicas: 3 });
+  // Creating replicated streams on a cluster that has just formed can time out on a busy machine; creating is idempotent.
+  const edgeq = await eventually(
+    () => Edgeq.open(nc, { ...config, replicas: 3 }).catch((err) => (err?.name === "TimeoutError" ? null : Promise.reject(err))),
+    60_000,
+    "edgeq's streams to be created",
+  );
   await eventually(async () => {
     const infos = await Promise.all(STREAMS.map((name) => edgeq.jsm.streams.info(name)));
     return infos.every((i) => i.cluster?.leader && i.cluster.replicas?.length === 2 && i.cluster.replicas.every((r) => r.current));

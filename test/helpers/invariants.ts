@@ -137,15 +137,18 @@ export interface InvariantReport {
   revisionsSeen: number;
   revisionsMissed: number;
   leftoverAcked: number;
+  /** How long the checker waited for the invariants to hold (lost acks come back after the ack wait). */
+  waitedMs: number;
 }
 
 /** Checks the invariants, polling up to `settleMs` (default 40 s) until they hold; throws with every violation otherwise. */
 export async function checkInvariants(edgeq: Edgeq, accepted: Iterable<string>, options: InvariantOptions = {}): Promise<InvariantReport> {
   const ids = [...new Set(accepted)];
-  const deadline = Date.now() + (options.settleMs ?? 40_000);
+  const started = Date.now();
+  const deadline = started + (options.settleMs ?? 40_000);
   for (;;) {
     const { violations, report } = await checkOnce(edgeq, ids, options);
-    if (violations.length === 0) return report;
+    if (violations.length === 0) return { ...report, waitedMs: Date.now() - started };
     if (Date.now() > deadline) {
       throw new Error(`invariants violated (${violations.length}):\n${violations.slice(0, 30).join("\n")}`);
     }
@@ -153,7 +156,7 @@ export async function checkInvariants(edgeq: Edgeq, accepted: Iterable<string>, 
   }
 }
 
-async function checkOnce(edgeq: Edgeq, ids: string[], options: InvariantOptions) {
+async function checkOnce(edgeq: Edgeq, ids: string[], options: InvariantOptions): Promise<{ violations: string[]; report: Omit<InvariantReport, "waitedMs"> }> {
   const violations: string[] = [];
   const watch = options.logs?.find((l): l is RecordWatch => l instanceof RecordWatch);
   // Read the records after the watch has seen every revision stored so far.

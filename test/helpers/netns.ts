@@ -1,5 +1,5 @@
 /**
- * Test hosts made of Linux network namespaces, linked by veth pairs (or a bridge), so that a test
+ * Test hosts made of Linux network namespaces, linked by veth pairs, so that a test
  * can cut a link with `ip link set … down` and heal it with `up` (tc netem is not available).
  * Every address is in 10.213.0.0/16 and exists only on the veths made here; `Lab.destroy()` removes
  * every namespace, link and process the lab made, and is safe to call after a partial setup.
@@ -55,45 +55,23 @@ export class Lab {
     return ns;
   }
 
-  #subnet(): string {
+  /**
+   * A veth pair from namespace `from` (null: the root namespace) to `to`, a /30 of its own: `from`'s
+   * end gets .1, `to`'s .2. `cut` takes down `from`'s end, which cuts the two apart.
+   */
+  link(from: string | null, to: string): Link {
     const n = this.#links++;
-    return `10.213.${this.#octet + (n >> 6)}.${(n & 63) * 4}`;
-  }
-
-  /**
-   * A veth pair from the root namespace to `ns`, a /30 of its own: the root end gets .1, the
-   * namespace end .2. Cutting it cuts `ns` off from the root namespace.
-   */
-  link(ns: string): Link {
-    const base = this.#subnet().split(".").map(Number);
-    const [a, b] = [1, 2].map((k) => `${base[0]}.${base[1]}.${base[2]}.${base[3] + k}`);
-    const end = `${this.tag}r${this.#links}`;
-    const peer = `${this.tag}n${this.#links}`;
-    ip("link", "add", end, "type", "veth", "peer", "name", peer);
-    this.#rootLinks.push(end);
-    ip("link", "set", peer, "netns", ns);
-    ip("addr", "add", `${a}/30`, "dev", end);
-    ip("-n", ns, "addr", "add", `${b}/30`, "dev", peer);
-    ip("link", "set", end, "up");
-    ip("-n", ns, "link", "set", peer, "up");
-    return new Link(end, [a, b]);
-  }
-
-  /**
-   * A veth pair between two namespaces, a /30 of its own (`from` gets .1, `to` .2); `cut` takes
-   * down the end in `from`.
-   */
-  linkBetween(from: string, to: string): Link {
-    const base = this.#subnet().split(".").map(Number);
-    const [a, b] = [1, 2].map((k) => `${base[0]}.${base[1]}.${base[2]}.${base[3] + k}`);
-    const end = `${this.tag}a${this.#links}`;
-    const peer = `${this.tag}b${this.#links}`;
-    ip("link", "add", end, "netns", from, "type", "veth", "peer", "name", peer, "netns", to);
-    ip("-n", from, "addr", "add", `${a}/30`, "dev", end);
+    const [o1, o2] = [this.#octet + (n >> 6), (n & 63) * 4];
+    const [a, b] = [1, 2].map((k) => `10.213.${o1}.${o2 + k}`);
+    const [end, peer] = [`${this.tag}a${n}`, `${this.tag}b${n}`];
+    const inFrom = from ? ["-n", from] : [];
+    ip(...inFrom, "link", "add", end, "type", "veth", "peer", "name", peer, "netns", to);
+    if (!from) this.#rootLinks.push(end);
+    ip(...inFrom, "addr", "add", `${a}/30`, "dev", end);
     ip("-n", to, "addr", "add", `${b}/30`, "dev", peer);
-    ip("-n", from, "link", "set", end, "up");
+    ip(...inFrom, "link", "set", end, "up");
     ip("-n", to, "link", "set", peer, "up");
-    return new Link(end, [a, b], from);
+    return new Link(end, [a, b], from ?? undefined);
   }
 
   /** A nats-server with JetStream inside `ns`, listening on every address there (only this lab's veths). */
