@@ -1,11 +1,21 @@
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
+
+/**
+ * The load tests run last, each alone: they take the machine for a minute (and judge memory and
+ * refusals under it), and the suite's timing assertions, delayed tasks' lateness among them, would
+ * otherwise measure them.
+ */
+const ALONE = ["test/overload.test.ts", "test/soak.test.ts"];
 
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Suites spawn nats-server and worker processes; two cores run two files at a time well.
     maxWorkers: 2,
+    projects: [
+      { extends: true, test: { name: "suite", include: ["test/**/*.test.ts"], exclude: [...configDefaults.exclude, ...ALONE] } },
+      ...ALONE.map((file, i) => ({ extends: true as const, test: { name: file.replace(/^test\/|\.test\.ts$/g, ""), include: [file], sequence: { groupOrder: i + 1 } } })),
+    ],
   },
 });

@@ -19,6 +19,7 @@ import { natsConnectOptions } from "../src/nats-options.ts";
 import { readSettings } from "../src/settings.ts";
 import type { Worker } from "../src/worker/mod.ts";
 import { handlers } from "../workers/demo.ts";
+import { processOverHttp } from "./helpers/api-flow.ts";
 import { confPermissions } from "./helpers/nats-permissions.ts";
 import { NatsServer } from "./helpers/nats-server.ts";
 import { eventually } from "./helpers/processes.ts";
@@ -92,22 +93,17 @@ test("with .creds files: the admin creates the topology, the API submits, the wo
   const errors: unknown[] = [];
   worker = await workerEdgeq.worker(handlers, { onError: (err) => errors.push(err) });
 
-  const res = await api.request("/tasks", { method: "POST", body: '{"type": "process", "data": "operator mode"}' });
-  expect(res.status).toBe(201);
-  const { task_id } = await res.json();
-  const task = await eventually(async () => {
-    const body = await (await api.request(`/tasks/${task_id}`)).json();
-    return body.status === "completed" ? body : null;
-  }, 15_000, "the task to complete");
+  const { task } = await processOverHttp(api, "operator mode", 15_000);
   expect(task).toMatchObject({ result: { processed: "OPERATOR MODE" }, worker_id: worker.id });
   expect(errors).toEqual([]);
   expect(refused).toEqual({ api: [], worker: [] });
 });
 
-test("the user JWTs' permissions hold: the worker cannot submit delayed tasks, the API cannot read the worker's replies", async () => {
+test("the user JWTs' permissions hold: the worker cannot pause a queue or file a delayed task, the API cannot read the worker's replies", async () => {
   const [apiNc, workerNc] = connections.slice(1);
-  // (It may publish work messages: it releases the tasks that wait on those it settles.)
-  await expect(jetstream(workerNc, { timeout: 2000 }).publish("edgeq_delayed.1", '"injected"')).rejects.toThrow(/permission/i);
+  const workerJs = jetstream(workerNc, { timeout: 2000 });
+  await expect(workerJs.publish("$KV.edgeq_queues.default", '{"paused": true}')).rejects.toThrow(/permission/i);
+  await expect(workerJs.publish("edgeq_delayed.1", '"injected"')).rejects.toThrow(/permission/i);
   apiNc.subscribe("_INBOX_worker.>");
   await eventually(async () => refused.api.some((e) => /permission/i.test(e) && e.includes("_INBOX_worker.>")), 5000, "the refused subscription");
 });

@@ -24,7 +24,7 @@ let worker: Worker;
 
 beforeAll(async () => {
   api = new EdgeqProcess(
-    spawn(process.execPath, ["--import", "tsx", "test/fixtures/bounded-api.ts"], {
+    spawn(process.execPath, ["--import", "tsx", "test/fixtures/api-server.ts"], {
       cwd: ROOT,
       env: { ...process.env, NATS_URL: env.server.url, EDGEQ_MAX_LENGTH: String(MAX_LENGTH) },
       stdio: ["ignore", "pipe", "pipe"],
@@ -48,7 +48,7 @@ test("a full bounded queue answers 429 with Retry-After, the API's memory stays 
   const accepted: string[] = [];
   const statuses = new Map<number, number>();
   const problems: string[] = [];
-  const memory = new RssWatch({ api: () => api.proc.pid }, LOAD_MS / 3, 500);
+  const memory = new RssWatch({ api: () => api.proc.pid }, LOAD_MS / 2, 500);
   const started = Date.now();
   await Promise.all(
     Array.from({ length: CLIENTS }, async () => {
@@ -85,7 +85,7 @@ test("a full bounded queue answers 429 with Retry-After, the API's memory stays 
   console.log(
     `overload: ${loadS.toFixed(1)} s of ${CLIENTS} clients: ${accepted.length + refused + problems.length} submissions ` +
       `(${((accepted.length + refused) / loadS).toFixed(0)}/s), ${accepted.length} accepted (${(accepted.length / loadS).toFixed(0)}/s), ` +
-      `${refused} refused with 429; API RSS warm-up peak ${rss.api.warmup_mb} MB, after ${rss.api.after_mb} MB (${rss.api.growth_pct} %); ` +
+      `${refused} refused with 429; API RSS warm-up peak ${rss.api.warmup_mb} MB, after ${rss.api.after_mb} MB (${rss.api.growth_pct} %; levels ${rss.api.levels_mb.join(" ")}); ` +
       `the ${accepted.length} accepted all completed, the last ${drainS.toFixed(1)} s after the load stopped; next submission ${after.status}`,
   );
   expect(problems.slice(0, 5)).toEqual([]);

@@ -13,6 +13,7 @@ import type { Scheduler } from "../src/delayed/mod.ts";
 import { consumerName, WORK_STREAM } from "../src/names.ts";
 import type { Worker } from "../src/worker/mod.ts";
 import { handlers } from "../workers/demo.ts";
+import { processOverHttp } from "./helpers/api-flow.ts";
 import { NatsServer } from "./helpers/nats-server.ts";
 import { eventually, ROOT } from "./helpers/processes.ts";
 
@@ -87,13 +88,7 @@ test("a user without the admin's rights cannot create the topology", async () =>
 });
 
 test("the API submits over HTTP, the worker runs the task, the outcome is readable; nothing is refused", async () => {
-  const res = await api.request("/tasks", { method: "POST", body: '{"type": "process", "data": "least privilege"}' });
-  expect(res.status).toBe(201);
-  const { task_id } = await res.json();
-  const task = await eventually(async () => {
-    const body = await (await api.request(`/tasks/${task_id}`)).json();
-    return body.status === "completed" ? body : null;
-  }, 10_000, "the task to complete");
+  const { task_id, task } = await processOverHttp(api, "least privilege");
   expect(task).toMatchObject({ result: { processed: "LEAST PRIVILEGE" }, worker_id: worker.id });
 
   const failing = await (await api.request("/tasks", { method: "POST", body: '{"type": "fail", "max_attempts": 1}' })).json();

@@ -8,6 +8,9 @@ import { spawn } from "node:child_process";
 import { expect, test } from "vitest";
 import { EdgeqProcess, ROOT } from "./helpers/processes.ts";
 
+// Enough for the processes to reach their working size within the 30 s warm-up: at 100/s a
+// steady worker was still growing into it after 30 s (93 → 117 MB), which a minute cannot tell
+// from a leak. The 30-minute run takes 500/s.
 const RATE = 200;
 
 test("a minute of submissions with workers killed at random: 0 lost, invariants hold, memory within 10 %", async () => {

@@ -1,7 +1,7 @@
 /** Reading request input the same way on every route: body sizes, JSON bodies, list limits, and their errors. */
 import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { PayloadTooLargeError, UnavailableError, ValidationError } from "../errors.ts";
+import { PayloadTooLargeError, ValidationError } from "../errors.ts";
 import { MAX_JSON_DEPTH, MAX_JSON_WIDTH } from "./limits.ts";
 
 /** Parses a JSON body; `optional` bodies may be empty, and are then `{}`. */
@@ -68,27 +68,3 @@ function stringEnd(text: string, start: number): number {
 }
 const [QUOTE, BACKSLASH, COMMA] = [0x22, 0x5c, 0x2c];
 const [OPEN_BRACE, CLOSE_BRACE, OPEN_BRACKET, CLOSE_BRACKET] = [0x7b, 0x7d, 0x5b, 0x5d];
-
-/**
- * Answers 503 a request whose route takes longer than `ms`, through the app's error mapper (Hono's
- * `timeout` middleware throws an HTTPException, which would bypass it). The route's work is not
- * stopped: a submission that was slow may still be stored, which the message says. Streaming
- * routes (`exempt`) are long-lived by design.
- */
-export function limitTime(ms: number, exempt: readonly string[]): MiddlewareHandler {
-  return async (c, next) => {
-    if (exempt.includes(c.req.path)) return next();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<never>((_, fail) => {
-      timer = setTimeout(
-        () => fail(new UnavailableError(`the request took longer than ${ms} ms and was given up; it may still take effect (resubmit a task with the same id)`)),
-        ms,
-      );
-    });
-    try {
-      await Promise.race([next(), late]);
-    } finally {
-      clearTimeout(timer);
-    }
-  };
-}
