@@ -161,6 +161,28 @@ test("a dead letter is requeued from the page, with its queue paused and resumed
   await page.waitForSelector("button[data-pause=default]");
   // Resumed, it runs again, and fails for good again.
   await eventually(async () => (await call("GET", `/tasks/${dead[0]}`)).status === "dead", 30_000, "the requeued task ran");
+
+  await page.goto(`${origin}/dashboard#/dead-letters`);
+  await page.click(`button[data-purge="${dead[1]}"]`);
+  await waitForText(page, "#notice", new RegExp(`purged ${dead[1]}`));
+  await page.waitForFunction((id) => !document.querySelector(`button[data-purge="${id}"]`), dead[1]);
+  expect((await call("GET", "/dead-letters")).dead_letters.map((d: { id: string }) => d.id)).not.toContain(dead[1]);
+});
+
+test("a schedule is paused, resumed and deleted from the page", async () => {
+  const { page } = watched;
+  await call("POST", "/schedules", { name: "nightly", cron: "0 3 * * *", type: "process" });
+  await page.goto(`${origin}/dashboard#/schedules`);
+  await page.click("button[data-pause=nightly]");
+  await page.waitForSelector("button[data-resume=nightly]");
+  expect((await call("GET", "/schedules/nightly")).paused).toBe(true);
+  await page.click("button[data-resume=nightly]");
+  await page.waitForSelector("button[data-pause=nightly]");
+  expect((await call("GET", "/schedules/nightly")).paused).toBe(false);
+  page.once("dialog", (dialog) => void dialog.accept());
+  await page.click("button[data-delete=nightly]");
+  await waitForText(page, "#schedules", /no recurring tasks/);
+  expect((await call("GET", "/schedules")).count).toBe(0);
 });
 
 test("the overview after all this: screenshot, and nothing off the origin or against the CSP", async () => {

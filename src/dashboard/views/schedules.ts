@@ -34,9 +34,9 @@ export const schedules: View = (ctx, root) => {
               "div",
               { class: "actions" },
               s.paused
-                ? h("button", { onclick: () => act(ctx, `resumed ${s.name}`, () => api(`${path(s)}/resume`, "POST"), refresh) }, "Resume")
-                : h("button", { onclick: () => act(ctx, `paused ${s.name}`, () => api(`${path(s)}/pause`, "POST"), refresh) }, "Pause"),
-              h("button", { class: "danger", onclick: () => confirm(`Delete the schedule ${s.name}?`) && act(ctx, `deleted ${s.name}`, () => api(path(s), "DELETE"), refresh) }, "Delete"),
+                ? h("button", { "data-resume": s.name, onclick: () => act(ctx, `resumed ${s.name}`, () => api(`${path(s)}/resume`, "POST"), refresh) }, "Resume")
+                : h("button", { "data-pause": s.name, onclick: () => act(ctx, `paused ${s.name}`, () => api(`${path(s)}/pause`, "POST"), refresh) }, "Pause"),
+              h("button", { class: "danger", "data-delete": s.name, onclick: () => confirm(`Delete the schedule ${s.name}?`) && act(ctx, `deleted ${s.name}`, () => api(path(s), "DELETE"), refresh) }, "Delete"),
             ),
           ]),
           "no recurring tasks",
