@@ -3,7 +3,7 @@
  * demo worker: refused without a token (401) and for actions with a read-only one (403 shown);
  * with an admin token the chart and the task table move as tasks complete and fail, and a task is
  * canceled, a queue paused and resumed, and a dead letter requeued from the page. Saves a
- * screenshot in test/artifacts/ (and in docs/dashboard.png with EDGEQ_SCREENSHOT_DOCS=1).
+ * screenshot of each page in test/artifacts/ (docs/dashboard.png comes from scripts/dashboard-screenshot.ts).
  */
 import { mkdirSync } from "node:fs";
 import type { Browser, Page } from "playwright-core";
@@ -63,6 +63,12 @@ async function waitForText(page: Page, selector: string, pattern: RegExp, timeou
     [selector, pattern.source] as const,
     { timeout },
   );
+}
+
+/** Saves the page as test/artifacts/<name>.png. */
+async function snapshot(page: Page, name: string): Promise<void> {
+  mkdirSync(`${ROOT}test/artifacts`, { recursive: true });
+  await page.screenshot({ path: `${ROOT}test/artifacts/${name}.png`, fullPage: true });
 }
 
 let watched: WatchedPage;
@@ -126,6 +132,7 @@ test("with an admin token, the chart and the task table move as tasks complete a
   await page.waitForFunction(() => document.querySelectorAll("#task-list tbody tr").length === 6);
   const second = await page.$$eval("#task-list tbody tr td:first-child", (tds) => tds.map((td) => td.textContent));
   expect(second.filter((id) => first.includes(id))).toEqual([]);
+  await snapshot(page, "tasks");
 });
 
 test("a running task is canceled from its page, which shows its timeline", async () => {
@@ -139,6 +146,7 @@ test("a running task is canceled from its page, which shows its timeline", async
   await waitForText(page, "#notice", new RegExp(`canceled task ${id}`));
   await waitForText(page, ".title-row .badge", /canceled/);
   await waitForText(page, "#timeline", /submitted.*canceled/);
+  await snapshot(page, "task");
   expect((await call("GET", `/tasks/${id}`)).status).toBe("canceled");
 });
 
@@ -163,6 +171,8 @@ test("a dead letter is requeued from the page, with its queue paused and resumed
   await eventually(async () => (await call("GET", `/tasks/${dead[0]}`)).status === "dead", 30_000, "the requeued task ran");
 
   await page.goto(`${origin}/dashboard#/dead-letters`);
+  await page.waitForSelector(`button[data-purge="${dead[1]}"]`);
+  await snapshot(page, "dead-letters");
   await page.click(`button[data-purge="${dead[1]}"]`);
   await waitForText(page, "#notice", new RegExp(`purged ${dead[1]}`));
   await page.waitForFunction((id) => !document.querySelector(`button[data-purge="${id}"]`), dead[1]);
@@ -190,8 +200,6 @@ test("the overview after all this: screenshot, and nothing off the origin or aga
   await page.goto(`${origin}/dashboard#/`);
   await page.waitForSelector("#workers table");
   await page.waitForTimeout(1500); // a redraw of the chart with the latest second
-  mkdirSync(`${ROOT}test/artifacts`, { recursive: true });
-  await page.screenshot({ path: `${ROOT}test/artifacts/dashboard.png`, fullPage: true });
-  if (process.env.EDGEQ_SCREENSHOT_DOCS) await page.screenshot({ path: `${ROOT}docs/dashboard.png`, fullPage: true });
+  await snapshot(page, "dashboard");
   expect(problems).toEqual([]);
 });

@@ -100,6 +100,7 @@ function route(): void {
   const page = path === "task" ? task : PAGES.find(([p]) => p === path)?.[2] ?? overview;
   nav.querySelectorAll("a").forEach((a) => a.classList.toggle("current", a.dataset.page === (path === "task" ? "tasks" : path)));
   leave();
+  replace(notice); // an action's answer belongs to the page it was taken on
   leave = page(ctx, main, decodeURIComponent(rest));
 }
 

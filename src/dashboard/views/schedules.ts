@@ -1,17 +1,8 @@
 /** Browser-only. The recurring tasks, with pause, resume and delete. */
+import type { Schedule } from "../../delayed/schedules.ts";
 import { api } from "../api.ts";
 import { badge, h, replace, section, table, time } from "../dom.ts";
 import { act, load, type View } from "../view.ts";
-
-interface Schedule {
-  name: string;
-  cron: string;
-  tz: string;
-  type: string;
-  queue: string;
-  paused: boolean;
-  next_run?: string | null;
-}
 
 export const schedules: View = (ctx, root) => {
   const list = h("div", { id: "schedules" });
