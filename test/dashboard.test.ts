@@ -27,7 +27,7 @@ beforeAll(async () => {
   api = runEdgeq("node", ["serve"], { NATS_URL: server.url, PORT: String(port), EDGEQ_API_TOKENS: `${ADMIN}:read,submit,admin;${READER}:read` });
   await api.waitFor(/API listening/, 60_000);
   await waitForPort(port);
-  worker = runEdgeq("node", ["worker", "workers/demo.ts"], { NATS_URL: server.url });
+  worker = runEdgeq("node", ["worker", "test/fixtures/dashboard-worker.ts"], { NATS_URL: server.url });
   await worker.workerId();
   browser = await launchChromium();
 }, 120_000);
@@ -148,6 +148,25 @@ test("a running task is canceled from its page, which shows its timeline", async
   await waitForText(page, "#timeline", /submitted.*canceled/);
   await snapshot(page, "task");
   expect((await call("GET", `/tasks/${id}`)).status).toBe("canceled");
+});
+
+test("a task's page follows its progress to the end", async () => {
+  const { page } = watched;
+  const [id] = await submit([{ type: "steps", data: { ms: 500 } }]);
+  await page.goto(`${origin}/dashboard#/task/${id}`);
+  const seen: number[] = [];
+  for (let deadline = Date.now() + 30_000; Date.now() < deadline;) {
+    const value = await page.$eval("#progress progress", (e) => (e as HTMLProgressElement).value).catch(() => null);
+    if (value !== null && value !== seen.at(-1)) seen.push(value);
+    if (value === 100) break;
+    await page.waitForTimeout(100);
+  }
+  // Values seen while it ran, rising to 100, without a reload.
+  expect(seen.filter((v) => v < 100).length).toBeGreaterThan(0);
+  expect(seen).toEqual([...seen].sort((a, b) => a - b));
+  expect(seen.at(-1)).toBe(100);
+  await waitForText(page, "#result", /"steps": 10/);
+  await waitForText(page, ".title-row .badge", /completed/);
 });
 
 test("a dead letter is requeued from the page, with its queue paused and resumed there", async () => {

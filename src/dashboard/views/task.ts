@@ -65,9 +65,9 @@ export const task: View = (ctx, root, id) => {
           "div",
           { class: "columns" },
           section("Data", json(t.data)),
-          t.error && t.status !== "completed" ? section("Error", h("pre", { class: "json error" }, t.error)) : section("Result", json(t.result)),
+          t.error && t.status !== "completed" ? section("Error", h("pre", { class: "json error", id: "error" }, t.error)) : section("Result", h("div", { id: "result" }, json(t.result))),
         ),
-        t.progress !== undefined && section("Progress", progressOf(t.progress)),
+        t.progress !== undefined && section("Progress", h("div", { id: "progress" }, progressOf(t.progress))),
         h(
           "div",
           { class: "columns" },
