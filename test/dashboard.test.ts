@@ -214,6 +214,19 @@ test("a schedule is paused, resumed and deleted from the page", async () => {
   expect((await call("GET", "/schedules")).count).toBe(0);
 });
 
+test("a page opened later fills the chart from the records of the last 15 minutes", async () => {
+  const later = await openPage(browser, origin);
+  await later.page.goto(`${origin}/dashboard`);
+  await useToken(later.page, ADMIN);
+  // 30 + 1 process tasks and 1 steps completed, 3 fail tasks dead: all before this page opened.
+  await later.page.waitForFunction(() => {
+    const [, completed, failed] = /^(\d+) completed · (\d+) failed$/.exec(document.querySelector("#rate-totals")?.textContent ?? "") ?? [];
+    return Number(completed) >= 32 && Number(failed) >= 3;
+  }, undefined, { timeout: 30_000 });
+  await later.page.context().close();
+  expect(later.problems).toEqual([]);
+});
+
 test("the overview after all this: screenshot, and nothing off the origin or against the CSP", async () => {
   const { page, problems } = watched;
   await page.goto(`${origin}/dashboard#/`);
