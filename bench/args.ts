@@ -9,7 +9,8 @@
  *                       changing from round to round; the table gives medians (default 3; 1 quick)
  *   --out DIR           where latest.json and latest.svg go (default bench/results)
  * Environment: NATS_URL (use that server instead of starting one per measurement), REDIS_URL
- * (default redis://127.0.0.1:6379), BENCH_CPU_PROF_DIR (CPU profiles of the producer and workers).
+ * (default redis://127.0.0.1:6379), BENCH_CPU_PROF_DIR (CPU profiles of the producer and workers),
+ * EDGEQ_EVENTS=off (edgeq without its task events, to measure what they cost).
  */
 import type { Sizes } from "./session.ts";
 import { SYSTEM_NAMES, type SystemName } from "./systems/system.ts";

@@ -107,6 +107,7 @@ const envSchema = z
     EDGEQ_CONCURRENCY: wholeNumber(worker.concurrency.unwrap()),
     EDGEQ_HEARTBEAT_MS: wholeNumber(worker.heartbeatIntervalMs.unwrap()),
     EDGEQ_SHUTDOWN_GRACE_MS: wholeNumber(worker.shutdownGraceMs.unwrap()),
+    EDGEQ_METRICS_PORT: wholeNumber(worker.metricsPort.unwrap()),
     EDGEQ_QUEUES: text.pipe(
       z
         .string()
@@ -179,6 +180,7 @@ export function readSettings(env: Env, overrides: Partial<Record<EnvName, string
       concurrency: e.EDGEQ_CONCURRENCY,
       heartbeatIntervalMs: e.EDGEQ_HEARTBEAT_MS,
       shutdownGraceMs: e.EDGEQ_SHUTDOWN_GRACE_MS,
+      metricsPort: e.EDGEQ_METRICS_PORT,
       queues: e.EDGEQ_QUEUES,
     }),
     port: e.PORT,

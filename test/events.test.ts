@@ -14,7 +14,9 @@ import { waitForOutcome } from "../src/events/wait.ts";
 import type { Served } from "../src/runtime.ts";
 import type { TaskContext } from "../src/worker/options.ts";
 import type { Worker } from "../src/worker/mod.ts";
-import { eventually } from "./helpers/processes.ts";
+import { parseApiTokens } from "../src/api/auth.ts";
+import { freePort } from "./helpers/nats-server.ts";
+import { eventually, runEdgeq } from "./helpers/processes.ts";
 import { useNats } from "./helpers/setup.ts";
 
 const env = useNats({ backoff: "fixed:100" });
@@ -91,7 +93,7 @@ test("a retried task that dies, and one that fails for good: retried, dead, fail
   await eventually(async () => names(seen, dying.id).includes("dead") && names(seen, failing.id).includes("failed") || null, 15_000, "dead and failed");
   expect(submittedFirst(seen, dying.id).map((e) => e.event)).toEqual(["submitted", "started", "retried", "started", "dead"]);
   const [, , retried, second, dead] = submittedFirst(seen, dying.id);
-  expect(retried).toMatchObject({ status: "pending", attempt: 1, error: "Error: boom", retry_in_ms: 100, run_ms: expect.any(Number) });
+  expect(retried).toMatchObject({ status: "pending", attempt: 1, error: "Error: boom", retry_in_ms: 100, run_ms: expect.any(Number), worker_id: workers[0].id });
   expect(second).toMatchObject({ status: "running", attempt: 2 });
   expect(dead).toMatchObject({ status: "dead", attempt: 2, error: "Error: boom", run_ms: expect.any(Number) });
   expect(submittedFirst(seen, failing.id).map((e) => e.event)).toEqual(["submitted", "started", "failed"]);
@@ -183,9 +185,9 @@ test("waitFor still ends, by its slow read, when no event comes (a worker that p
   expect(names(seen, id)).toEqual(["submitted"]); // the submitter publishes; the quiet worker does not
 });
 
-describe_sse();
+sseTests();
 
-function describe_sse() {
+function sseTests() {
   let served: Served | undefined;
   afterAll(async () => {
     await served?.close();
@@ -254,4 +256,34 @@ function describe_sse() {
     controller.abort();
     await eventually(async () => opened[0].closed || null, 5000, "the subscription to close once the client went");
   });
+
+  test("GET /events needs the read scope when tokens are set", async () => {
+    const [reader, submitter] = ["r".repeat(20), "s".repeat(20)];
+    const app = createApi(env.edgeq, { onError: () => {}, tokens: parseApiTokens(`${reader}:read;${submitter}:submit`) });
+    expect((await app.request("/events")).status).toBe(401);
+    expect((await app.request("/events", { headers: { Authorization: `Bearer ${submitter}` } })).status).toBe(403);
+    const res = await app.request("/events", { headers: { Authorization: `Bearer ${reader}` } });
+    expect(res.status).toBe(200);
+    await res.body!.cancel();
+  });
+
+  for (const runtime of ["deno", "bun"] as const) {
+    test(`GET /events streams from edgeq serve on ${runtime}`, async () => {
+      const port = await freePort();
+      const proc = runEdgeq(runtime, ["serve"], { NATS_URL: env.server.url, PORT: String(port) });
+      try {
+        await proc.waitFor(/API listening/, 60_000);
+        const res = await fetch(`http://127.0.0.1:${port}/events?queue=ev-${runtime}`);
+        expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
+        const reading = readSse(res, (ms) => ms.some((m) => m.startsWith("event: submitted")));
+        // The stream is open once its first comment came: submit until the event is seen.
+        const timer = setInterval(() => void env.edgeq.queue(`ev-${runtime}`).submit("x").catch(() => {}), 300);
+        const messages = await reading.finally(() => clearInterval(timer));
+        const event = JSON.parse(messages.find((m) => m.startsWith("event: submitted"))!.split("\ndata: ")[1]);
+        expect(event).toMatchObject({ event: "submitted", queue: `ev-${runtime}`, type: "x", status: "pending" });
+      } finally {
+        await proc.stop();
+      }
+    }, 90_000);
+  }
 }

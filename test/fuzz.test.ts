@@ -3,7 +3,7 @@
  * replays) of malformed and truncated JSON, wrong types, huge and deeply nested bodies, prototype
  * keys, invalid UTF-8, unknown fields, odd ids and paths, weird query strings, wrong methods,
  * content types and Authorization headers, on every route (tasks, batches, cancels, queues,
- * schedules, dead letters, the OpenAPI document). Whatever comes in: no 5xx, every error is JSON
+ * schedules, dead letters, the OpenAPI document, metrics, event streams). Whatever comes in: no 5xx, every error is JSON
  * with an `error`, and a refused request stores nothing.
  */
 import { beforeAll, expect, test } from "vitest";
@@ -185,6 +185,8 @@ function generate(seed: number, count: number): Input[] {
       headers: auth(),
     }),
     () => ({ method: "GET", path: "/openapi.json", headers: {} }),
+    // metrics, and event streams with odd queries (always one unknown key: a valid one streams forever)
+    () => ({ method: "GET", path: r.pick([`/metrics?${query()}`, `/events?${query()}&x`, `/events?x&${query()}`]), headers: auth() }),
     () => ({ method: "GET", path: `/tasks?${query()}`, headers: auth() }),
     () => {
       // (TRACE and CONNECT cannot even be built as a Request; GET and HEAD cannot carry a body.)

@@ -9,7 +9,7 @@ import type { Edgeq } from "../src/client.ts";
 import { ROOT } from "./helpers/processes.ts";
 
 // The document needs no NATS: building the app needs only the handle's shape.
-const app = createApi({ assertConnected: () => {} } as unknown as Edgeq, { tokens: [{ label: "t", secret: new Uint8Array(16), scopes: new Set(["read"]) }] });
+const app = createApi({ assertConnected: () => {}, events: { subscribe: () => ({ close() {} }) } } as unknown as Edgeq, { tokens: [{ label: "t", secret: new Uint8Array(16), scopes: new Set(["read"]) }] });
 
 test("GET /openapi.json documents every route, with bodies and queries from the zod schemas", async () => {
   const res = await app.request("/openapi.json");

@@ -13,7 +13,8 @@ const TYPE = "noop";
 
 async function open(env: BenchEnv): Promise<{ nc: NatsConnection; edgeq: Edgeq }> {
   const nc = await connectTo(env);
-  return { nc, edgeq: await Edgeq.open(nc) };
+  // EDGEQ_EVENTS=off measures edgeq without its task events, as `edgeq serve` reads the variable too.
+  return { nc, edgeq: await Edgeq.open(nc, { events: process.env.EDGEQ_EVENTS !== "off" }) };
 }
 
 export const edgeqSystem: System = {

@@ -20,6 +20,7 @@ import {
 import { dashboardRoutes } from "./dashboard.ts";
 import { deadLetterRoutes } from "./dead-letters.ts";
 import { eventRoutes } from "./events.ts";
+import { metricsRoutes } from "./metrics.ts";
 import { batchSchema, cancelManySchema, cancelSchema, listQuerySchema, submitBodySchema } from "./schemas.ts";
 import { openApiDocument } from "./openapi.ts";
 import { scheduleRoutes } from "./schedules.ts";
@@ -202,6 +203,7 @@ export function createApi(edgeq: Edgeq, options: ApiOptions = {}): Hono<ApiEnv> 
   app.route("/dead-letters", deadLetterRoutes(edgeq));
   app.route("/schedules", scheduleRoutes(edgeq));
   app.route("/events", eventRoutes(edgeq, options.eventsHeartbeatMs));
+  app.route("/metrics", metricsRoutes(edgeq));
 
   app.notFound((c) => {
     throw new NotFoundError(`no route for ${c.req.method} ${c.req.path}`);

@@ -72,6 +72,12 @@ export function openApiDocument(version: string): object {
           responses: { "200": { description: "an event stream", content: { "text/event-stream": { schema: { type: "string" } } } }, "4XX": error, "503": error },
         },
       },
+      "/metrics": {
+        get: {
+          summary: "Prometheus metrics (text format 0.0.4): task counters and histograms from this process's events, gauges read now",
+          responses: { "200": { description: "the metrics", content: { "text/plain": { schema: { type: "string" } } } }, "4XX": error, "503": error },
+        },
+      },
       "/dead-letters/{id}/requeue": { post: op("requeue a dead letter", { parameters: [param("id")], requestBody: body(requeueOneSchema, false) }) },
     },
   };

@@ -55,7 +55,9 @@ export function emitOutcome(events: Events, run: RunView, outcome: TaskRecord, r
   const event = outcomeEvent(outcome.status);
   if (!event) return;
   const extra = { ...(run.runMs !== undefined && { run_ms: Math.round(run.runMs * 1000) / 1000 }), ...(event !== "completed" && { error: outcome.error }) };
-  events.emit(event, outcome, retryInMs === undefined ? extra : { ...extra, retry_in_ms: retryInMs });
+  // A retry's record names no worker (none has it now): the event names the one whose attempt failed.
+  const task = outcome.worker_id === null && run.record ? { ...outcome, worker_id: run.record.worker_id } : outcome;
+  events.emit(event, task, retryInMs === undefined ? extra : { ...extra, retry_in_ms: retryInMs });
 }
 
 function identity(task: Pick<TaskRecord, "id" | "queue" | "type" | "priority">) {

@@ -24,7 +24,7 @@ export interface TaskEvent {
   worker_id: string | null;
   /** When the change was made, in ms since the epoch, by the publisher's clock. */
   at: number;
-  /** started: ms from the work message being stored (submitted, promoted or retried) to the handler's start. */
+  /** started: ms from the work message being stored (submitted, or promoted) to this attempt's start; a retry's includes the earlier runs. */
   wait_ms?: number;
   /** completed, failed, dead, retried: ms from the handler's start to its return. */
   run_ms?: number;

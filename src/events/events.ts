@@ -48,7 +48,8 @@ export class Events {
 
   /** Publishes `event` of `task`, whose fields are as the change left them. */
   emit(event: EventName, task: EventTask, extra?: EventExtra): void {
-    if (!this.wanted) return;
+    // A message that is not on a work subject (it died unread) has no queue or type to publish under.
+    if (!this.wanted || !task.queue || !task.type) return;
     const body: TaskEvent = {
       event,
       task_id: task.id,

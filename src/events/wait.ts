@@ -9,6 +9,7 @@
 import { FINAL_STATUSES, type TaskRecord } from "../record.ts";
 import { FINAL_EVENTS } from "./event.ts";
 import type { Events } from "./events.ts";
+import type { EventSubscription } from "./subscription.ts";
 
 /** The fallback read's first pause, and its longest: what a missed event can cost. */
 const FALLBACK_FIRST_MS = 500;
@@ -30,13 +31,16 @@ export async function waitForOutcome(
   let wake: (() => void) | undefined;
   // Set by an event that came while a read was under way: that read may have missed the outcome.
   let signaled = false;
-  const subscription = events.subscribe({ taskId: id, queue: first?.queue, type: first?.type, event: [...FINAL_EVENTS] }, () => {
+  const subscription = subscribeFinal(events, id, first, () => {
     signaled = true;
     wake?.();
   });
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    await subscription.ready().catch(() => {});
+    // Not past the deadline, nor long while NATS is away: the slow read covers what it would.
+    const readyFor = Math.max(0, Math.min(deadline - Date.now(), FALLBACK_MAX_MS));
+    await Promise.race([subscription?.ready().catch(() => {}), new Promise((r) => (timer = setTimeout(r, readyFor)))]);
+    clearTimeout(timer);
     for (let pause = fallbackFirstMs; ; pause = Math.min(pause * 2, fallbackMaxMs)) {
       signaled = false;
       const record = await read();
@@ -53,6 +57,22 @@ export async function waitForOutcome(
     }
   } finally {
     clearTimeout(timer);
-    subscription.close();
+    subscription?.close();
   }
+}
+
+/**
+ * The task's final events: of its queue and type when its record names them (a raw message's may
+ * not fit an event filter, nor a closed connection take a subscription: the slow read is left).
+ */
+function subscribeFinal(events: Events, id: string, record: TaskRecord | null, wake: () => void): EventSubscription | undefined {
+  const filter = { taskId: id, event: [...FINAL_EVENTS] };
+  for (const narrowed of [{ ...filter, queue: record?.queue, type: record?.type }, filter]) {
+    try {
+      return events.subscribe(narrowed, wake);
+    } catch {
+      // the next, wider filter; after it, none
+    }
+  }
+  return undefined;
 }

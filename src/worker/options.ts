@@ -66,6 +66,8 @@ export const workerOptionsSchema = z.strictObject({
   /** How often the worker deletes finished records older than the retention. */
   sweepIntervalMs: z.number().int().min(100).default(60_000),
   id: idSchema.optional(),
+  /** Serves this worker's Prometheus metrics at `http://<host>:<port>/metrics` (0: a free port; see `Worker.metricsPort`). */
+  metricsPort: z.number().int().min(0).max(65535).optional(),
   /** Reported in heartbeats; runtime adapters fill these in. */
   host: z.string().max(256).default("unknown"),
   runtime: z.string().max(64).default("unknown"),

@@ -23,6 +23,7 @@ import { Intake } from "./intake.ts";
 import { Progress } from "./progress.ts";
 import { QueuePauses } from "./queue-pauses.ts";
 import { Leases } from "./leases.ts";
+import { WorkerMetrics } from "../metrics/worker-metrics.ts";
 import { type Handlers, type ResolvedWorkerOptions, validateHandlers, type WorkerOptions, workerOptionsSchema } from "./options.ts";
 import { Run } from "./run.ts";
 import { Settler, type Tally } from "./settle.ts";
@@ -61,6 +62,7 @@ export class Worker {
   #stopping: Promise<void> | undefined;
   readonly #timers: ReturnType<typeof setInterval>[] = [];
   #stopReconnect: (() => void) | undefined;
+  #metrics: WorkerMetrics | undefined;
 
   private constructor(
     private readonly edgeq: Edgeq,
@@ -92,6 +94,8 @@ export class Worker {
     validateHandlers(handlers);
     const ackWaits = await Promise.all(opts.queues.map((queue) => edgeq.ensureQueue(queue)));
     const worker = new Worker(edgeq, handlers, opts);
+    // First: a port in use stops the start before anything else began.
+    if (opts.metricsPort !== undefined) worker.#metrics = await WorkerMetrics.serve(edgeq.events, () => worker.info(), opts.metricsPort);
     worker.#leases = new Leases(
       Math.min(...ackWaits),
       opts.runningAfterMs,
@@ -116,6 +120,11 @@ export class Worker {
     });
     worker.#intake.fill();
     return worker;
+  }
+
+  /** The port its metrics are served on, when `metricsPort` was given. */
+  get metricsPort(): number | undefined {
+    return this.#metrics?.port;
   }
 
   /** The heartbeat's content. */
@@ -269,6 +278,7 @@ export class Worker {
     this.#pauses.stop();
     this.#leases.stop();
     this.#timers.forEach(clearInterval);
+    await this.#metrics?.close();
     // With NATS down, goodbyes would only wait out their time-outs: the heartbeat expires by itself.
     if (!this.edgeq.connection.up) return this.#heartbeat.halt();
     await this.#heartbeat.stop().catch(this.#report);
