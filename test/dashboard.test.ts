@@ -233,5 +233,12 @@ test("the overview after all this: screenshot, and nothing off the origin or aga
   await page.waitForSelector("#workers table");
   await page.waitForTimeout(1500); // a redraw of the chart with the latest second
   await snapshot(page, "dashboard");
+  // Idle, the page asks nothing: it is moved by the events, not by polling.
+  const asked: string[] = [];
+  const record = (req: { url(): string }) => void asked.push(req.url());
+  page.on("request", record);
+  await page.waitForTimeout(3000);
+  page.off("request", record);
+  expect(asked).toEqual([]);
   expect(problems).toEqual([]);
 });
