@@ -37,7 +37,7 @@ afterAll(async () => {
   await worker?.stop();
   await api?.stop();
   await server?.stop();
-});
+}, 120_000);
 
 async function call(method: string, path: string, body?: unknown): Promise<any> {
   const res = await fetch(`${origin}${path}`, { method, headers: { Authorization: `Bearer ${ADMIN}`, "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -85,7 +85,7 @@ test("the page is served with a strict CSP and, without a token, shows no data: 
   await waitForText(page, "#page", /Could not load \(401\)/);
   expect(await page.evaluate(() => fetch("/tasks").then((r) => r.status))).toBe(401);
   expect(await page.evaluate(() => document.cookie)).toBe("");
-});
+}, 120_000);
 
 test("a read-only token sees the data but its actions are refused with 403, shown on the page", async () => {
   const { page } = watched;
@@ -96,7 +96,7 @@ test("a read-only token sees the data but its actions are refused with 403, show
   await page.click("button[data-pause=default]");
   await waitForText(page, "#notice", /paused default refused \(403\).*lacks the "admin" scope/);
   expect((await call("GET", "/queues")).queues.find((q: { name: string }) => q.name === "default").paused).toBe(false);
-});
+}, 120_000);
 
 test("with an admin token, the chart and the task table move as tasks complete and fail", async () => {
   const { page } = watched;
@@ -121,6 +121,8 @@ test("with an admin token, the chart and the task table move as tasks complete a
   const [fresh] = await submit([{ type: "process", data: "while watching" }]);
   await page.waitForSelector(`#task-list a[href="#/task/${fresh}"]`, { timeout: 30_000 });
 
+  await eventually(async () => (await call("GET", `/tasks/${fresh}`)).status === "completed", 30_000, "the last task completed");
+
   // Filters and pages: 3 dead tasks; 31 completed over two pages of 25, none on both.
   await page.goto(`${origin}/dashboard#/tasks?status=dead`);
   await page.waitForFunction(() => document.querySelectorAll("#task-list tbody tr").length === 3);
@@ -133,7 +135,7 @@ test("with an admin token, the chart and the task table move as tasks complete a
   const second = await page.$$eval("#task-list tbody tr td:first-child", (tds) => tds.map((td) => td.textContent));
   expect(second.filter((id) => first.includes(id))).toEqual([]);
   await snapshot(page, "tasks");
-});
+}, 120_000);
 
 test("a running task is canceled from its page, which shows its timeline", async () => {
   const { page } = watched;
@@ -148,7 +150,7 @@ test("a running task is canceled from its page, which shows its timeline", async
   await waitForText(page, "#timeline", /submitted.*canceled/);
   await snapshot(page, "task");
   expect((await call("GET", `/tasks/${id}`)).status).toBe("canceled");
-});
+}, 120_000);
 
 test("a task's page follows its progress to the end", async () => {
   const { page } = watched;
@@ -167,7 +169,7 @@ test("a task's page follows its progress to the end", async () => {
   expect(seen.at(-1)).toBe(100);
   await waitForText(page, "#result", /"steps": 10/);
   await waitForText(page, ".title-row .badge", /completed/);
-});
+}, 120_000);
 
 test("a dead letter is requeued from the page, with its queue paused and resumed there", async () => {
   const { page } = watched;
@@ -196,7 +198,7 @@ test("a dead letter is requeued from the page, with its queue paused and resumed
   await waitForText(page, "#notice", new RegExp(`purged ${dead[1]}`));
   await page.waitForFunction((id) => !document.querySelector(`button[data-purge="${id}"]`), dead[1]);
   expect((await call("GET", "/dead-letters")).dead_letters.map((d: { id: string }) => d.id)).not.toContain(dead[1]);
-});
+}, 120_000);
 
 test("a schedule is paused, resumed and deleted from the page", async () => {
   const { page } = watched;
@@ -212,7 +214,7 @@ test("a schedule is paused, resumed and deleted from the page", async () => {
   await page.click("button[data-delete=nightly]");
   await waitForText(page, "#schedules", /no recurring tasks/);
   expect((await call("GET", "/schedules")).count).toBe(0);
-});
+}, 120_000);
 
 test("a page opened later fills the chart from the records of the last 15 minutes", async () => {
   const later = await openPage(browser, origin);
@@ -225,7 +227,7 @@ test("a page opened later fills the chart from the records of the last 15 minute
   }, undefined, { timeout: 30_000 });
   await later.page.context().close();
   expect(later.problems).toEqual([]);
-});
+}, 120_000);
 
 test("the overview after all this: screenshot, and nothing off the origin or against the CSP", async () => {
   const { page, problems } = watched;
@@ -241,4 +243,4 @@ test("the overview after all this: screenshot, and nothing off the origin or aga
   page.off("request", record);
   expect(asked).toEqual([]);
   expect(problems).toEqual([]);
-});
+}, 120_000);
