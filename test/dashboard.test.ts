@@ -8,9 +8,13 @@
 import { mkdirSync } from "node:fs";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, expect, test } from "vitest";
+import { connect } from "@nats-io/transport-node";
+import { Edgeq } from "../src/client.ts";
+import { newRecord } from "../src/record.ts";
 import { launchChromium, openPage, type WatchedPage } from "./helpers/browser.ts";
 import { freePort, NatsServer, waitForPort } from "./helpers/nats-server.ts";
 import { type EdgeqProcess, eventually, ROOT, runEdgeq } from "./helpers/processes.ts";
+import { putRecord } from "./helpers/setup.ts";
 
 const ADMIN = "admin-token-0123456789abcdef";
 const READER = "reader-token-0123456789abcdef";
@@ -169,6 +173,22 @@ test("a task's page follows its progress to the end", async () => {
   expect(seen.at(-1)).toBe(100);
   await waitForText(page, "#result", /"steps": 10/);
   await waitForText(page, ".title-row .badge", /completed/);
+}, 120_000);
+
+test("a task of a flow links to its parents", async () => {
+  const { page } = watched;
+  const parents = await submit([{ type: "process", data: "parent 1" }, { type: "process", data: "parent 2" }]);
+  // Written as a flow's task records it (src/flows/ sets depends_on and flow): the page shows what the record says.
+  const nc = await connect({ servers: server.url });
+  const at = new Date().toISOString();
+  const record = { ...newRecord({ id: "flow-child", type: "process", queue: "default", priority: "normal", data: null }, { status: "completed", attempts: 1, max_attempts: 3, created_at: at, finished_at: at }), depends_on: parents, flow: "flow-1" };
+  await putRecord(await Edgeq.open(nc), record);
+  await nc.close();
+  await page.goto(`${origin}/dashboard#/task/flow-child`);
+  await waitForText(page, "#flow", /flow-1/);
+  expect(await page.$$eval("#flow a", (as) => as.map((a) => a.textContent))).toEqual(parents);
+  await page.click(`#flow a[href="#/task/${parents[0]}"]`);
+  await waitForText(page, ".title-row h2", new RegExp(parents[0]));
 }, 120_000);
 
 test("a dead letter is requeued from the page, with its queue paused and resumed there", async () => {

@@ -1,7 +1,7 @@
 /**
  * Browser-only. One task: its data, result or error, progress, every attempt, a timeline (from
- * the record, then from the events as they come), its parents and children when it is part of a
- * flow, and cancel.
+ * the record, then from the events as they come), its parents (`depends_on`) and, where the API
+ * reports them, its children, when it is part of a flow; and cancel.
  */
 import type { TaskRecord as Record_ } from "../../record.ts";
 import { api, runningOn } from "../api.ts";
@@ -10,7 +10,7 @@ import type { TaskEvent } from "../events.ts";
 import { act, load, refreshOnEvents, type View } from "../view.ts";
 
 /** A task's record as the API answers it; with flows, the tasks it waits for and those waiting for it. */
-export type TaskRecord = Record_ & { depends_on?: string[]; parents?: string[]; children?: string[]; dependents?: string[] };
+export type TaskRecord = Record_ & { depends_on?: string[]; waiting_on?: string[]; flow?: string; children?: string[] };
 
 const FINAL = ["completed", "failed", "dead", "canceled"];
 
@@ -74,7 +74,21 @@ export const task: View = (ctx, root, id) => {
           section("Timeline", h("ol", { class: "timeline", id: "timeline" }, ...timeline.sort((a, b) => a[0].localeCompare(b[0])).map(([at, what]) => h("li", {}, h("time", {}, time(at)), " ", what)))),
           section("Attempts", table(["#", "worker", "started", "finished", "error"], t.history.map((a) => [a.attempt, a.worker_id ?? "—", time(a.started_at), time(a.finished_at), a.error ?? "—"]), "no attempt has ended yet")),
         ),
-        section("Flow", h("dl", { class: "facts" }, h("dt", {}, "parents"), h("dd", {}, links(t.depends_on ?? t.parents)), h("dt", {}, "children"), h("dd", {}, links(t.children ?? t.dependents)))),
+        section(
+          "Flow",
+          h(
+            "dl",
+            { class: "facts", id: "flow" },
+            t.flow && h("dt", {}, "flow"),
+            t.flow && h("dd", {}, h("code", {}, t.flow)),
+            h("dt", {}, "parents"),
+            h("dd", {}, links(t.depends_on)),
+            !!t.waiting_on?.length && h("dt", {}, "waiting on"),
+            !!t.waiting_on?.length && h("dd", {}, links(t.waiting_on.filter((w) => !w.startsWith("flow:")))),
+            h("dt", {}, "children"),
+            h("dd", {}, links(t.children)),
+          ),
+        ),
       );
     });
   void render();
