@@ -1,7 +1,7 @@
 /**
  * Makes docs/dashboard.png, the README's picture of the dashboard: a nats-server, `edgeq serve`,
- * a Node and a Deno worker, and a few minutes of traffic at a rate that swells and ebbs (some
- * tasks failing, some slow, some delayed), then the overview in headless Chromium.
+ * a Node and a Deno worker, and the overview in headless Chromium, open while a few minutes of
+ * traffic swell and ebb (some tasks failing, some slow, some delayed); then the picture.
  *
  *   node --import tsx scripts/dashboard-screenshot.ts [seconds of traffic, default 300]
  */
@@ -25,20 +25,6 @@ try {
   await waitForPort(port);
   const post = (body: unknown) =>
     fetch(`${origin}/tasks`, { method: "POST", headers: { Authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(body) }).then((r) => r.json());
-  await post({ type: "sleep", data: { ms: 600_000 }, queue: "emails", delay_ms: 600_000 });
-  for (let s = 0; s < seconds; s++) {
-    const rate = Math.round(18 + 12 * Math.sin(s / 25) + 6 * Math.sin(s / 7));
-    const batch = Array.from({ length: rate }, (_, i) => {
-      const queue = i % 3 ? "default" : "emails";
-      const priority = (["high", "normal", "normal", "low"] as const)[i % 4];
-      if (i % 17 === 5) return { type: "fail", data: { attempt: s }, max_attempts: 1, queue };
-      if (i % 11 === 3) return { type: "sleep", data: { ms: 1500 + (i % 5) * 400 }, queue, priority };
-      return { type: "process", data: `task ${s}.${i}`, queue, priority };
-    });
-    await post(batch);
-    if (s % 40 === 0) await post({ type: "process", data: "later", delay_ms: 3_600_000 });
-    await new Promise((r) => setTimeout(r, 1000));
-  }
   const browser = await launchChromium();
   const { page } = await openPage(browser, origin);
   await page.setViewportSize({ width: 1360, height: 640 });
@@ -47,6 +33,20 @@ try {
   await page.click("#token-form button");
   await page.waitForSelector("#workers table");
   await page.waitForSelector("#live.live");
+  await post({ type: "sleep", data: { ms: 600_000 }, queue: "emails", delay_ms: 600_000 });
+  for (let s = 0; s < seconds; s++) {
+    const rate = Math.round(18 + 12 * Math.sin(s / 25) + 6 * Math.sin(s / 7));
+    const batch = Array.from({ length: rate }, (_, i) => {
+      const queue = i % 3 ? "default" : "emails";
+      const priority = (["high", "normal", "normal", "low"] as const)[i % 4];
+      if ((i + s) % 23 === 0) return { type: "fail", data: { attempt: s }, max_attempts: 1, queue };
+      if (i % 11 === 3) return { type: "sleep", data: { ms: 1500 + (i % 5) * 400 }, queue, priority };
+      return { type: "process", data: `task ${s}.${i}`, queue, priority };
+    });
+    await post(batch);
+    if (s % 40 === 0) await post({ type: "process", data: "later", delay_ms: 3_600_000 });
+    await new Promise((r) => setTimeout(r, 1000));
+  }
   await post(Array.from({ length: 30 }, (_, i) => ({ type: "sleep", data: { ms: 4000 }, priority: i % 2 ? "high" : "low" })));
   await page.waitForTimeout(2500);
   await page.screenshot({ path: `${ROOT}docs/dashboard.png`, fullPage: true });

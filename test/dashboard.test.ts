@@ -3,14 +3,18 @@
  * demo worker: refused without a token (401) and for actions with a read-only one (403 shown);
  * with an admin token the chart and the task table move as tasks complete and fail, and a task is
  * canceled, a queue paused and resumed, and a dead letter requeued from the page. Saves a
- * screenshot in test/artifacts/ (and in docs/dashboard.png with EDGEQ_SCREENSHOT_DOCS=1).
+ * screenshot of each page in test/artifacts/ (docs/dashboard.png comes from scripts/dashboard-screenshot.ts).
  */
 import { mkdirSync } from "node:fs";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, expect, test } from "vitest";
+import { connect } from "@nats-io/transport-node";
+import { Edgeq } from "../src/client.ts";
+import { newRecord } from "../src/record.ts";
 import { launchChromium, openPage, type WatchedPage } from "./helpers/browser.ts";
 import { freePort, NatsServer, waitForPort } from "./helpers/nats-server.ts";
 import { type EdgeqProcess, eventually, ROOT, runEdgeq } from "./helpers/processes.ts";
+import { putRecord } from "./helpers/setup.ts";
 
 const ADMIN = "admin-token-0123456789abcdef";
 const READER = "reader-token-0123456789abcdef";
@@ -27,7 +31,7 @@ beforeAll(async () => {
   api = runEdgeq("node", ["serve"], { NATS_URL: server.url, PORT: String(port), EDGEQ_API_TOKENS: `${ADMIN}:read,submit,admin;${READER}:read` });
   await api.waitFor(/API listening/, 60_000);
   await waitForPort(port);
-  worker = runEdgeq("node", ["worker", "workers/demo.ts"], { NATS_URL: server.url });
+  worker = runEdgeq("node", ["worker", "test/fixtures/dashboard-worker.ts"], { NATS_URL: server.url });
   await worker.workerId();
   browser = await launchChromium();
 }, 120_000);
@@ -37,7 +41,7 @@ afterAll(async () => {
   await worker?.stop();
   await api?.stop();
   await server?.stop();
-});
+}, 120_000);
 
 async function call(method: string, path: string, body?: unknown): Promise<any> {
   const res = await fetch(`${origin}${path}`, { method, headers: { Authorization: `Bearer ${ADMIN}`, "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -65,6 +69,12 @@ async function waitForText(page: Page, selector: string, pattern: RegExp, timeou
   );
 }
 
+/** Saves the page as test/artifacts/<name>.png. */
+async function snapshot(page: Page, name: string): Promise<void> {
+  mkdirSync(`${ROOT}test/artifacts`, { recursive: true });
+  await page.screenshot({ path: `${ROOT}test/artifacts/${name}.png`, fullPage: true });
+}
+
 let watched: WatchedPage;
 
 test("the page is served with a strict CSP and, without a token, shows no data: the API answers 401", async () => {
@@ -79,7 +89,7 @@ test("the page is served with a strict CSP and, without a token, shows no data: 
   await waitForText(page, "#page", /Could not load \(401\)/);
   expect(await page.evaluate(() => fetch("/tasks").then((r) => r.status))).toBe(401);
   expect(await page.evaluate(() => document.cookie)).toBe("");
-});
+}, 120_000);
 
 test("a read-only token sees the data but its actions are refused with 403, shown on the page", async () => {
   const { page } = watched;
@@ -90,7 +100,7 @@ test("a read-only token sees the data but its actions are refused with 403, show
   await page.click("button[data-pause=default]");
   await waitForText(page, "#notice", /paused default refused \(403\).*lacks the "admin" scope/);
   expect((await call("GET", "/queues")).queues.find((q: { name: string }) => q.name === "default").paused).toBe(false);
-});
+}, 120_000);
 
 test("with an admin token, the chart and the task table move as tasks complete and fail", async () => {
   const { page } = watched;
@@ -115,6 +125,8 @@ test("with an admin token, the chart and the task table move as tasks complete a
   const [fresh] = await submit([{ type: "process", data: "while watching" }]);
   await page.waitForSelector(`#task-list a[href="#/task/${fresh}"]`, { timeout: 30_000 });
 
+  await eventually(async () => (await call("GET", `/tasks/${fresh}`)).status === "completed", 30_000, "the last task completed");
+
   // Filters and pages: 3 dead tasks; 31 completed over two pages of 25, none on both.
   await page.goto(`${origin}/dashboard#/tasks?status=dead`);
   await page.waitForFunction(() => document.querySelectorAll("#task-list tbody tr").length === 3);
@@ -126,7 +138,8 @@ test("with an admin token, the chart and the task table move as tasks complete a
   await page.waitForFunction(() => document.querySelectorAll("#task-list tbody tr").length === 6);
   const second = await page.$$eval("#task-list tbody tr td:first-child", (tds) => tds.map((td) => td.textContent));
   expect(second.filter((id) => first.includes(id))).toEqual([]);
-});
+  await snapshot(page, "tasks");
+}, 120_000);
 
 test("a running task is canceled from its page, which shows its timeline", async () => {
   const { page } = watched;
@@ -139,8 +152,44 @@ test("a running task is canceled from its page, which shows its timeline", async
   await waitForText(page, "#notice", new RegExp(`canceled task ${id}`));
   await waitForText(page, ".title-row .badge", /canceled/);
   await waitForText(page, "#timeline", /submitted.*canceled/);
+  await snapshot(page, "task");
   expect((await call("GET", `/tasks/${id}`)).status).toBe("canceled");
-});
+}, 120_000);
+
+test("a task's page follows its progress to the end", async () => {
+  const { page } = watched;
+  const [id] = await submit([{ type: "steps", data: { ms: 500 } }]);
+  await page.goto(`${origin}/dashboard#/task/${id}`);
+  const seen: number[] = [];
+  for (let deadline = Date.now() + 30_000; Date.now() < deadline;) {
+    const value = await page.$eval("#progress progress", (e) => (e as HTMLProgressElement).value).catch(() => null);
+    if (value !== null && value !== seen.at(-1)) seen.push(value);
+    if (value === 100) break;
+    await page.waitForTimeout(100);
+  }
+  // Values seen while it ran, rising to 100, without a reload.
+  expect(seen.filter((v) => v < 100).length).toBeGreaterThan(0);
+  expect(seen).toEqual([...seen].sort((a, b) => a - b));
+  expect(seen.at(-1)).toBe(100);
+  await waitForText(page, "#result", /"steps": 10/);
+  await waitForText(page, ".title-row .badge", /completed/);
+}, 120_000);
+
+test("a task of a flow links to its parents", async () => {
+  const { page } = watched;
+  const parents = await submit([{ type: "process", data: "parent 1" }, { type: "process", data: "parent 2" }]);
+  // Written as a flow's task records it (src/flows/ sets depends_on and flow): the page shows what the record says.
+  const nc = await connect({ servers: server.url });
+  const at = new Date().toISOString();
+  const record = { ...newRecord({ id: "flow-child", type: "process", queue: "default", priority: "normal", data: null }, { status: "completed", attempts: 1, max_attempts: 3, created_at: at, finished_at: at }), depends_on: parents, flow: "flow-1" };
+  await putRecord(await Edgeq.open(nc), record);
+  await nc.close();
+  await page.goto(`${origin}/dashboard#/task/flow-child`);
+  await waitForText(page, "#flow", /flow-1/);
+  expect(await page.$$eval("#flow a", (as) => as.map((a) => a.textContent))).toEqual(parents);
+  await page.click(`#flow a[href="#/task/${parents[0]}"]`);
+  await waitForText(page, ".title-row h2", new RegExp(parents[0]));
+}, 120_000);
 
 test("a dead letter is requeued from the page, with its queue paused and resumed there", async () => {
   const { page } = watched;
@@ -161,15 +210,57 @@ test("a dead letter is requeued from the page, with its queue paused and resumed
   await page.waitForSelector("button[data-pause=default]");
   // Resumed, it runs again, and fails for good again.
   await eventually(async () => (await call("GET", `/tasks/${dead[0]}`)).status === "dead", 30_000, "the requeued task ran");
-});
+
+  await page.goto(`${origin}/dashboard#/dead-letters`);
+  await page.waitForSelector(`button[data-purge="${dead[1]}"]`);
+  await snapshot(page, "dead-letters");
+  await page.click(`button[data-purge="${dead[1]}"]`);
+  await waitForText(page, "#notice", new RegExp(`purged ${dead[1]}`));
+  await page.waitForFunction((id) => !document.querySelector(`button[data-purge="${id}"]`), dead[1]);
+  expect((await call("GET", "/dead-letters")).dead_letters.map((d: { id: string }) => d.id)).not.toContain(dead[1]);
+}, 120_000);
+
+test("a schedule is paused, resumed and deleted from the page", async () => {
+  const { page } = watched;
+  await call("POST", "/schedules", { name: "nightly", cron: "0 3 * * *", type: "process" });
+  await page.goto(`${origin}/dashboard#/schedules`);
+  await page.click("button[data-pause=nightly]");
+  await page.waitForSelector("button[data-resume=nightly]");
+  expect((await call("GET", "/schedules/nightly")).paused).toBe(true);
+  await page.click("button[data-resume=nightly]");
+  await page.waitForSelector("button[data-pause=nightly]");
+  expect((await call("GET", "/schedules/nightly")).paused).toBe(false);
+  page.once("dialog", (dialog) => void dialog.accept());
+  await page.click("button[data-delete=nightly]");
+  await waitForText(page, "#schedules", /no recurring tasks/);
+  expect((await call("GET", "/schedules")).count).toBe(0);
+}, 120_000);
+
+test("a page opened later fills the chart from the records of the last 15 minutes", async () => {
+  const later = await openPage(browser, origin);
+  await later.page.goto(`${origin}/dashboard`);
+  await useToken(later.page, ADMIN);
+  // 30 + 1 process tasks and 1 steps completed, 3 fail tasks dead: all before this page opened.
+  await later.page.waitForFunction(() => {
+    const [, completed, failed] = /^(\d+) completed · (\d+) failed$/.exec(document.querySelector("#rate-totals")?.textContent ?? "") ?? [];
+    return Number(completed) >= 32 && Number(failed) >= 3;
+  }, undefined, { timeout: 30_000 });
+  await later.page.context().close();
+  expect(later.problems).toEqual([]);
+}, 120_000);
 
 test("the overview after all this: screenshot, and nothing off the origin or against the CSP", async () => {
   const { page, problems } = watched;
   await page.goto(`${origin}/dashboard#/`);
   await page.waitForSelector("#workers table");
   await page.waitForTimeout(1500); // a redraw of the chart with the latest second
-  mkdirSync(`${ROOT}test/artifacts`, { recursive: true });
-  await page.screenshot({ path: `${ROOT}test/artifacts/dashboard.png`, fullPage: true });
-  if (process.env.EDGEQ_SCREENSHOT_DOCS) await page.screenshot({ path: `${ROOT}docs/dashboard.png`, fullPage: true });
+  await snapshot(page, "dashboard");
+  // Idle, the page asks nothing: it is moved by the events, not by polling.
+  const asked: string[] = [];
+  const record = (req: { url(): string }) => void asked.push(req.url());
+  page.on("request", record);
+  await page.waitForTimeout(3000);
+  page.off("request", record);
+  expect(asked).toEqual([]);
   expect(problems).toEqual([]);
-});
+}, 120_000);

@@ -3,20 +3,10 @@
  * fetch() and a stream reader: EventSource cannot send the Authorization header. Each message is
  * `event: <event>` and `data: <JSON>`; a dropped stream is opened again after a pause.
  */
+import type { TaskEvent } from "../events/event.ts";
 import { authHeaders } from "./api.ts";
 
-export interface TaskEvent {
-  event: string;
-  task_id: string;
-  queue: string;
-  type: string;
-  status?: string;
-  attempt?: number;
-  worker_id?: string | null;
-  /** ms since the epoch */
-  at: number;
-  [extra: string]: unknown;
-}
+export type { TaskEvent };
 
 export type StreamState = "connecting" | "live" | "refused" | "down";
 

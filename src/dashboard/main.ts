@@ -85,13 +85,23 @@ function tokenBox(): HTMLFormElement {
   return form;
 }
 
-/** The last 15 minutes' outcomes from the records, so that the chart does not start empty. */
+const BACKFILL = 1000;
+
+/**
+ * The last 15 minutes' outcomes from the records, so that the chart does not start empty. A full
+ * page of one status covers only back to its earliest finish: before that the chart shows a gap.
+ */
 async function backfill(): Promise<void> {
   const since = Date.now() - WINDOW_SECONDS * 1000;
+  let whole = since;
   for (const [status, outcome] of [["completed", "completed"], ["failed", "failed"], ["dead", "failed"]] as const) {
-    const { tasks: found } = await api<{ tasks: TaskRecord[] }>(`/tasks?status=${status}&limit=1000`).catch(() => ({ tasks: [] }));
-    for (const t of found) if (t.finished_at && Date.parse(t.finished_at) > since) rates.add(outcome, t.id, Date.parse(t.finished_at));
+    const found = await api<{ tasks: TaskRecord[] }>(`/tasks?status=${status}&limit=${BACKFILL}`).then((r) => r.tasks, () => null);
+    if (!found) return;
+    const times = found.flatMap((t) => (t.finished_at ? [[t.id, Date.parse(t.finished_at)] as const] : []));
+    for (const [id, at] of times) if (at > since) rates.add(outcome, id, at);
+    if (found.length === BACKFILL) whole = Math.max(whole, Math.min(...times.map(([, at]) => at)));
   }
+  rates.knownFrom(whole);
 }
 
 let leave = () => {};
@@ -100,6 +110,7 @@ function route(): void {
   const page = path === "task" ? task : PAGES.find(([p]) => p === path)?.[2] ?? overview;
   nav.querySelectorAll("a").forEach((a) => a.classList.toggle("current", a.dataset.page === (path === "task" ? "tasks" : path)));
   leave();
+  replace(notice); // an action's answer belongs to the page it was taken on
   leave = page(ctx, main, decodeURIComponent(rest));
 }
 

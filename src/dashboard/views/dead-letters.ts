@@ -1,16 +1,8 @@
 /** Browser-only. The dead letters, with requeue and purge, one or all. */
+import type { DeadLetter } from "../../dead-letters.ts";
 import { api } from "../api.ts";
 import { ago, h, replace, section, table } from "../dom.ts";
 import { act, load, refreshOnEvents, type View } from "../view.ts";
-
-interface DeadLetter {
-  id: string;
-  type: string | null;
-  queue: string | null;
-  reason: string;
-  attempts: number;
-  dead_at: string;
-}
 
 export const deadLetters: View = (ctx, root) => {
   const list = h("div", { id: "dead-letters" });

@@ -3,36 +3,15 @@
  * per priority, and the live workers. Refreshed by the events; the workers' "last beat" ages tick
  * locally.
  */
+import type { Health } from "../../health.ts";
+import type { QueueSummary as Queue } from "../../queue-states.ts";
+import type { WorkerInfo as Worker } from "../../worker/heartbeat.ts";
 import { api } from "../api.ts";
 import { rateChart } from "../chart.ts";
 import { ago, h, replace, section, table } from "../dom.ts";
 import { load, refreshOnEvents, type View } from "../view.ts";
 
-interface Health {
-  workers: number;
-  pending_tasks: number;
-  running_tasks: number;
-  delayed_tasks?: number;
-  dead_tasks: number;
-}
-interface Queue {
-  name: string;
-  paused: boolean;
-  pending: Record<string, number>;
-  running: number;
-}
-interface Worker {
-  id: string;
-  host: string;
-  runtime: string;
-  queues: string[];
-  concurrency: number;
-  in_flight: number;
-  processed: number;
-  last_heartbeat: string;
-}
-
-const PRIORITIES = ["high", "normal", "low"];
+const PRIORITIES = ["high", "normal", "low"] as const;
 
 export const overview: View = (ctx, root) => {
   const stats = h("div", { class: "stats" });

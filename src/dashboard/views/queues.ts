@@ -1,16 +1,8 @@
 /** Browser-only. The queues, with pause and resume. */
+import type { QueueSummary as Queue } from "../../queue-states.ts";
 import { api } from "../api.ts";
 import { badge, h, replace, section, table, time } from "../dom.ts";
 import { act, load, refreshOnEvents, type View } from "../view.ts";
-
-interface Queue {
-  name: string;
-  paused: boolean;
-  paused_at: string | null;
-  pending: Record<string, number>;
-  running: number;
-  unserved_types: string[];
-}
 
 export const queues: View = (ctx, root) => {
   const list = h("div", { id: "queues" });

@@ -1,17 +1,8 @@
 /** Browser-only. The recurring tasks, with pause, resume and delete. */
+import type { Schedule } from "../../delayed/schedules.ts";
 import { api } from "../api.ts";
 import { badge, h, replace, section, table, time } from "../dom.ts";
 import { act, load, type View } from "../view.ts";
-
-interface Schedule {
-  name: string;
-  cron: string;
-  tz: string;
-  type: string;
-  queue: string;
-  paused: boolean;
-  next_run?: string | null;
-}
 
 export const schedules: View = (ctx, root) => {
   const list = h("div", { id: "schedules" });
@@ -34,9 +25,9 @@ export const schedules: View = (ctx, root) => {
               "div",
               { class: "actions" },
               s.paused
-                ? h("button", { onclick: () => act(ctx, `resumed ${s.name}`, () => api(`${path(s)}/resume`, "POST"), refresh) }, "Resume")
-                : h("button", { onclick: () => act(ctx, `paused ${s.name}`, () => api(`${path(s)}/pause`, "POST"), refresh) }, "Pause"),
-              h("button", { class: "danger", onclick: () => confirm(`Delete the schedule ${s.name}?`) && act(ctx, `deleted ${s.name}`, () => api(path(s), "DELETE"), refresh) }, "Delete"),
+                ? h("button", { "data-resume": s.name, onclick: () => act(ctx, `resumed ${s.name}`, () => api(`${path(s)}/resume`, "POST"), refresh) }, "Resume")
+                : h("button", { "data-pause": s.name, onclick: () => act(ctx, `paused ${s.name}`, () => api(`${path(s)}/pause`, "POST"), refresh) }, "Pause"),
+              h("button", { class: "danger", "data-delete": s.name, onclick: () => confirm(`Delete the schedule ${s.name}?`) && act(ctx, `deleted ${s.name}`, () => api(path(s), "DELETE"), refresh) }, "Delete"),
             ),
           ]),
           "no recurring tasks",

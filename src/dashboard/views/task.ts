@@ -1,45 +1,16 @@
 /**
  * Browser-only. One task: its data, result or error, progress, every attempt, a timeline (from
- * the record, then from the events as they come), its parents and children when it is part of a
- * flow, and cancel.
+ * the record, then from the events as they come), its parents (`depends_on`) and, where the API
+ * reports them, its children, when it is part of a flow; and cancel.
  */
+import type { TaskRecord as Record_ } from "../../record.ts";
 import { api, runningOn } from "../api.ts";
 import { badge, h, json, link, replace, section, table, time } from "../dom.ts";
 import type { TaskEvent } from "../events.ts";
 import { act, load, refreshOnEvents, type View } from "../view.ts";
 
-export interface Attempt {
-  attempt: number;
-  worker_id: string | null;
-  started_at: string | null;
-  finished_at: string;
-  error: string | null;
-}
-
-export interface TaskRecord {
-  id: string;
-  type: string;
-  queue: string;
-  priority: string;
-  status: string;
-  data: unknown;
-  result: unknown;
-  error: string | null;
-  progress?: unknown;
-  attempts: number;
-  max_attempts: number;
-  history: Attempt[];
-  worker_id: string | null;
-  run_at?: string;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  /** Flows: the tasks this one waits for, and those that wait for it (when the API reports them). */
-  depends_on?: string[];
-  parents?: string[];
-  children?: string[];
-  dependents?: string[];
-}
+/** A task's record as the API answers it; with flows, the tasks it waits for and those waiting for it. */
+export type TaskRecord = Record_ & { depends_on?: string[]; waiting_on?: string[]; flow?: string; children?: string[] };
 
 const FINAL = ["completed", "failed", "dead", "canceled"];
 
@@ -74,7 +45,9 @@ export const task: View = (ctx, root, id) => {
       const cancel = FINAL.includes(t.status)
         ? null
         : h("button", { class: "danger", id: "cancel-task", onclick: () => act(ctx, `canceled task ${t.id}`, () => api(`/tasks/${encodeURIComponent(t.id)}/cancel`, "POST"), render) }, "Cancel");
-      const timeline = [...recordTimeline(t), ...live.map((e): [string, string] => [new Date(e.at).toISOString(), `${e.event}${e.worker_id ? ` on ${e.worker_id}` : ""} (live)`])];
+      // The record tells what happened until it was written; the events, what came after.
+      const since = Date.parse(t.updated_at);
+      const timeline = [...recordTimeline(t), ...live.filter((e) => e.at > since).map((e): [string, string] => [new Date(e.at).toISOString(), `${e.event}${e.worker_id ? ` on ${e.worker_id}` : ""} (live)`])];
       replace(
         root,
         h(
@@ -92,16 +65,30 @@ export const task: View = (ctx, root, id) => {
           "div",
           { class: "columns" },
           section("Data", json(t.data)),
-          t.error && t.status !== "completed" ? section("Error", h("pre", { class: "json error" }, t.error)) : section("Result", json(t.result)),
+          t.error && t.status !== "completed" ? section("Error", h("pre", { class: "json error", id: "error" }, t.error)) : section("Result", h("div", { id: "result" }, json(t.result))),
         ),
-        t.progress !== undefined && section("Progress", progressOf(t.progress)),
+        t.progress !== undefined && section("Progress", h("div", { id: "progress" }, progressOf(t.progress))),
         h(
           "div",
           { class: "columns" },
           section("Timeline", h("ol", { class: "timeline", id: "timeline" }, ...timeline.sort((a, b) => a[0].localeCompare(b[0])).map(([at, what]) => h("li", {}, h("time", {}, time(at)), " ", what)))),
           section("Attempts", table(["#", "worker", "started", "finished", "error"], t.history.map((a) => [a.attempt, a.worker_id ?? "—", time(a.started_at), time(a.finished_at), a.error ?? "—"]), "no attempt has ended yet")),
         ),
-        section("Flow", h("dl", { class: "facts" }, h("dt", {}, "parents"), h("dd", {}, links(t.depends_on ?? t.parents)), h("dt", {}, "children"), h("dd", {}, links(t.children ?? t.dependents)))),
+        section(
+          "Flow",
+          h(
+            "dl",
+            { class: "facts", id: "flow" },
+            t.flow && h("dt", {}, "flow"),
+            t.flow && h("dd", {}, h("code", {}, t.flow)),
+            h("dt", {}, "parents"),
+            h("dd", {}, links(t.depends_on)),
+            !!t.waiting_on?.length && h("dt", {}, "waiting on"),
+            !!t.waiting_on?.length && h("dd", {}, links(t.waiting_on.filter((w) => !w.startsWith("flow:")))),
+            h("dt", {}, "children"),
+            h("dd", {}, links(t.children)),
+          ),
+        ),
       );
     });
   void render();

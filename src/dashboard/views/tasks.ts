@@ -15,7 +15,14 @@ export const tasks: View = (ctx, root, param) => {
   const cursors: string[] = []; // the cursors of the pages before this one, to go back
   let cursor = "";
   const field = (name: string, placeholder: string) =>
-    h("input", { name, placeholder, value: query.get(name) ?? "", autocomplete: "off", spellcheck: "false" });
+    h("input", { name, placeholder, value: query.get(name) ?? "", autocomplete: "off", spellcheck: "false", list: `${name}-choices` });
+  // Suggestions: the queues there are, and the types live workers handle.
+  const queueChoices = h("datalist", { id: "queue-choices" });
+  const typeChoices = h("datalist", { id: "type-choices" });
+  void Promise.all([api<{ queues: Array<{ name: string }> }>("/queues"), api<{ workers: Array<{ types: string[] }> }>("/workers")]).then(([q, w]) => {
+    replace(queueChoices, ...q.queues.map((queue) => h("option", { value: queue.name })));
+    replace(typeChoices, ...[...new Set(w.workers.flatMap((worker) => worker.types))].sort().map((type) => h("option", { value: type })));
+  }, () => {});
   const status = h("select", { name: "status" }, ...STATUSES.map((s) => h("option", { value: s, selected: query.get("status") === s }, s || "any status")));
   const queue = field("queue", "queue");
   const type = field("type", "type");
@@ -34,7 +41,7 @@ export const tasks: View = (ctx, root, param) => {
         location.hash = `#/tasks?${next}`;
       },
     },
-    status, queue, type, h("button", { type: "submit" }, "Filter"),
+    status, queue, type, queueChoices, typeChoices, h("button", { type: "submit" }, "Filter"),
   );
   const finder = h(
     "form",
