@@ -147,9 +147,9 @@ export class Flows {
 
   /** Validates a node as a submission: its type, data, options and policy. */
   #encode(node: PlannedNode, parent: Context | undefined): OutgoingTask {
-    const { id, priority, maxAttempts, backoff, timeoutMs } = node;
+    const { id, priority, maxAttempts, backoff, timeoutMs, key } = node;
     try {
-      return this.edgeq.queue(node.queue).encode(node.type, node.data, { id, priority, maxAttempts, backoff, timeoutMs }, parent) as OutgoingTask;
+      return this.edgeq.queue(node.queue).encode(node.type, node.data, { id, priority, maxAttempts, backoff, timeoutMs, key }, parent) as OutgoingTask;
     } catch (err) {
       if (err instanceof Error) err.message = `node ${id}: ${err.message}`;
       throw err;

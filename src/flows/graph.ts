@@ -7,6 +7,7 @@
  * are ValidationErrors that name them.
  */
 import { z } from "zod";
+import { taskKeySchema } from "../limits/limit.ts";
 import { parseInput } from "../config.ts";
 import { ValidationError } from "../errors.ts";
 import { dependsOnSchema, idSchema, MAX_PARENTS, prioritySchema, queueSchema, typeSchema } from "../message.ts";
@@ -24,6 +25,8 @@ const nodeFields = {
   maxAttempts: maxAttemptsSchema.optional(),
   backoff: backoffSchema.optional(),
   timeoutMs: timeoutSchema.optional(),
+  /** A tenant or user: the `keys` limits apply per distinct key. */
+  key: taskKeySchema.optional(),
   /** Tasks (in this flow, or submitted before) this one runs after. */
   dependsOn: dependsOnSchema.optional(),
   /** Run even when a parent fails, dies or is canceled (then `ctx.parentOutcomes` says how each ended). */
@@ -87,6 +90,7 @@ export interface PlannedNode {
   maxAttempts?: number;
   backoff?: string;
   timeoutMs?: number | null;
+  key?: string;
   runAnyway: boolean;
   /** Its parents in the flow. */
   parents: string[];
@@ -137,7 +141,7 @@ function order(inputs: (FlowNodeInput & { id: string })[], edges: (readonly [str
     if (byId.has(n.id)) fail(`invalid flow: node id "${n.id}" appears twice`);
     byId.set(n.id, {
       id: n.id, type: n.type, data: n.data ?? null, queue: n.queue ?? DEFAULT_QUEUE, priority: n.priority, maxAttempts: n.maxAttempts,
-      backoff: n.backoff, timeoutMs: n.timeoutMs, runAnyway: n.runAnyway ?? false, parents: [], external: [], children: [],
+      backoff: n.backoff, timeoutMs: n.timeoutMs, key: n.key, runAnyway: n.runAnyway ?? false, parents: [], external: [], children: [],
     });
   }
   const link = (from: string, to: string) => {
