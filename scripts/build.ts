@@ -4,14 +4,15 @@
  * - dist/node/: the `edgeq` command for Node, bundled, with the API and the demo worker in chunks
  *   of their own, loaded only by the commands that use them (Deno and Bun run the sources);
  * - dist/lib/: the library's entry points (`edgeq`, `edgeq/api`, `edgeq/cli`) as ES modules with
- *   .d.ts files, one per source file, from tsconfig.build.json.
+ *   .d.ts files, one per source file, from tsconfig.build.json; with the dashboard's bundle in
+ *   dist/lib/dist/dashboard/, two folders up from dist/lib/src/api/, where the API looks for it.
  *
  * dist/node is built beside and moved in file by file, chunks first and the entry last, then the old
  * build's leftovers removed: an `edgeq` started meanwhile (by a test, or `npm run cluster` in
  * another terminal) finds a whole build, never an empty directory.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { bundleForNode } from "./bundle.ts";
 import { bundleDashboard } from "./dashboard.ts";
@@ -36,3 +37,4 @@ for (const file of readdirSync(lib, { recursive: true, encoding: "utf8" })) {
   const text = readFileSync(join(lib, file), "utf8");
   writeFileSync(join(lib, file), text.replace(/((?:from|import)\s*\(?\s*)(["'])(\.{1,2}\/[^"']+)\.ts\2/g, "$1$2$3.js$2"));
 }
+cpSync(`${root}dist/dashboard/`, `${lib}dist/dashboard/`, { recursive: true });

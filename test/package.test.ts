@@ -100,7 +100,9 @@ const queue = "lib-" + runtime;
 const worker = await edgeq.worker({ twice: (n) => n * 2 }, { queues: [queue] });
 const { id } = await edgeq.queue(queue).submit("twice", 21);
 const record = await edgeq.tasks.waitFor(id, 20000);
-console.log(JSON.stringify({ runtime, status: record?.status, result: record?.result, api: typeof api.createApi, cli: typeof cli.runCli }));
+// The dashboard's bundle ships with the package, where the installed API looks for it.
+const dashboard = (await api.createApi(edgeq).request("/dashboard/dashboard.js")).status;
+console.log(JSON.stringify({ runtime, status: record?.status, result: record?.result, api: typeof api.createApi, cli: typeof cli.runCli, dashboard }));
 await worker.stop();
 await nc.drain();
 `;
@@ -113,7 +115,7 @@ test.each([
   writeFileSync(join(project, "lib.mjs"), LIBRARY_SCRIPT("edgeq", "@nats-io/transport-node"));
   writeFileSync(join(project, "lib-deno.mjs"), LIBRARY_SCRIPT("npm:edgeq", "npm:@nats-io/transport-node"));
   const out = await runIt();
-  expect(JSON.parse(out.trim().split("\n").at(-1)!)).toEqual({ runtime, status: "completed", result: 42, api: "function", cli: "function" });
+  expect(JSON.parse(out.trim().split("\n").at(-1)!)).toEqual({ runtime, status: "completed", result: 42, api: "function", cli: "function", dashboard: 200 });
 });
 
 test.each([
