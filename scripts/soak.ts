@@ -154,7 +154,6 @@ const summary = {
   rss_within_bound: bounded.every((name) => rss[name].growth_pct <= rssBoundPct),
   invariants_held: true,
 };
-console.log(JSON.stringify(summary, null, 2));
 // Every accepted task: one final outcome never overwritten, attempts within bounds, letters with bodies, no leftover work.
 try {
   console.log(`invariants hold: ${JSON.stringify(await checkInvariants(edgeq, accepted.keys(), { logs: [watch], settleMs: 10_000 }))}`);
@@ -163,6 +162,7 @@ try {
   console.error((err as Error).message);
 }
 await watch.stop();
+console.log(JSON.stringify(summary, null, 2));
 console.log(`soak summary: ${JSON.stringify(summary)}`);
 
 await Promise.all([api, steady, ...pool].map((p) => p.stop()));
