@@ -233,6 +233,7 @@ export function decodeTask(msg: Msg, id: string, parts = parseTaskSubject(msg.su
     throw new PoisonMessageError(`its headers cannot be read: ${(err as Error).message}`);
   }
   const revision = Number(headers?.get(HEADER_RECORD_REVISION) || NaN);
+  const hasRevision = Number.isSafeInteger(revision) && revision > 0;
   const delayedSeq = Number(headers?.get(HEADER_DELAYED_SEQ) || NaN);
   const key = headers?.get(HEADER_KEY) || undefined;
   if (key !== undefined && !KEY_PATTERN.test(key)) throw new PoisonMessageError(`bad ${HEADER_KEY}: "${key.slice(0, 200)}"`);
@@ -246,9 +247,10 @@ export function decodeTask(msg: Msg, id: string, parts = parseTaskSubject(msg.su
     body: msg.data,
     bodyIsJson: json,
     policy: readPolicy(headers),
-    recordRevision: Number.isSafeInteger(revision) && revision > 0 ? revision : null,
+    recordRevision: hasRevision ? revision : null,
     delayedSeq: Number.isSafeInteger(delayedSeq) && delayedSeq > 0 ? delayedSeq : undefined,
-    hasDependents: headers?.get(HEADER_HAS_DEPENDENTS) === "1",
+    // Set only by a release (src/flows/), which always sends a record revision: plain tasks skip the look-up.
+    hasDependents: hasRevision && headers?.get(HEADER_HAS_DEPENDENTS) === "1",
     key,
   };
 }

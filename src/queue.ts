@@ -64,11 +64,12 @@ export class Queue {
   async submit(type: string, data?: unknown, options?: SubmitOptions): Promise<Submitted> {
     if (options?.dependsOn !== undefined) return (await this.edgeq.flows.submitTasks(this.name, [{ type, data, ...options }], true))[0];
     const task = await this.encode(type, data, options, submitContext());
-    const publish = () => {
-      this.edgeq.assertConnected();
-      return this.#bounded(options?.waitMs, () => this.#publish(task));
-    };
-    return task.trace ? traced(() => [task.trace], publish) : publish();
+    return task.trace ? traced(() => [task.trace], () => this.#send(task, options?.waitMs)) : this.#send(task, options?.waitMs);
+  }
+
+  #send(task: OutgoingTask, waitMs: number | undefined): Promise<Submitted> {
+    this.edgeq.assertConnected();
+    return this.#bounded(waitMs, () => this.#publish(task));
   }
 
   /**

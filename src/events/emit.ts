@@ -46,7 +46,7 @@ export function emitStarted(events: Events, run: RunView): void {
 
 /** `progress`: a progress write of the run's record. */
 export function emitProgress(events: Events, record: TaskRecord): void {
-  events.emit("progress", record, { progress: record.progress });
+  if (events.wanted) events.emit("progress", record, { progress: record.progress });
 }
 
 /** The event of an outcome this run stored: completed, failed, dead, canceled, or retried. */

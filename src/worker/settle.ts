@@ -58,7 +58,8 @@ export class Settler {
    */
   settle(run: Run, outcome: TaskRecord, done: () => void): void {
     run.finishing = true;
-    if (run.startedMs > 0) run.runMs ??= performance.now() - run.startedMs;
+    // Only the outcome's event reads it.
+    if (run.startedMs > 0 && this.edgeq.events.wanted) run.runMs ??= performance.now() - run.startedMs;
     // Not buried, nor retried: the cancel, stored already, is the outcome.
     if (run.canceled) outcome = finished(outcome, "canceled", { error: "canceled" });
     const slow = () => this.#settle(run, outcome).catch(this.report).finally(done);
@@ -194,7 +195,8 @@ export class Settler {
       if (counted && outcome.status !== "canceled") this.tally.failed++;
       delivery.term();
     }
-    if (counted && isRequeue(delivery.msg)) this.tally.requeued++;
+    // Only a message with a record revision can be a requeue: plain tasks skip the header look-up.
+    if (counted && run.task?.recordRevision != null && isRequeue(delivery.msg)) this.tally.requeued++;
   }
 
   #bury(delivery: Delivery, dead: TaskRecord): Promise<void> {
