@@ -58,7 +58,7 @@ export class Edgeq {
     this.connection = new ConnectionState(nc);
     this.maxPayload = nc.info?.max_payload ?? 1024 * 1024;
     this.requests = new Requests(nc, js.apiPrefix);
-    this.events = new Events(nc, (subject, body) => this.requests.post(subject, body), config.events);
+    this.events = new Events(nc, this.requests, config.events);
     const runningIds = async () => (await this.workers()).flatMap((w) => w.running);
     this.tasks = new TaskRecords(nc, this.requests, jsm, TASKS_BUCKET, this.maxPayload, new PendingTasks(jsm, config), runningIds, this.events, (r) => this.flows.released(r));
     this.flows = new Flows(this);

@@ -60,6 +60,9 @@ export class Requests {
   #next = 0;
   #sweeper: ReturnType<typeof setInterval> | undefined;
   #outbox: Pending[] = [];
+  #flushing = false;
+  /** Called at the next flush, before it sends: what they post goes with it. */
+  #gatherers: (() => void)[] = [];
 
   constructor(
     private readonly nc: NatsConnection,
@@ -109,7 +112,23 @@ export class Requests {
       // answers waiting in the socket are read first, not counted as time-outs.
       this.#sweeper ??= setInterval(() => nextTurn(() => this.#sweep()), Math.max(100, this.timeoutMs / 4));
     }
-    if (this.#outbox.push(request) === 1) nextTurn(() => this.#flush());
+    this.#outbox.push(request);
+    this.#flushNextTurn();
+  }
+
+  /**
+   * Calls `gather` at the next flush, before it sends: a source of many small messages (task
+   * events) holds them until then, and posts one message for many.
+   */
+  beforeFlush(gather: () => void): void {
+    this.#gatherers.push(gather);
+    this.#flushNextTurn();
+  }
+
+  #flushNextTurn(): void {
+    if (this.#flushing) return;
+    this.#flushing = true;
+    nextTurn(() => this.#flush());
   }
 
   /**
@@ -146,8 +165,12 @@ export class Requests {
    * write each, where flushing once per event loop turn sends them in one.
    */
   #flush(): void {
+    const gatherers = this.#gatherers;
+    this.#gatherers = [];
+    for (const gather of gatherers) gather();
     const outbox = this.#outbox;
     this.#outbox = [];
+    this.#flushing = false;
     const now = Date.now();
     for (const request of outbox) {
       const { id, subject, data, headers } = request;

@@ -1,8 +1,9 @@
 /**
- * Task events: every state change of a task is published as a core NATS message on
- * `edgeq_events.<queue>.<event>.<type>` (never stored, never awaited). The message goes out with
- * the process's next per-turn flush (requests.ts `post`), beside the acks and record writes a
- * worker sends anyway, so it costs no round trip and no socket write of its own.
+ * Task events: every state change of a task is published on `edgeq_events.<queue>.<event>.<type>`
+ * as core NATS messages (never stored, never awaited). A message's body is a JSON array of the
+ * events of one subject from one turn of the event loop: they wait for the process's per-turn
+ * flush (requests.ts), and go with the acks and record writes a worker sends anyway, so they cost
+ * no round trip, no socket write of their own, and one message for up to MAX_PER_MESSAGE events.
  *
  * `publishing: false` (config `events`) stops this process publishing; observers in the process
  * (a worker's own metrics) still see its events.
@@ -12,13 +13,25 @@ import { eventSubject } from "../names.ts";
 import { type EventExtra, type EventName, type EventTask, type TaskEvent } from "./event.ts";
 import { type EventFilter, EventSubscription } from "./subscription.ts";
 
+/** Events one message carries at most: a few hundred bytes each, well under the server's max payload. */
+const MAX_PER_MESSAGE = 500;
+
+/** How events leave: requests.ts's per-turn flush. */
+export interface EventOutlet {
+  /** Sends a message with the next flush. */
+  post(subject: string, body: string): void;
+  /** Calls `gather` at the next flush, before it sends. */
+  beforeFlush(gather: () => void): void;
+}
+
 export class Events {
   readonly #observers: ((event: TaskEvent) => void)[] = [];
+  /** This turn's events (their JSON) by subject, until the flush. */
+  readonly #held = new Map<string, string[]>();
 
   constructor(
     private readonly nc: NatsConnection,
-    /** Sends a message with the next flush. */
-    private readonly post: (subject: string, body: string) => void,
+    private readonly outlet: EventOutlet,
     /** Whether this process publishes its events. */
     readonly publishing: boolean,
     private readonly now: () => number = Date.now,
@@ -63,6 +76,21 @@ export class Events {
       ...extra,
     };
     for (const observer of this.#observers) observer(body);
-    if (this.publishing) this.post(eventSubject(task.queue, event, task.type), JSON.stringify(body));
+    if (this.publishing) this.#hold(eventSubject(task.queue, event, task.type), JSON.stringify(body));
   }
+
+  #hold(subject: string, json: string): void {
+    if (this.#held.size === 0) this.outlet.beforeFlush(this.#send);
+    const held = this.#held.get(subject);
+    if (!held) this.#held.set(subject, [json]);
+    else if (held.push(json) === MAX_PER_MESSAGE) {
+      this.outlet.post(subject, `[${held.join(",")}]`);
+      this.#held.set(subject, []);
+    }
+  }
+
+  readonly #send = (): void => {
+    for (const [subject, held] of this.#held) if (held.length > 0) this.outlet.post(subject, `[${held.join(",")}]`);
+    this.#held.clear();
+  };
 }

@@ -56,12 +56,19 @@ export class EventSubscription implements AsyncIterable<TaskEvent> {
 
   #receive(msg: Msg): void {
     if (this.#closed) return;
-    let event: TaskEvent;
+    let events: TaskEvent | TaskEvent[];
     try {
-      event = msg.json<TaskEvent>();
+      events = msg.json<TaskEvent | TaskEvent[]>();
     } catch {
       return; // not an event: someone else's message on the subject
     }
+    // edgeq publishes arrays; a single event object (another publisher's) is taken too.
+    if (!Array.isArray(events)) return this.#take(events);
+    for (const event of events) this.#take(event);
+  }
+
+  #take(event: TaskEvent): void {
+    if (this.#closed || typeof event !== "object" || event === null) return;
     if (this.#taskId !== undefined && event.task_id !== this.#taskId) return;
     if (this.#events && !this.#events.has(event.event)) return;
     if (this.callback) return this.callback(event);
