@@ -10,7 +10,18 @@ import { recordDelayed } from "../src/delayed/record.ts";
 import { encodeTask } from "../src/message.ts";
 import { resolvePolicy } from "../src/retry.ts";
 import type { Scheduler } from "../src/delayed/mod.ts";
-import { DEAD_STREAM, DELAYED_STREAM, delayedSubject, delaySlotOf, HEADER_ID, HEADER_RUN_AT, HEADER_SUBJECT, taskSubject } from "../src/names.ts";
+import {
+  consumerName,
+  DEAD_STREAM,
+  DELAYED_STREAM,
+  delayedSubject,
+  delaySlotOf,
+  HEADER_ID,
+  HEADER_RUN_AT,
+  HEADER_SUBJECT,
+  taskSubject,
+  WORK_STREAM,
+} from "../src/names.ts";
 import type { TaskContext } from "../src/worker/options.ts";
 import type { Worker } from "../src/worker/mod.ts";
 import { checkInvariants, RecordWatch } from "./helpers/invariants.ts";
@@ -93,6 +104,20 @@ test("a delayed task canceled never runs, and leaves the delayed stream", async 
   expect(canceled).toMatchObject({ status: "canceled" });
   expect(await delayedHeld()).toBe(0);
   await new Promise((r) => setTimeout(r, 1200));
+  expect(runs.has(id)).toBe(false);
+  expect(await env.edgeq.tasks.get(id)).toMatchObject({ status: "canceled" });
+});
+
+test("a delayed task canceled after the scheduler took its message (its delete void, no worker heard the notice) never runs", async () => {
+  const { id } = await env.edgeq.queue().submit("at", 0, { delayMs: 300 });
+  // The cancel as it lands once the scheduler has pulled the message: only its record is stored.
+  const { record, revision } = await env.edgeq.tasks.read(id);
+  expect(record).toMatchObject({ status: "delayed" });
+  expect(await env.edgeq.tasks.putIfUnchanged({ ...record!, status: "canceled", error: "canceled" }, revision)).not.toBeNull();
+  scheduler = env.edgeq.scheduler({ holder: "one" });
+  await eventually(async () => (await delayedHeld()) === 0, 5000, "the promotion");
+  const consumer = await env.edgeq.jsm.consumers.info(WORK_STREAM, consumerName("default", "normal"));
+  await eventually(async () => (await env.edgeq.jsm.consumers.info(WORK_STREAM, consumer.name)).num_ack_pending === 0, 5000, "the message settled");
   expect(runs.has(id)).toBe(false);
   expect(await env.edgeq.tasks.get(id)).toMatchObject({ status: "canceled" });
 });

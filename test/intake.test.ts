@@ -48,6 +48,7 @@ function scriptedIntake(lanes: LaneOf[], concurrency: number, weights: Record<Pr
     waiting: () => 0,
     concurrency,
     idlePullMs: 10_000,
+    onHeld: () => {},
     onArrival: () => {
       for (let d = started.length < concurrency && intake.take(); d; d = started.length < concurrency && intake.take()) started.push(d);
     },

@@ -16,7 +16,6 @@
  * open slots, or from the due slot of the stream's oldest message if that is earlier.
  */
 import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
-import { headers as natsHeaders, type Msg } from "@nats-io/nats-core";
 import type { Edgeq } from "../client.ts";
 import { Delivery } from "../delivery.ts";
 import { emitPromoted } from "../events/emit.ts";
@@ -28,11 +27,11 @@ import {
   delaySlotOf as slotOf,
   HEADER_DELAYED_SEQ,
   HEADER_ID,
-  HEADER_RECORD_REVISION,
   HEADER_RUN_AT,
   HEADER_SUBJECT,
   ID_PATTERN,
   parseTaskSubject,
+  type SubjectParts,
 } from "../names.ts";
 import { Puller } from "../puller.ts";
 import type { PubAck, StreamMessage } from "../requests.ts";
@@ -156,7 +155,10 @@ export class Scheduler {
     return (await this.edgeq.jsm.streams.getMessage(DELAYED_STREAM, { last_by_subj: delayedSubject(slot) })) !== null;
   }
 
-  /** Promotes what slot `slot` holds. */
+  /**
+   * Promotes what slot `slot` holds, a batch at a time. The next batch is pulled while one is
+   * published, and a batch's purge is not waited for: it removes only what was published already.
+   */
   async #promoteSlot(slot: number): Promise<void> {
     const { jsm } = this.edgeq;
     const filter = delayedSubject(slot);
@@ -169,23 +171,35 @@ export class Scheduler {
       inactive_threshold: 30_000 * 1_000_000,
       mem_storage: true,
     });
+    const purges: Promise<unknown>[] = [];
     try {
-      for (let full = true; full && this.#lease.held && !this.#stopped;) {
-        const batch: Delivery[] = [];
-        const pulled = await this.#puller.pull(name, { batch: BATCH, noWait: true }, (msg) => batch.push(new Delivery(msg)));
+      for (let next = this.#pull(name); this.#lease.held && !this.#stopped;) {
+        const { batch, full } = await next;
+        if (full) next = this.#pull(name);
         if (batch.length === 0 || !(await this.#promote(batch, slot))) break;
         // All of this slot up to the batch's last message was read, in order, and promoted.
-        await jsm.streams.purge(DELAYED_STREAM, { filter, seq: batch[batch.length - 1].streamSeq + 1 });
-        full = pulled.answered && batch.length === BATCH;
+        purges.push(jsm.streams.purge(DELAYED_STREAM, { filter, seq: batch[batch.length - 1].streamSeq + 1 }));
+        if (!full) break;
       }
     } finally {
+      // A purge that failed leaves its tasks to be promoted again: the work stream drops the repeats.
+      for (const failed of (await Promise.allSettled(purges)).filter((r) => r.status === "rejected")) this.#report(failed.reason);
       await jsm.consumers.delete(DELAYED_STREAM, name).catch(() => {});
     }
   }
 
+  /** The consumer's next batch; `full` when there may be more after it. */
+  async #pull(consumer: string): Promise<{ batch: Delivery[]; full: boolean }> {
+    const batch: Delivery[] = [];
+    const pulled = await this.#puller.pull(consumer, { batch: BATCH, noWait: true }, (msg) => batch.push(new Delivery(msg)));
+    return { batch, full: pulled.answered && batch.length === BATCH };
+  }
+
   /**
    * Publishes each task of `batch` to its work subject when it falls due, at the latest when its
-   * slot ends (a raw message may name a due time outside its slot); resolves true when all were stored.
+   * slot ends (a raw message may name a due time outside its slot); resolves true when all were
+   * stored. A task canceled since its message was pulled is published all the same: its worker
+   * reads the `canceled` record before it starts it (src/worker/attempts.ts).
    */
   async #promote(batch: Delivery[], slot: number): Promise<boolean> {
     const slotEnd = (slot + 1) * DELAY_SLOT_MS;
@@ -195,10 +209,12 @@ export class Scheduler {
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       if (!this.#lease.held || this.#stopped) return false;
       const now = this.#now();
-      const ready: Delivery[] = [];
-      for (; i < due.length && due[i].at <= now; i++) ready.push(due[i].d);
-      const group = (await Promise.all(ready.map(async (d) => ({ work: await this.#workMessage(d), runAt: Number(d.msg.headers?.get(HEADER_RUN_AT)) }))))
-        .filter((p): p is Promotion => p.work !== null);
+      const group: Promotion[] = [];
+      for (; i < due.length && due[i].at <= now; i++) {
+        const promotion = promotionOf(due[i].d);
+        if (promotion) group.push(promotion);
+        else await this.#bury(due[i].d);
+      }
       const acks = await this.edgeq.requests.publishAll(group.map((p) => p.work), BATCH);
       const failed = acks.find((r) => r instanceof Error);
       if (failed) {
@@ -213,28 +229,10 @@ export class Scheduler {
   /** `promoted` for each task stored anew (a repeat of an earlier promotion is not one). */
   #announce(group: Promotion[], acks: PubAck[]): void {
     if (!this.edgeq.events.wanted) return;
-    group.forEach(({ work, runAt }, i) => {
-      const parts = parseTaskSubject(work.subject);
+    group.forEach(({ work, parts, runAt }, i) => {
       // Without an id of its own, the task's is `seq-<its work sequence>`, known now.
-      if (!acks[i].duplicate && parts) emitPromoted(this.edgeq.events, taskIdOf(work.subject, work.headers, acks[i].seq), parts, runAt);
+      if (!acks[i].duplicate) emitPromoted(this.edgeq.events, taskIdOf(work.subject, work.headers, acks[i].seq), parts, runAt);
     });
-  }
-
-  /**
-   * The work message of a delayed one, with the revision of its task's record, so that its first
-   * run writes its outcome there without reading it first; null when there is none to publish: the
-   * task was canceled meanwhile, or the message names no work subject (it is buried).
-   */
-  async #workMessage(d: Delivery): Promise<StreamMessage | null> {
-    const work = workMessage(d.msg, d.streamSeq);
-    if (!work) return (await this.#bury(d), null);
-    // Without an id of its own the task's is `seq-<its work sequence>`, unknown yet: no record matches.
-    const { record, revision } = await this.edgeq.tasks.read(taskIdOf(work.subject, work.headers, d.streamSeq));
-    // Only this task's `delayed` record: any other under its id is for the worker to sort out.
-    if (record?.delayed_seq !== d.streamSeq) return work;
-    if (record.status === "canceled") return null;
-    work.headers!.set(HEADER_RECORD_REVISION, String(revision));
-    return work;
   }
 
   /** A delayed message that names no work subject (a raw publish gone wrong) is a dead letter. */
@@ -246,20 +244,25 @@ export class Scheduler {
   }
 }
 
-/** A delayed task's work message, and its due time. */
+/** A delayed task's work message, its subject's parts and its due time. */
 interface Promotion {
   work: StreamMessage;
+  parts: SubjectParts;
   runAt: number;
 }
 
-/** A delayed message as its task's work message: its headers less the delay's, with its sequence here; null if it names no work subject. */
-function workMessage(msg: Msg, seq: number): StreamMessage | null {
-  const subject = msg.headers?.get(HEADER_SUBJECT) ?? "";
-  if (!parseTaskSubject(subject)) return null;
-  const headers = natsHeaders();
-  for (const [name, values] of msg.headers ?? []) {
-    if (name !== HEADER_RUN_AT && name !== HEADER_SUBJECT) for (const value of values) headers.append(name, value);
-  }
-  headers.set(HEADER_DELAYED_SEQ, String(seq));
-  return { subject, body: msg.data, headers };
+/**
+ * A delayed message as its task's work message: its headers less the delay's, with its sequence
+ * here (the received headers are reused: they are not read again); null if it names no work subject.
+ */
+function promotionOf({ msg, streamSeq }: Delivery): Promotion | null {
+  const headers = msg.headers;
+  const subject = headers?.get(HEADER_SUBJECT) ?? "";
+  const parts = parseTaskSubject(subject);
+  if (!headers || !parts) return null;
+  const runAt = Number(headers.get(HEADER_RUN_AT));
+  headers.delete(HEADER_RUN_AT);
+  headers.delete(HEADER_SUBJECT);
+  headers.set(HEADER_DELAYED_SEQ, String(streamSeq));
+  return { work: { subject, body: msg.data, headers }, parts, runAt };
 }

@@ -11,7 +11,9 @@
  *   count less the deliveries given back at shutdowns). The delivery count is a floor on the runs,
  *   so a run that died before it stored anything counts. If the record holds an outcome already
  *   (stored, then the ack was lost), the message is answered without running again; if the
- *   attempts are used up, the task is buried.
+ *   attempts are used up, the task is buried. The first delivery of a promoted delayed task
+ *   (`Edgeq-Delayed-Seq`) reads its record too, so that a cancel stored before it is kept, but
+ *   stores nothing more before its handler: its outcome replaces the `delayed` record.
  *
  * So a handler that kills its process runs at most `max_attempts` times, as long as the server's
  * count holds. On 2.9 it does not always: a redelivery that first went to a pull request of a
@@ -19,12 +21,15 @@
  */
 import type { Edgeq } from "../client.ts";
 import type { Delivery } from "../delivery.ts";
-import { type IncomingTask } from "../message.ts";
-import { DEFAULT_PRIORITY, parseTaskSubject } from "../names.ts";
+import { headersOf, type IncomingTask, taskId } from "../message.ts";
+import { DEFAULT_PRIORITY, HEADER_DELAYED_SEQ, parseTaskSubject } from "../names.ts";
 import { FINAL_STATUSES, newRecord, type TaskRecord } from "../record.ts";
 import { resolvePolicy, type RetryPolicy } from "../retry.ts";
 import { clip, finished, type Run } from "./run.ts";
 import type { Settler } from "./settle.ts";
+
+/** A record as read, with its revision. */
+type Found = { record: TaskRecord | null; revision: number };
 
 /** Times a run re-reads its record when a write landed between its read and its `running` write. */
 const BEGIN_REREADS = 2;
@@ -36,6 +41,9 @@ export class Attempts {
     private readonly settler: Settler,
     private readonly report: (err: unknown) => void,
   ) {}
+
+  /** Records read ahead of their runs (readAhead), by delivery. */
+  readonly #readsAhead = new WeakMap<Delivery, Promise<Found>>();
 
   /** Resolved policies by what the message said (one object per header set, message.ts) and its queue and type. */
   readonly #policies = new WeakMap<Partial<RetryPolicy>, Map<string, RetryPolicy>>();
@@ -55,15 +63,13 @@ export class Attempts {
 
   /** Whether the delivery may start at once, with nothing stored before its handler. */
   isFirst(delivery: Delivery, task: IncomingTask | Error): task is IncomingTask {
-    // A requeue's record is read first; a promoted delayed task's revision is known (the scheduler read it).
-    return !(task instanceof Error) && delivery.deliveryCount === 1 && (task.recordRevision === null || task.delayedSeq !== undefined);
+    // A requeue's record is read first, and so is a promoted delayed task's (it may have been canceled).
+    return !(task instanceof Error) && delivery.deliveryCount === 1 && task.recordRevision === null && task.delayedSeq === undefined;
   }
 
   /** Starts the run of a first delivery: attempt 1, its outcome created in the record. */
   beginFirst(run: Run, task: IncomingTask): void {
     run.begin(task, this.#policy(task), null, this.workerId);
-    // Its outcome replaces the `delayed` record its submitter wrote.
-    if (task.delayedSeq !== undefined) run.revision = task.recordRevision ?? 0;
   }
 
   /**
@@ -74,11 +80,25 @@ export class Attempts {
     return this.#beginFromRecord(run, task, BEGIN_REREADS);
   }
 
+  /**
+   * Starts reading the record of a redelivery or a promoted delayed task as it arrives, so that its
+   * run does not wait a round trip in its slot (a requeue, rare, reads when it starts). A cancel
+   * stored meanwhile is still kept: its notice stops the run, or its outcome write is refused.
+   */
+  readAhead(delivery: Delivery): void {
+    if (delivery.deliveryCount === 1 && !headersOf(delivery.msg)?.get(HEADER_DELAYED_SEQ)) return;
+    const read = this.edgeq.tasks.read(taskId(delivery.msg, delivery.streamSeq));
+    read.catch(() => {}); // reported by the run that takes it
+    this.#readsAhead.set(delivery, read);
+  }
+
   async #beginFromRecord(run: Run, task: IncomingTask | Error, rereads: number): Promise<boolean> {
     const { delivery } = run;
-    let found: { record: TaskRecord | null; revision: number };
+    const ahead = this.#readsAhead.get(delivery);
+    this.#readsAhead.delete(delivery);
+    let found: Found;
     try {
-      found = await this.edgeq.tasks.read(run.id);
+      found = await (ahead ?? this.edgeq.tasks.read(run.id));
     } catch (err) {
       this.report(err);
       delivery.nak(1000);
@@ -102,6 +122,12 @@ export class Attempts {
       return false;
     }
     run.revision = found.revision;
+    // A delayed task's first run after its promotion: its outcome replaces the `delayed` record, as
+    // a first delivery's creates one, with nothing stored before the handler.
+    if (previous?.status === "delayed" && delivery.deliveryCount === 1 && !(task instanceof Error)) {
+      run.begin(task, this.#policy(task), null, this.workerId);
+      return true;
+    }
     if (task instanceof Error) {
       await this.settler.settled(run, unreadable(delivery, run.id, task));
       return false;

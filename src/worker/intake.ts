@@ -63,6 +63,8 @@ export interface IntakeHost {
   waiting(): number;
   readonly concurrency: number;
   readonly idlePullMs: number;
+  /** Called when a delivery arrives to be held, before onArrival. */
+  onHeld(delivery: Delivery): void;
   /** Called when a delivery arrives: the worker starts what it has slots for. */
   onArrival(): void;
   /** How the deliveries' answers are sent. */
@@ -244,6 +246,7 @@ export class Intake {
     lane.held.push(delivery);
     // A paused lane's waits for the resume, and keeps no other lane from being asked.
     if (!lane.paused) this.#held++;
+    this.worker.onHeld(delivery);
     this.worker.onArrival();
   }
 

@@ -85,6 +85,7 @@ export class Worker {
       waiting: () => this.#gate?.size ?? 0,
       concurrency: opts.concurrency,
       idlePullMs: opts.idlePullMs,
+      onHeld: (delivery) => this.#attempts.readAhead(delivery),
       onArrival: () => this.#startHeld(),
       respond: (subject, data) => edgeq.requests.post(subject, data),
       handBack: (delivery) => void this.#giveBack(new Run(delivery, taskId(delivery.msg, delivery.streamSeq), this.#leases.late)),
