@@ -14,7 +14,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { LocalCluster } from "./cluster.ts";
 import { edgeqCommand, type RuntimeName, RUNTIMES } from "./commands.ts";
-import { readSettings } from "../src/settings.ts";
+import { readSettings } from "../src/client/settings.ts";
 
 const { port } = readSettings((name) => process.env[name]);
 const cluster = await LocalCluster.start({ storeDir: resolve(process.env.EDGEQ_CLUSTER_STORE || ".edgeq/cluster") });

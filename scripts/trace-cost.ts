@@ -5,8 +5,8 @@
  */
 import { trace } from "@opentelemetry/api";
 import { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
-import { encodeTask, type TaskAddress } from "../src/message.ts";
-import { startSubmit, submitContext } from "../src/tracing.ts";
+import { encodeTask, type TaskAddress } from "../src/wire/message.ts";
+import { startSubmit, submitContext } from "../src/wire/tracing.ts";
 
 const N = 100_000;
 const ROUNDS = 7;

@@ -2,14 +2,13 @@
  * edgeq's library: submitting, working and reading tasks. It loads no HTTP framework and no CLI:
  * the API is `edgeq/api` (src/api/mod.ts), the command `edgeq/cli` (src/cli/mod.ts).
  */
-export { Edgeq } from "./client.ts";
-export { Queue } from "./queue.ts";
+export { Edgeq, Queue } from "./client/mod.ts";
 export { Worker, workerOptionsSchema } from "./worker/mod.ts";
-export { DeadLetters } from "./dead-letters.ts";
-export { parseBackoff, resolvePolicy, retryDelayMs } from "./retry.ts";
-export { configSchema, resolveConfig } from "./config.ts";
-export { DEFAULT_NATS_URL, ENV_NAMES, readSettings } from "./settings.ts";
-export { natsConnectOptions } from "./nats-options.ts";
+export { DeadLetters } from "./tasks/mod.ts";
+export { parseBackoff, resolvePolicy, retryDelayMs } from "./wire/mod.ts";
+export { configSchema, resolveConfig } from "./nats/mod.ts";
+export { DEFAULT_NATS_URL, ENV_NAMES, readSettings } from "./client/mod.ts";
+export { natsConnectOptions } from "./nats/mod.ts";
 export {
   CanceledError,
   ConflictError,
@@ -26,7 +25,7 @@ export {
   UnauthorizedError,
   UnavailableError,
   ValidationError,
-} from "./errors.ts";
+} from "./wire/mod.ts";
 export {
   CANCEL_SUBJECT_ROOT,
   cancelSubject,
@@ -51,29 +50,24 @@ export {
   taskSubject,
   WORK_STREAM,
   WORKERS_BUCKET,
-} from "./names.ts";
-export { TASK_STATUSES } from "./record.ts";
+} from "./wire/mod.ts";
+export { TASK_STATUSES } from "./wire/mod.ts";
 export { EVENT_NAMES } from "./events/event.ts";
-export { EVENTS_SUBJECT_ROOT, eventSubject } from "./names.ts";
+export { EVENTS_SUBJECT_ROOT, eventSubject } from "./wire/mod.ts";
 
-export type { EdgeqConfig, EdgeqConfigInput } from "./config.ts";
-export type { Health } from "./health.ts";
+export type { EdgeqConfig, EdgeqConfigInput } from "./nats/mod.ts";
+export type { Health } from "./client/mod.ts";
 export type { WorkerInfo } from "./worker/mod.ts";
-export type { SubmitOptions } from "./message.ts";
-export type { Priority } from "./names.ts";
-export type { ReadTextFile } from "./nats-options.ts";
-export type { Env, EnvName, NatsSettings, Settings } from "./settings.ts";
-export type { Submitted, TaskSpec } from "./queue.ts";
-export type { Attempt, TaskRecord, TaskStatus } from "./record.ts";
-export type { TaskRecords } from "./records.ts";
-export type { ListOptions, TaskPage } from "./task-listing.ts";
-export type { DeadLetter } from "./dead-letters.ts";
-export type { CancelFilter } from "./cancel.ts";
+export type { Priority, SubmitOptions } from "./wire/mod.ts";
+export type { ReadTextFile } from "./nats/mod.ts";
+export type { Env, EnvName, NatsSettings, Settings, Submitted, TaskSpec } from "./client/mod.ts";
+export type { Attempt, TaskRecord, TaskStatus } from "./wire/mod.ts";
+export type { CancelFilter, DeadLetter, ListOptions, TaskPage, TaskRecords } from "./tasks/mod.ts";
 export type { EventName, TaskEvent } from "./events/event.ts";
 export type { Events } from "./events/events.ts";
 export type { EventFilter, EventSubscription } from "./events/subscription.ts";
 export type { FlowInput, FlowNodeInput, Flows, FlowSubmitted, ParentOutcome } from "./flows/mod.ts";
-export type { QueueState, QueueStates, QueueSummary } from "./queue-states.ts";
-export type { Backoff, RetryPolicy } from "./retry.ts";
-export type { Runtime } from "./runtime.ts";
+export type { QueueState, QueueStates, QueueSummary } from "./client/mod.ts";
+export type { Backoff, RetryPolicy } from "./wire/mod.ts";
+export type { Runtime } from "./adapter/mod.ts";
 export type { Handler, Handlers, TaskContext, WorkerOptions } from "./worker/mod.ts";

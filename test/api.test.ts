@@ -5,8 +5,8 @@
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createApi } from "../src/api/app.ts";
-import { Edgeq } from "../src/client.ts";
-import { TASKS_BUCKET, WORK_STREAM } from "../src/names.ts";
+import { Edgeq } from "../src/client/client.ts";
+import { TASKS_BUCKET, WORK_STREAM } from "../src/wire/names.ts";
 import type { Worker } from "../src/worker/mod.ts";
 import { handlers } from "../workers/demo.ts";
 import { checkInvariants, RecordWatch } from "./helpers/invariants.ts";

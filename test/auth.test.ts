@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, test } from "vitest";
 import { createApi } from "../src/api/app.ts";
 import { constantTimeEqual, parseApiTokens } from "../src/api/auth.ts";
-import { WORK_STREAM } from "../src/names.ts";
+import { WORK_STREAM } from "../src/wire/names.ts";
 import { parseRateLimit, RateLimiter } from "../src/api/rate-limit.ts";
 import { freePort, waitForPort } from "./helpers/nats-server.ts";
 import { type EdgeqProcess, type Runtime, runEdgeq } from "./helpers/processes.ts";

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, expect, test } from "vitest";
 import { createApi } from "../src/api/app.ts";
-import { WORK_STREAM } from "../src/names.ts";
+import { WORK_STREAM } from "../src/wire/names.ts";
 import type { Worker } from "../src/worker/mod.ts";
 import { checkInvariants, RecordWatch } from "./helpers/invariants.ts";
 import { type EdgeqProcess, eventually, runEdgeq } from "./helpers/processes.ts";

@@ -8,7 +8,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { PermanentError } from "../src/errors.ts";
+import { PermanentError } from "../src/wire/errors.ts";
 import type { Worker } from "../src/worker/mod.ts";
 import { freePort } from "./helpers/nats-server.ts";
 import { EdgeqProcess, ROOT, type Runtime, runEdgeq } from "./helpers/processes.ts";

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { afterEach, expect, test } from "vitest";
-import { Edgeq } from "../src/client.ts";
+import { Edgeq } from "../src/client/client.ts";
 import { freePort, NatsServer, waitForPort } from "./helpers/nats-server.ts";
 import { type EdgeqProcess, eventually, ROOT, type Runtime, runEdgeq } from "./helpers/processes.ts";
 
@@ -64,7 +64,7 @@ test.each([
   [["serve"], { PORT: "eighty" }, /--port \/ PORT: must be a number/],
   [["worker"], {}, /worker needs <module>/],
   [["worker", "no-such-module.ts"], {}, /cannot load worker module no-such-module.ts/],
-  [["worker", `${ROOT}src/names.ts`], {}, /exports no "handlers" object/],
+  [["worker", `${ROOT}src/wire/names.ts`], {}, /exports no "handlers" object/],
   [["worker", "x.ts", "--concurrency", "0"], {}, /--concurrency \/ EDGEQ_CONCURRENCY: must be at least 1/],
   [["worker", "x.ts", "--queues", "a.b"], {}, /--queues \/ EDGEQ_QUEUES: must be 1-64/],
   [["launch"], {}, /unknown command "launch"; one of serve, worker, dev, submit, tasks, task, cancel, queues, pause, resume, workers, schedules, dead, top/],

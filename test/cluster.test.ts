@@ -6,7 +6,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { LocalCluster } from "../deploy/cluster.ts";
-import type { Edgeq } from "../src/client.ts";
+import type { Edgeq } from "../src/client/client.ts";
 import { openOnCluster, STREAMS, untilAccepted } from "./helpers/cluster.ts";
 import { checkInvariants, RecordWatch } from "./helpers/invariants.ts";
 

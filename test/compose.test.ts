@@ -8,7 +8,7 @@ import { join, posix } from "node:path";
 import { expect, test } from "vitest";
 import { parse } from "yaml";
 import { NATS_CONFIG_DIR } from "../deploy/nats-node.ts";
-import { ENV_NAMES } from "../src/settings.ts";
+import { ENV_NAMES } from "../src/client/settings.ts";
 import { ROOT } from "./helpers/processes.ts";
 
 interface Service {

@@ -8,8 +8,8 @@
  */
 import { connect } from "@nats-io/transport-node";
 import { afterAll, expect, test } from "vitest";
-import { Edgeq } from "../src/client.ts";
-import { TASKS_BUCKET, WORK_STREAM } from "../src/names.ts";
+import { Edgeq } from "../src/client/client.ts";
+import { TASKS_BUCKET, WORK_STREAM } from "../src/wire/names.ts";
 import { useNats } from "./helpers/setup.ts";
 
 const env = useNats();

@@ -7,13 +7,13 @@ import { connect as connectTcp } from "node:net";
 import { afterEach, describe, expect, test } from "vitest";
 import { connect } from "@nats-io/transport-node";
 import { createApi } from "../src/api/app.ts";
-import { Edgeq } from "../src/client.ts";
-import { ConflictError } from "../src/errors.ts";
-import { consumerName, DEAD_STREAM, taskSubject, WORK_STREAM } from "../src/names.ts";
-import { ensureTopology } from "../src/topology.ts";
+import { Edgeq } from "../src/client/client.ts";
+import { ConflictError } from "../src/wire/errors.ts";
+import { consumerName, DEAD_STREAM, taskSubject, WORK_STREAM } from "../src/wire/names.ts";
+import { ensureTopology } from "../src/nats/topology.ts";
 import type { Handlers, Worker } from "../src/worker/mod.ts";
 import { eventually } from "./helpers/processes.ts";
-import { QUEUE_LENGTH_REFRESH_MS } from "../src/queue-length.ts";
+import { QUEUE_LENGTH_REFRESH_MS } from "../src/client/queue-length.ts";
 import { publishRequeued, putRecord, useNats } from "./helpers/setup.ts";
 
 // dl-race's bound makes this handle read the queue's length before publishing a requeue, so that a

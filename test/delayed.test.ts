@@ -7,8 +7,8 @@ import { headers } from "@nats-io/nats-core";
 import { afterAll, afterEach, beforeAll, expect, test } from "vitest";
 import { createApi } from "../src/api/app.ts";
 import { recordDelayed } from "../src/delayed/record.ts";
-import { encodeTask } from "../src/message.ts";
-import { resolvePolicy } from "../src/retry.ts";
+import { encodeTask } from "../src/wire/message.ts";
+import { resolvePolicy } from "../src/wire/retry.ts";
 import type { Scheduler } from "../src/delayed/mod.ts";
 import {
   consumerName,
@@ -21,7 +21,7 @@ import {
   HEADER_SUBJECT,
   taskSubject,
   WORK_STREAM,
-} from "../src/names.ts";
+} from "../src/wire/names.ts";
 import type { TaskContext } from "../src/worker/options.ts";
 import type { Worker } from "../src/worker/mod.ts";
 import { checkInvariants, RecordWatch } from "./helpers/invariants.ts";

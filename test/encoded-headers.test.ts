@@ -1,10 +1,10 @@
 /**
- * Headers made once as text (src/encoded-headers.ts) reach a subscriber as nats.js's own would:
+ * Headers made once as text (src/wire/encoded-headers.ts) reach a subscriber as nats.js's own would:
  * nats.js must keep reading a message's headers through their encode() for this to pass.
  */
 import { headers, type MsgHdrsImpl } from "@nats-io/nats-core";
 import { expect, test } from "vitest";
-import { EncodedHeaders, headerLines } from "../src/encoded-headers.ts";
+import { EncodedHeaders, headerLines } from "../src/wire/encoded-headers.ts";
 import { useNats } from "./helpers/setup.ts";
 
 const env = useNats();

@@ -7,11 +7,11 @@
 import { afterAll, afterEach, expect, test } from "vitest";
 import { createApi } from "../src/api/app.ts";
 import { nodeRuntime } from "../src/adapter/node/runtime.ts";
-import { PermanentError } from "../src/errors.ts";
+import { PermanentError } from "../src/wire/errors.ts";
 import type { TaskEvent } from "../src/events/event.ts";
 import type { EventFilter, EventSubscription } from "../src/events/subscription.ts";
 import { waitForOutcome } from "../src/events/wait.ts";
-import type { Served } from "../src/runtime.ts";
+import type { Served } from "../src/adapter/runtime.ts";
 import type { TaskContext } from "../src/worker/options.ts";
 import type { Worker } from "../src/worker/mod.ts";
 import { parseApiTokens } from "../src/api/auth.ts";
@@ -175,7 +175,7 @@ test("waitFor is woken by the task's events, not by polling", async () => {
 });
 
 test("waitFor still ends, by its slow read, when no event comes (a worker that publishes none)", async () => {
-  const { Edgeq } = await import("../src/client.ts");
+  const { Edgeq } = await import("../src/client/client.ts");
   const quiet = await Edgeq.open(env.nc, { events: false, backoff: "fixed:100" });
   // Ends after waitFor has subscribed: no event comes, so only the slow read can see it.
   workers.push(await quiet.worker({ quiet: () => new Promise((r) => setTimeout(() => r("shh"), 700)) }, { queues: ["ev-quiet"] }));

@@ -6,9 +6,9 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { LocalCluster } from "../deploy/cluster.ts";
-import type { Edgeq } from "../src/client.ts";
-import { WORK_STREAM } from "../src/names.ts";
-import type { TaskRecord } from "../src/record.ts";
+import type { Edgeq } from "../src/client/client.ts";
+import { WORK_STREAM } from "../src/wire/names.ts";
+import type { TaskRecord } from "../src/wire/record.ts";
 import type { Worker } from "../src/worker/mod.ts";
 import { openOnCluster, untilAccepted } from "./helpers/cluster.ts";
 import { checkInvariants, RecordWatch } from "./helpers/invariants.ts";

@@ -7,9 +7,9 @@
 import { afterAll, afterEach, beforeAll, expect, test } from "vitest";
 import { createApi } from "../src/api/app.ts";
 import type { Scheduler } from "../src/delayed/mod.ts";
-import { PermanentError } from "../src/errors.ts";
-import { flowGateKey, FLOWS_BUCKET, HEADER_HAS_DEPENDENTS, pendingSubject, TASKS_BUCKET } from "../src/names.ts";
-import { newRecord } from "../src/record.ts";
+import { PermanentError } from "../src/wire/errors.ts";
+import { flowGateKey, FLOWS_BUCKET, HEADER_HAS_DEPENDENTS, pendingSubject, TASKS_BUCKET } from "../src/wire/names.ts";
+import { newRecord } from "../src/wire/record.ts";
 import type { Handlers, TaskContext, Worker } from "../src/worker/mod.ts";
 import { eventually } from "./helpers/processes.ts";
 import { useNats } from "./helpers/setup.ts";

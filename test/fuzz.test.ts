@@ -9,7 +9,7 @@
 import { beforeAll, expect, test } from "vitest";
 import { createApi } from "../src/api/app.ts";
 import { parseApiTokens } from "../src/api/auth.ts";
-import { FLOWS_BUCKET, TASKS_BUCKET, WORK_STREAM } from "../src/names.ts";
+import { FLOWS_BUCKET, TASKS_BUCKET, WORK_STREAM } from "../src/wire/names.ts";
 import { useNats } from "./helpers/setup.ts";
 
 const env = useNats();

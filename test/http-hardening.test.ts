@@ -13,8 +13,8 @@ import { nodeRuntime } from "../src/adapter/node/runtime.ts";
 import { createApi } from "../src/api/app.ts";
 import { limitTime } from "../src/api/time-limit.ts";
 import { MAX_JSON_DEPTH, MAX_JSON_WIDTH, type ServeLimits } from "../src/api/limits.ts";
-import { UnavailableError } from "../src/errors.ts";
-import type { Served } from "../src/runtime.ts";
+import { UnavailableError } from "../src/wire/errors.ts";
+import type { Served } from "../src/adapter/runtime.ts";
 import { EdgeqProcess, eventually, ROOT } from "./helpers/processes.ts";
 import { useNats } from "./helpers/setup.ts";
 

@@ -5,9 +5,9 @@
  */
 import type { Msg } from "@nats-io/nats-core";
 import { expect, test } from "vitest";
-import type { Delivery } from "../src/delivery.ts";
-import type { PullOptions, PullResult, Puller } from "../src/puller.ts";
-import type { Priority } from "../src/names.ts";
+import type { Delivery } from "../src/nats/delivery.ts";
+import type { PullOptions, PullResult, Puller } from "../src/nats/puller.ts";
+import type { Priority } from "../src/wire/names.ts";
 import { Intake, type LaneOf } from "../src/worker/intake.ts";
 
 interface OpenPull {

@@ -3,7 +3,7 @@
  * invariant is broken: each case below breaks one on a real server, as a bug would.
  */
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { newRecord } from "../src/record.ts";
+import { newRecord } from "../src/wire/record.ts";
 import type { Worker } from "../src/worker/mod.ts";
 import { checkInvariants, RecordWatch } from "./helpers/invariants.ts";
 import { putRecord, useNats } from "./helpers/setup.ts";

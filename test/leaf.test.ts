@@ -6,9 +6,9 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { type Hub, startHub, startLeaf } from "../deploy/edge-site.ts";
 import type { NatsNode } from "../deploy/nats-node.ts";
-import { Edgeq } from "../src/client.ts";
-import { UnavailableError } from "../src/errors.ts";
-import { WORK_STREAM } from "../src/names.ts";
+import { Edgeq } from "../src/client/client.ts";
+import { UnavailableError } from "../src/wire/errors.ts";
+import { WORK_STREAM } from "../src/wire/names.ts";
 import { type EdgeqProcess, eventually, runEdgeq } from "./helpers/processes.ts";
 
 let hub: Hub;

@@ -9,8 +9,8 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import fc from "fast-check";
 import { afterAll, expect, test } from "vitest";
-import { Edgeq } from "../src/client.ts";
-import { ConflictError, PermanentError } from "../src/errors.ts";
+import { Edgeq } from "../src/client/client.ts";
+import { ConflictError, PermanentError } from "../src/wire/errors.ts";
 import type { TaskContext } from "../src/worker/options.ts";
 import type { Worker } from "../src/worker/mod.ts";
 import { checkInvariants, RecordWatch } from "./helpers/invariants.ts";

@@ -5,8 +5,8 @@
  */
 import { spawn } from "node:child_process";
 import { afterEach, expect, test } from "vitest";
-import { resolveConfig } from "../src/config.ts";
-import { readSettings } from "../src/settings.ts";
+import { resolveConfig } from "../src/nats/config.ts";
+import { readSettings } from "../src/client/settings.ts";
 import { EdgeqProcess, eventually, ROOT } from "./helpers/processes.ts";
 import { useNats } from "./helpers/setup.ts";
 import { maxOverlap } from "./helpers/overlap.ts";

@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { createServer } from "node:net";
 import { afterEach, expect, test } from "vitest";
 import { createApi } from "../src/api/app.ts";
-import { EdgeqError, PermanentError } from "../src/errors.ts";
+import { EdgeqError, PermanentError } from "../src/wire/errors.ts";
 import { Registry } from "../src/metrics/registry.ts";
 import type { Worker } from "../src/worker/mod.ts";
 import { freePort } from "./helpers/nats-server.ts";

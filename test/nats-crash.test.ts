@@ -6,7 +6,7 @@
  */
 import { connect } from "@nats-io/transport-node";
 import { afterAll, expect, test } from "vitest";
-import { Edgeq } from "../src/client.ts";
+import { Edgeq } from "../src/client/client.ts";
 import { freePort, NatsServer, waitForPort } from "./helpers/nats-server.ts";
 import { checkInvariants, RecordWatch } from "./helpers/invariants.ts";
 import { type EdgeqProcess, eventually, runEdgeq } from "./helpers/processes.ts";

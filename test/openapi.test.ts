@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { expect, test } from "vitest";
 import { createApi } from "../src/api/app.ts";
-import type { Edgeq } from "../src/client.ts";
+import type { Edgeq } from "../src/client/client.ts";
 import { ROOT } from "./helpers/processes.ts";
 
 // The document needs no NATS: building the app needs only the handle's shape.

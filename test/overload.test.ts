@@ -6,7 +6,7 @@
  */
 import { spawn } from "node:child_process";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { FINAL_STATUSES } from "../src/record.ts";
+import { FINAL_STATUSES } from "../src/wire/record.ts";
 import type { Worker } from "../src/worker/mod.ts";
 import { EdgeqProcess, eventually, ROOT } from "./helpers/processes.ts";
 import { RssWatch } from "./helpers/rss-watch.ts";

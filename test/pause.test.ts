@@ -6,7 +6,7 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, afterEach, beforeAll, expect, test } from "vitest";
 import { createApi } from "../src/api/app.ts";
-import { Edgeq } from "../src/client.ts";
+import { Edgeq } from "../src/client/client.ts";
 import type { Worker } from "../src/worker/mod.ts";
 import { checkInvariants, RecordWatch } from "./helpers/invariants.ts";
 import { eventually } from "./helpers/processes.ts";

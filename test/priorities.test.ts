@@ -4,7 +4,7 @@
  * ones; with `priorityWeights: "strict"` the backlog of high tasks goes first.
  */
 import { afterEach, expect, test } from "vitest";
-import type { Priority } from "../src/names.ts";
+import type { Priority } from "../src/wire/names.ts";
 import type { TaskContext } from "../src/worker/options.ts";
 import type { Worker, WorkerOptions } from "../src/worker/mod.ts";
 import { eventually } from "./helpers/processes.ts";

@@ -5,8 +5,8 @@
  */
 import { afterEach, expect, test } from "vitest";
 import { createApi } from "../src/api/app.ts";
-import { ValidationError } from "../src/errors.ts";
-import { TASKS_BUCKET } from "../src/names.ts";
+import { ValidationError } from "../src/wire/errors.ts";
+import { TASKS_BUCKET } from "../src/wire/names.ts";
 import type { TaskContext } from "../src/worker/options.ts";
 import type { Worker } from "../src/worker/mod.ts";
 import { eventually } from "./helpers/processes.ts";

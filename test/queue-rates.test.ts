@@ -4,11 +4,11 @@
  */
 import { afterEach, expect, test } from "vitest";
 import { createApi } from "../src/api/app.ts";
-import { PermanentError } from "../src/errors.ts";
-import { HEADER_KEY } from "../src/names.ts";
+import { PermanentError } from "../src/wire/errors.ts";
+import { HEADER_KEY } from "../src/wire/names.ts";
 import type { Worker } from "../src/worker/mod.ts";
 import { OutcomeRates } from "../src/worker/outcome-rates.ts";
-import type { TaskRecord } from "../src/record.ts";
+import type { TaskRecord } from "../src/wire/record.ts";
 import { eventually } from "./helpers/processes.ts";
 import { useNats } from "./helpers/setup.ts";
 

@@ -46,7 +46,7 @@ test("a task running across a restart completes, an idle worker picks up new tas
 
 test("a worker whose connection is closed under it stops pulling instead of spinning", async () => {
   const { connect } = await import("@nats-io/transport-node");
-  const { Edgeq } = await import("../src/client.ts");
+  const { Edgeq } = await import("../src/client/client.ts");
   const nc = await connect({ servers: env.server.url });
   const orphan = await (await Edgeq.open(nc)).worker(handlers, { idlePullMs: 1000, onError: () => {} });
   await nc.close();

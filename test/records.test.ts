@@ -4,8 +4,8 @@
  */
 import { afterEach, expect, test } from "vitest";
 import { createApi } from "../src/api/app.ts";
-import { TASKS_BUCKET } from "../src/names.ts";
-import { newRecord, type TaskRecord } from "../src/record.ts";
+import { TASKS_BUCKET } from "../src/wire/names.ts";
+import { newRecord, type TaskRecord } from "../src/wire/record.ts";
 import type { Worker } from "../src/worker/mod.ts";
 import { eventually } from "./helpers/processes.ts";
 import { putRecord, useNats } from "./helpers/setup.ts";

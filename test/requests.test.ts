@@ -1,9 +1,9 @@
 /**
- * The hot path's requests (src/requests.ts): answers matched by hand on one inbox, one time-out for all.
+ * The hot path's requests (src/nats/requests.ts): answers matched by hand on one inbox, one time-out for all.
  */
 import { type Msg, TimeoutError } from "@nats-io/nats-core";
 import { expect, test } from "vitest";
-import { Requests } from "../src/requests.ts";
+import { Requests } from "../src/nats/requests.ts";
 import { block } from "./helpers/block.ts";
 import { useNats } from "./helpers/setup.ts";
 

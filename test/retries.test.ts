@@ -5,10 +5,10 @@
 import { headers } from "@nats-io/nats-core";
 import { afterEach, describe, expect, test } from "vitest";
 import { createApi } from "../src/api/app.ts";
-import { PermanentError, QueueFullError, ValidationError } from "../src/errors.ts";
-import { consumerName, WORK_STREAM } from "../src/names.ts";
-import type { TaskRecord } from "../src/record.ts";
-import { parseBackoff, retryDelayMs } from "../src/retry.ts";
+import { PermanentError, QueueFullError, ValidationError } from "../src/wire/errors.ts";
+import { consumerName, WORK_STREAM } from "../src/wire/names.ts";
+import type { TaskRecord } from "../src/wire/record.ts";
+import { parseBackoff, retryDelayMs } from "../src/wire/retry.ts";
 import type { Handlers, Worker, WorkerOptions } from "../src/worker/mod.ts";
 import { eventually } from "./helpers/processes.ts";
 import { useNats } from "./helpers/setup.ts";

@@ -11,8 +11,8 @@ import { join } from "node:path";
 import { afterAll, expect, test } from "vitest";
 import { RUNTIMES } from "../deploy/commands.ts";
 import { freePort, waitForPort } from "../deploy/ports.ts";
-import { UnavailableError } from "../src/errors.ts";
-import { WORK_STREAM } from "../src/names.ts";
+import { UnavailableError } from "../src/wire/errors.ts";
+import { WORK_STREAM } from "../src/wire/names.ts";
 import { untilAccepted } from "./helpers/cluster.ts";
 import { EdgeqProcess, eventually, ROOT } from "./helpers/processes.ts";
 

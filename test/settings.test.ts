@@ -11,8 +11,8 @@ import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { NatsServer } from "./helpers/nats-server.ts";
-import { consumerName, STATS_BUCKET, WORK_STREAM } from "../src/names.ts";
-import { ENV_NAMES, readSettings } from "../src/settings.ts";
+import { consumerName, STATS_BUCKET, WORK_STREAM } from "../src/wire/names.ts";
+import { ENV_NAMES, readSettings } from "../src/client/settings.ts";
 import { type EdgeqProcess, runEdgeq } from "./helpers/processes.ts";
 
 const envOf = (vars: Record<string, string>) => (name: string) => vars[name];

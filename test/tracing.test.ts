@@ -11,7 +11,7 @@ import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { createApi } from "../src/api/app.ts";
-import { taskSubject, WORK_STREAM } from "../src/names.ts";
+import { taskSubject, WORK_STREAM } from "../src/wire/names.ts";
 import { DENO } from "../deploy/commands.ts";
 import { EdgeqProcess, eventually, ROOT } from "./helpers/processes.ts";
 import { useNats } from "./helpers/setup.ts";

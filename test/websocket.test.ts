@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { type Hub, startHub } from "../deploy/edge-site.ts";
-import { Edgeq } from "../src/client.ts";
+import { Edgeq } from "../src/client/client.ts";
 import { type EdgeqProcess, ROOT, runEdgeq } from "./helpers/processes.ts";
 
 let hub: Hub;

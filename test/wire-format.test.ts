@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { headers } from "@nats-io/nats-core";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import type { Scheduler } from "../src/delayed/mod.ts";
-import { DEAD_STREAM, DELAY_SLOT_MS, DELAYED_SUBJECT_ROOT, HEADER_RUN_AT } from "../src/names.ts";
+import { DEAD_STREAM, DELAY_SLOT_MS, DELAYED_SUBJECT_ROOT, HEADER_RUN_AT } from "../src/wire/names.ts";
 import type { TaskContext } from "../src/worker/options.ts";
 import type { Worker } from "../src/worker/mod.ts";
 import { eventually, ROOT } from "./helpers/processes.ts";

@@ -8,7 +8,7 @@
  * process to measure apart.)
  */
 import { jetstreamManager } from "@nats-io/jetstream";
-import { DELAYED_STREAM, WORK_STREAM } from "../../src/names.ts";
+import { DELAYED_STREAM, WORK_STREAM } from "../../src/wire/names.ts";
 import { produce, Workers } from "../measure.ts";
 import { rssMb } from "../procstat.ts";
 import type { Row } from "../results.ts";

@@ -5,7 +5,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Edgeq } from "../../src/mod.ts";
-import { consumerFilter, consumerName, PRIORITIES, WORK_STREAM } from "../../src/names.ts";
+import { consumerFilter, consumerName, PRIORITIES, WORK_STREAM } from "../../src/wire/names.ts";
 import { connectTo, unlessMissing } from "./nats.ts";
 import type { BenchEnv, BenchPayload, System } from "./system.ts";
 

@@ -9,7 +9,7 @@
 import { AckPolicy, jetstream, jetstreamManager, type JsMsg, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { createInbox, headers, type Msg, type NatsConnection } from "@nats-io/nats-core";
-import { Requests } from "../../src/requests.ts";
+import { Requests } from "../../src/nats/requests.ts";
 import { connectTo, unlessMissing } from "./nats.ts";
 import type { BenchEnv, BenchPayload, System } from "./system.ts";
 

@@ -1,6 +1,6 @@
 /** What the two NATS systems share: connecting as edgeq's commands do, and cleanup. */
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { isNotFound } from "../../src/errors.ts";
+import { isNotFound } from "../../src/wire/errors.ts";
 import type { BenchEnv } from "./system.ts";
 
 /**

@@ -7,16 +7,21 @@ import { type Context, Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 import { type ApiToken, authenticate, requiredScope } from "./auth.ts";
-import type { Edgeq } from "../client.ts";
-import { parseInput } from "../config.ts";
+import type { Edgeq, Submitted } from "../client/mod.ts";
+import { parseInput } from "../nats/mod.ts";
 import {
+  DEFAULT_QUEUE,
   EdgeqError,
   fromNatsError,
+  idempotencyKeySchema,
+  idSchema,
   NotFoundError,
+  queueSchema,
   RateLimitedError,
   UnauthorizedError,
   UnavailableError,
-} from "../errors.ts";
+  withRequestContext,
+} from "../wire/mod.ts";
 import { dashboardRoutes } from "./dashboard.ts";
 import { deadLetterRoutes } from "./dead-letters.ts";
 import { eventRoutes } from "./events.ts";
@@ -28,11 +33,7 @@ import { limitBody, parseJson } from "./http-input.ts";
 import { limitTime } from "./time-limit.ts";
 import { ROUTE_TIMEOUT_MS } from "./limits.ts";
 import { flowRoutes } from "./flows.ts";
-import { idempotencyKeySchema, idSchema, queueSchema } from "../message.ts";
-import { DEFAULT_QUEUE } from "../names.ts";
-import type { Submitted } from "../queue.ts";
 import { type RateLimit, RateLimiter } from "./rate-limit.ts";
-import { withRequestContext } from "../tracing.ts";
 
 export interface ApiOptions {
   /** Reported as `gateway` by /health, as the tutorial's gateway did. */

@@ -10,7 +10,7 @@
  * `A-Z a-z 0-9 - . _ ~ + /`, optionally ending in `=` (RFC 6750's b64token, less nothing useful).
  * /health stays open. Without tokens the API is open, and the serve command says so.
  */
-import { ForbiddenError, UnauthorizedError, ValidationError } from "../errors.ts";
+import { ForbiddenError, UnauthorizedError, ValidationError } from "../wire/mod.ts";
 
 export const SCOPES = ["read", "submit", "admin"] as const;
 export type Scope = (typeof SCOPES)[number];

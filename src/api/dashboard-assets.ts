@@ -5,7 +5,7 @@
  * found two folders up from this file, which holds both for the sources (src/api/) and for the
  * Node build's chunks (dist/node/).
  */
-import { UnavailableError } from "../errors.ts";
+import { UnavailableError } from "../wire/mod.ts";
 
 export interface DashboardAssets {
   js: string;

@@ -4,12 +4,11 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import type { Edgeq } from "../client.ts";
-import { parseInput } from "../config.ts";
-import { limitSchema } from "../records.ts";
+import type { Edgeq } from "../client/mod.ts";
+import { parseInput } from "../nats/mod.ts";
+import { limitSchema } from "../tasks/mod.ts";
 import { parseJson } from "./http-input.ts";
-import { queueSchema } from "../message.ts";
-import { maxAttemptsSchema } from "../retry.ts";
+import { maxAttemptsSchema, queueSchema } from "../wire/mod.ts";
 
 export const deadLetterListSchema = z.object({
   queue: queueSchema.optional(),

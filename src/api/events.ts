@@ -7,10 +7,10 @@
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import { z } from "zod";
-import type { Edgeq } from "../client.ts";
-import { parseInput } from "../config.ts";
+import type { Edgeq } from "../client/mod.ts";
+import { parseInput } from "../nats/mod.ts";
 import { eventNameSchema } from "../events/subscription.ts";
-import { idSchema, queueSchema, typeSchema } from "../message.ts";
+import { idSchema, queueSchema, typeSchema } from "../wire/mod.ts";
 
 export const eventsQuerySchema = z.strictObject({
   queue: queueSchema.optional(),

@@ -4,9 +4,8 @@
  * Accepted whole (201) or not at all: a cycle, an unknown id or any bad field is a 400 naming it.
  */
 import { Hono } from "hono";
-import type { Edgeq } from "../client.ts";
+import type { Edgeq, Submitted } from "../client/mod.ts";
 import { fromSnakeCase } from "../flows/mod.ts";
-import type { Submitted } from "../queue.ts";
 import { parseJson } from "./http-input.ts";
 
 export function flowRoutes(edgeq: Edgeq, answer: (task: Submitted) => object): Hono {

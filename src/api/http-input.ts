@@ -1,7 +1,7 @@
 /** Reading request input the same way on every route: body sizes, JSON bodies, list limits, and their errors. */
 import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { PayloadTooLargeError, ValidationError } from "../errors.ts";
+import { PayloadTooLargeError, ValidationError } from "../wire/mod.ts";
 import { MAX_JSON_DEPTH, MAX_JSON_WIDTH } from "./limits.ts";
 
 /** Parses a JSON body; `optional` bodies may be empty, and are then `{}`. */

@@ -6,8 +6,8 @@
  * the workers' heartbeats.
  */
 import { Hono } from "hono";
-import type { Edgeq } from "../client.ts";
-import { DELAYED_STREAM } from "../names.ts";
+import type { Edgeq } from "../client/mod.ts";
+import { DELAYED_STREAM } from "../wire/mod.ts";
 import { EXPOSITION_CONTENT_TYPE, Registry } from "../metrics/registry.ts";
 import { TaskMetrics } from "../metrics/task-metrics.ts";
 

@@ -8,7 +8,7 @@
  * bounded: a bucket unused for a whole period has refilled, which is the same as having none, so
  * it is dropped; and past `maxCallers` buckets the least recently used goes.
  */
-import { ValidationError } from "../errors.ts";
+import { ValidationError } from "../wire/mod.ts";
 
 export interface RateLimit {
   limit: number;

@@ -5,8 +5,7 @@
  * to an answer but not here fails that test. Objects are strict for that reason.
  */
 import { z } from "zod";
-import { PRIORITIES } from "../names.ts";
-import { TASK_STATUSES } from "../record.ts";
+import { PRIORITIES, TASK_STATUSES } from "../wire/mod.ts";
 
 const time = z.iso.datetime({ offset: true });
 const count = z.number().int().min(0);

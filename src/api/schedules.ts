@@ -3,7 +3,7 @@
  * resume and delete. Errors reach the API's one `onError`.
  */
 import { Hono } from "hono";
-import type { Edgeq } from "../client.ts";
+import type { Edgeq } from "../client/mod.ts";
 import { parseJson } from "./http-input.ts";
 
 export function scheduleRoutes(edgeq: Edgeq): Hono {

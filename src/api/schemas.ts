@@ -3,11 +3,23 @@
  * them, and openapi.ts describes the API from them.
  */
 import { z } from "zod";
-import { limitSchema } from "../records.ts";
-import { delayMsSchema, dependsOnSchema, idempotencyKeySchema, idSchema, prioritySchema, queueSchema, runAtSchema, type SubmitOptions, typeSchema } from "../message.ts";
+import { limitSchema } from "../tasks/mod.ts";
+import {
+  backoffSchema,
+  delayMsSchema,
+  dependsOnSchema,
+  idempotencyKeySchema,
+  idSchema,
+  maxAttemptsSchema,
+  prioritySchema,
+  queueSchema,
+  runAtSchema,
+  type SubmitOptions,
+  TASK_STATUSES,
+  timeoutSchema,
+  typeSchema,
+} from "../wire/mod.ts";
 import { taskKeySchema } from "../limits/limit.ts";
-import { TASK_STATUSES } from "../record.ts";
-import { backoffSchema, maxAttemptsSchema, timeoutSchema } from "../retry.ts";
 
 export const submitBodySchema = z.strictObject(
   {

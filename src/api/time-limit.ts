@@ -1,6 +1,6 @@
 /** How long a route may take: its answer, a 503, comes through the app's one error mapper. */
 import type { MiddlewareHandler } from "hono";
-import { UnavailableError } from "../errors.ts";
+import { UnavailableError } from "../wire/mod.ts";
 
 /**
  * Answers 503 a request whose route takes longer than `ms`, through the app's error mapper (Hono's

@@ -1,8 +1,8 @@
 /** The shape of one `edgeq` command: its spec (flags, help) and what it does. */
 import type { z } from "zod";
-import { describeIssues } from "../config.ts";
-import { ValidationError } from "../errors.ts";
-import { type EnvName, readSettings, type Settings } from "../settings.ts";
+import { describeIssues } from "../nats/mod.ts";
+import { ValidationError } from "../wire/mod.ts";
+import { type EnvName, readSettings, type Settings } from "../client/mod.ts";
 import type { CommandSpec } from "./args.ts";
 import type { CliRuntime } from "./terminal.ts";
 import { UsageError } from "./usage-error.ts";

@@ -1,10 +1,9 @@
 /** Connecting the command to NATS and edgeq, with the settings' servers, credentials and TLS. */
 import type { NatsConnection } from "@nats-io/nats-core";
-import { Edgeq } from "../client.ts";
-import { UnavailableError } from "../errors.ts";
-import { natsConnectOptions } from "../nats-options.ts";
-import type { Runtime } from "../runtime.ts";
-import type { Settings } from "../settings.ts";
+import { Edgeq, type Settings } from "../client/mod.ts";
+import { UnavailableError } from "../wire/mod.ts";
+import { natsConnectOptions } from "../nats/mod.ts";
+import type { Runtime } from "../adapter/mod.ts";
 
 /** Connects and opens edgeq; a NATS that does not answer becomes one UnavailableError naming it. */
 export async function open(runtime: Runtime, settings: Settings): Promise<Edgeq> {

@@ -6,10 +6,9 @@
  *   edgeq queues / edgeq schedules / edgeq workers                              GET /queues, /schedules, /workers
  */
 import { z } from "zod";
-import { parseInput } from "../config.ts";
-import { queueSchema, typeSchema } from "../message.ts";
-import { PRIORITIES } from "../names.ts";
-import { limitSchema } from "../records.ts";
+import { parseInput } from "../nats/mod.ts";
+import { PRIORITIES, queueSchema, typeSchema } from "../wire/mod.ts";
+import { limitSchema } from "../tasks/mod.ts";
 import type { Command } from "./command.ts";
 import { withEdgeq } from "./connect.ts";
 import { ago, table } from "./table.ts";

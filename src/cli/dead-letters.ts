@@ -7,10 +7,9 @@
  *   edgeq dead purge <id> | --all [--queue q]
  */
 import { z } from "zod";
-import { queueSchema } from "../message.ts";
-import { limitSchema } from "../records.ts";
-import { maxAttemptsSchema } from "../retry.ts";
-import { wholeNumber } from "../settings.ts";
+import { maxAttemptsSchema, queueSchema } from "../wire/mod.ts";
+import { limitSchema } from "../tasks/mod.ts";
+import { wholeNumber } from "../client/mod.ts";
 import type { Command } from "./command.ts";
 import { withEdgeq } from "./connect.ts";
 import { ago, fields, short, table } from "./table.ts";

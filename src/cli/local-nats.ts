@@ -2,8 +2,8 @@
  * `edgeq dev` needs a NATS server. It uses one already listening on the port, or starts a
  * `nats-server -js` from the PATH with its store under `.edgeq/`, or says how to get one.
  */
-import type { Child, Runtime } from "../runtime.ts";
-import { UnavailableError } from "../errors.ts";
+import type { Child, Runtime } from "../adapter/mod.ts";
+import { UnavailableError } from "../wire/mod.ts";
 
 export interface LocalNats {
   url: string;

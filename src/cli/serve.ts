@@ -3,11 +3,10 @@
  * (both, with a local nats-server if none runs). They run until SIGINT or SIGTERM.
  */
 import { z } from "zod";
-import type { Edgeq } from "../client.ts";
-import { describeIssues } from "../config.ts";
-import { EdgeqError } from "../errors.ts";
-import type { Runtime } from "../runtime.ts";
-import { DEFAULT_NATS_URL, type Settings, wholeNumber } from "../settings.ts";
+import { DEFAULT_NATS_URL, type Edgeq, type Settings, wholeNumber } from "../client/mod.ts";
+import { describeIssues } from "../nats/mod.ts";
+import { EdgeqError } from "../wire/mod.ts";
+import type { Runtime } from "../adapter/mod.ts";
 import type { Handlers, Worker, WorkerOptions } from "../worker/mod.ts";
 import type { FlagSpec } from "./args.ts";
 import type { Command } from "./command.ts";

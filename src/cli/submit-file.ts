@@ -4,11 +4,9 @@
  * refused alone, with its line number; a chunk the server refuses (a full queue, NATS gone) is
  * refused whole. The summary counts accepted, duplicate and refused lines.
  */
-import type { Edgeq } from "../client.ts";
-import { describeIssues } from "../config.ts";
-import type { Priority } from "../names.ts";
-import { DEFAULT_QUEUE } from "../names.ts";
-import type { TaskSpec } from "../queue.ts";
+import type { Edgeq, TaskSpec } from "../client/mod.ts";
+import { describeIssues } from "../nats/mod.ts";
+import { DEFAULT_QUEUE, type Priority } from "../wire/mod.ts";
 import { optionsOf, submitBodySchema } from "../api/schemas.ts";
 import type { Context, Output } from "./command.ts";
 import { ProgressBar } from "./progress.ts";

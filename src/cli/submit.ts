@@ -7,11 +7,10 @@
  * otherwise.
  */
 import { z } from "zod";
-import type { Edgeq } from "../client.ts";
-import { parseInput } from "../config.ts";
+import type { Edgeq } from "../client/mod.ts";
+import { parseInput } from "../nats/mod.ts";
 import { taskKeySchema } from "../limits/limit.ts";
-import { prioritySchema, queueSchema, typeSchema } from "../message.ts";
-import { FINAL_STATUSES, type TaskRecord } from "../record.ts";
+import { FINAL_STATUSES, prioritySchema, queueSchema, type TaskRecord, typeSchema } from "../wire/mod.ts";
 import type { Command, Context, Output } from "./command.ts";
 import { withEdgeq } from "./connect.ts";
 import { submitFile } from "./submit-file.ts";

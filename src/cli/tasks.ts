@@ -1,6 +1,6 @@
 /** `edgeq tasks` (newest first, as GET /tasks) and `edgeq task <id>` (as GET /tasks/:id), as tables. */
 import { listQuerySchema } from "../api/schemas.ts";
-import { NotFoundError } from "../errors.ts";
+import { NotFoundError } from "../wire/mod.ts";
 import type { Command } from "./command.ts";
 import { withEdgeq } from "./connect.ts";
 import { ago, fields, short, table } from "./table.ts";

@@ -2,7 +2,7 @@
  * What the command needs from the runtime beyond the library's Runtime: the argument parser and the
  * terminal (progress bars and `edgeq top` redraw in place and read single keys).
  */
-import type { Runtime } from "../runtime.ts";
+import type { Runtime } from "../adapter/mod.ts";
 import type { ParseArgs } from "./args.ts";
 
 export interface Terminal {

@@ -5,10 +5,8 @@
  * exits, for scripts and tests.
  */
 import { z } from "zod";
-import type { Edgeq } from "../client.ts";
-import type { Health } from "../health.ts";
-import { PRIORITIES } from "../names.ts";
-import type { QueueSummary } from "../queue-states.ts";
+import type { Edgeq, Health, QueueSummary } from "../client/mod.ts";
+import { PRIORITIES } from "../wire/mod.ts";
 import type { WorkerInfo } from "../worker/mod.ts";
 import type { Command } from "./command.ts";
 import { disconnect, open } from "./connect.ts";

@@ -2,7 +2,7 @@
  * How the command reports a failure: one line saying what is wrong, and a hint saying what to do.
  * A stack trace is for bugs only.
  */
-import { EdgeqError, NotFoundError, UnavailableError, ValidationError } from "../errors.ts";
+import { EdgeqError, NotFoundError, UnavailableError, ValidationError } from "../wire/mod.ts";
 
 /** The command line itself is wrong; found before anything connects. */
 export class UsageError extends ValidationError {

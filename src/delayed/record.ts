@@ -4,10 +4,8 @@
  * and the promoted task's first run reads it. (The delayed stream cannot be searched by id cheaply:
  * its subjects carry only the due slot.)
  */
-import { ConflictError } from "../errors.ts";
-import type { OutgoingTask } from "../message.ts";
-import { newRecord } from "../record.ts";
-import type { TaskRecords } from "../records.ts";
+import { ConflictError, newRecord, type OutgoingTask } from "../wire/mod.ts";
+import type { TaskRecords } from "../tasks/mod.ts";
 
 export async function recordDelayed(records: TaskRecords, task: OutgoingTask, seq: number): Promise<void> {
   const now = new Date().toISOString();

@@ -8,8 +8,8 @@
  * were missed (a holder died and the lease moved) are all submitted, in order. Of ticks missed for
  * longer (no process ran the scheduler), only the latest is, if it is less than a day old: catch up one.
  */
-import type { Edgeq } from "../client.ts";
-import { scheduledTaskId } from "../names.ts";
+import type { Edgeq } from "../client/mod.ts";
+import { scheduledTaskId } from "../wire/mod.ts";
 import { pattern, type Schedule } from "./schedules.ts";
 
 /** How often the schedules are read again (a new one, or a change, applies within this). */

@@ -16,10 +16,9 @@
  * open slots, or from the due slot of the stream's oldest message if that is earlier.
  */
 import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
-import type { Edgeq } from "../client.ts";
-import { Delivery } from "../delivery.ts";
+import type { Edgeq } from "../client/mod.ts";
+import { Delivery, type PubAck, Puller, type StreamMessage } from "../nats/mod.ts";
 import { emitPromoted } from "../events/emit.ts";
-import { taskIdOf } from "../message.ts";
 import {
   DELAY_SLOT_MS,
   DELAYED_STREAM,
@@ -32,9 +31,8 @@ import {
   ID_PATTERN,
   parseTaskSubject,
   type SubjectParts,
-} from "../names.ts";
-import { Puller } from "../puller.ts";
-import type { PubAck, StreamMessage } from "../requests.ts";
+  taskIdOf,
+} from "../wire/mod.ts";
 import { Lease } from "./lease.ts";
 import { Recurring } from "./recurring.ts";
 import { DependencySweeper } from "../flows/mod.ts";

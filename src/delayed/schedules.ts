@@ -5,12 +5,20 @@
  */
 import { Cron } from "croner";
 import { z } from "zod";
-import type { Edgeq } from "../client.ts";
-import { parseInput } from "../config.ts";
-import { ConflictError, NotFoundError } from "../errors.ts";
-import { prioritySchema, queueSchema, typeSchema } from "../message.ts";
-import { DEFAULT_PRIORITY, DEFAULT_QUEUE, type Priority, SCHEDULE_NAME_PATTERN, SCHEDULES_BUCKET } from "../names.ts";
-import { readEntries } from "../small-bucket.ts";
+import type { Edgeq } from "../client/mod.ts";
+import { parseInput, readEntries } from "../nats/mod.ts";
+import {
+  ConflictError,
+  DEFAULT_PRIORITY,
+  DEFAULT_QUEUE,
+  NotFoundError,
+  type Priority,
+  prioritySchema,
+  queueSchema,
+  SCHEDULE_NAME_PATTERN,
+  SCHEDULES_BUCKET,
+  typeSchema,
+} from "../wire/mod.ts";
 
 export const scheduleSchema = z.strictObject({
   name: z.string({ error: "must be a string" }).regex(SCHEDULE_NAME_PATTERN, "must be 1-64 of A-Z a-z 0-9 _ -"),

@@ -3,9 +3,7 @@
  * submission (queue.ts), a promotion (delayed/scheduler.ts), a cancel (cancel.ts), and a worker's
  * start, progress and stored outcome (worker/).
  */
-import type { OutgoingTask } from "../message.ts";
-import { parseTaskSubject, type SubjectParts } from "../names.ts";
-import type { TaskRecord } from "../record.ts";
+import { type OutgoingTask, parseTaskSubject, type SubjectParts, type TaskRecord } from "../wire/mod.ts";
 import type { Events } from "./events.ts";
 import { outcomeEvent } from "./event.ts";
 

@@ -2,8 +2,7 @@
  * A task event: what is published on `edgeq_events.<queue>.<event>.<type>` when a task changes
  * state. The body is one JSON object; later versions only add fields.
  */
-import type { Priority } from "../names.ts";
-import type { TaskRecord, TaskStatus } from "../record.ts";
+import type { Priority, TaskRecord, TaskStatus } from "../wire/mod.ts";
 
 export const EVENT_NAMES = ["submitted", "started", "progress", "retried", "completed", "failed", "dead", "canceled", "delayed", "promoted"] as const;
 export type EventName = (typeof EVENT_NAMES)[number];

@@ -9,7 +9,7 @@
  * (a worker's own metrics) still see its events.
  */
 import type { NatsConnection } from "@nats-io/nats-core";
-import { eventSubject } from "../names.ts";
+import { eventSubject } from "../wire/mod.ts";
 import { type EventExtra, type EventName, type EventTask, type TaskEvent } from "./event.ts";
 import { type EventFilter, EventSubscription } from "./subscription.ts";
 

@@ -6,9 +6,8 @@
  */
 import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import { z } from "zod";
-import { parseInput } from "../config.ts";
-import { idSchema, queueSchema, typeSchema } from "../message.ts";
-import { eventSubject } from "../names.ts";
+import { parseInput } from "../nats/mod.ts";
+import { eventSubject, idSchema, queueSchema, typeSchema } from "../wire/mod.ts";
 import { EVENT_NAMES, type EventName, type TaskEvent } from "./event.ts";
 
 export const eventNameSchema = z.enum(EVENT_NAMES, { error: `must be one of ${EVENT_NAMES.join(", ")}` });

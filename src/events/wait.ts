@@ -6,7 +6,7 @@
  * stored after it publishes an event the subscription sees. Events are at most once, so a slow read
  * goes on beside them, in case one is missed.
  */
-import { FINAL_STATUSES, type TaskRecord } from "../record.ts";
+import { FINAL_STATUSES, type TaskRecord } from "../wire/mod.ts";
 import { FINAL_EVENTS } from "./event.ts";
 import type { Events } from "./events.ts";
 import type { EventSubscription } from "./subscription.ts";

@@ -16,14 +16,21 @@
  * flow is accepted, and the scheduler's sweep (sweeper.ts) finishes 6 if the submitter did not.
  * Nothing is written to a plain task's path: only tasks that wait, and their parents' links, are stored.
  */
-import type { Edgeq } from "../client.ts";
-import { ConflictError, ValidationError } from "../errors.ts";
-import { idForKey, type OutgoingTask } from "../message.ts";
-import { dependentsKey, flowGateKey } from "../names.ts";
-import type { Submitted, TaskSpec } from "../queue.ts";
-import { FINAL_STATUSES, newRecord, type TaskRecord } from "../record.ts";
-import { inLanes } from "../lanes.ts";
-import { submitContext, traced } from "../tracing.ts";
+import type { Edgeq, Submitted, TaskSpec } from "../client/mod.ts";
+import {
+  ConflictError,
+  dependentsKey,
+  FINAL_STATUSES,
+  flowGateKey,
+  idForKey,
+  newRecord,
+  type OutgoingTask,
+  submitContext,
+  type TaskRecord,
+  traced,
+  ValidationError,
+} from "../wire/mod.ts";
+import { inLanes } from "../nats/mod.ts";
 import type { Context } from "@opentelemetry/api";
 import { type FlowInput, type PlannedFlow, type PlannedNode, planFlow } from "./graph.ts";
 import { Links } from "./links.ts";

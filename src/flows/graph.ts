@@ -8,11 +8,21 @@
  */
 import { z } from "zod";
 import { taskKeySchema } from "../limits/limit.ts";
-import { parseInput } from "../config.ts";
-import { ValidationError } from "../errors.ts";
-import { dependsOnSchema, idSchema, MAX_PARENTS, prioritySchema, queueSchema, typeSchema } from "../message.ts";
-import { DEFAULT_QUEUE, type Priority } from "../names.ts";
-import { backoffSchema, maxAttemptsSchema, timeoutSchema } from "../retry.ts";
+import { parseInput } from "../nats/mod.ts";
+import {
+  backoffSchema,
+  DEFAULT_QUEUE,
+  dependsOnSchema,
+  idSchema,
+  MAX_PARENTS,
+  maxAttemptsSchema,
+  type Priority,
+  prioritySchema,
+  queueSchema,
+  timeoutSchema,
+  typeSchema,
+  ValidationError,
+} from "../wire/mod.ts";
 
 /** Nodes one flow may hold. */
 export const MAX_FLOW_NODES = 10_000;

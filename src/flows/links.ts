@@ -4,7 +4,7 @@
  * Every write is conditional on the revision read, so concurrent submitters merge their lists.
  */
 import type { KV } from "@nats-io/kv";
-import { isConflict } from "../records.ts";
+import { isConflict } from "../tasks/mod.ts";
 
 export interface Link {
   /** The tasks waiting on this task, or on this flow's gate. */

@@ -3,8 +3,8 @@
  * that did not complete) and `ctx.parentOutcomes` (how each ended), read from the parents' records
  * just before its handler starts. Only a run whose record has `depends_on` reads them.
  */
-import type { TaskRecords } from "../records.ts";
-import type { TaskStatus } from "../record.ts";
+import type { TaskRecords } from "../tasks/mod.ts";
+import type { TaskStatus } from "../wire/mod.ts";
 
 export interface ParentOutcome {
   status: TaskStatus;

@@ -16,13 +16,22 @@
  * So a release repeated after a crash (the parent's redelivery, the sweeper) finishes what the
  * first one began and changes nothing else. Then the link is removed, if nobody added to it.
  */
-import type { Edgeq } from "../client.ts";
-import { headerLines } from "../encoded-headers.ts";
+import type { Edgeq } from "../client/mod.ts";
+import {
+  dependentsKey,
+  encodeTask,
+  FINAL_STATUSES,
+  flowGateKey,
+  HEADER_HAS_DEPENDENTS,
+  HEADER_RECORD_REVISION,
+  headerLines,
+  pendingSubject,
+  type TaskRecord,
+  type TaskStatus,
+  WORK_STREAM,
+} from "../wire/mod.ts";
 import { emitSubmitted } from "../events/emit.ts";
-import { encodeTask } from "../message.ts";
-import { dependentsKey, flowGateKey, HEADER_HAS_DEPENDENTS, HEADER_RECORD_REVISION, pendingSubject, WORK_STREAM } from "../names.ts";
-import { FINAL_STATUSES, type TaskRecord, type TaskStatus } from "../record.ts";
-import { inLanes } from "../lanes.ts";
+import { inLanes } from "../nats/mod.ts";
 import type { Links } from "./links.ts";
 
 /** Children released at once. */

@@ -9,11 +9,9 @@
  * Releases are idempotent (release.ts), so a sweep that races a worker's release changes nothing.
  * While no task waits it costs a look at the bucket's stream info: no link is left, and nothing was written since.
  */
-import type { Edgeq } from "../client.ts";
-import { DEPENDENTS_KEY_PREFIX, FLOW_GATE_KEY_PREFIX, FLOWS_BUCKET, KV_OPERATION_HEADER } from "../names.ts";
-import { FINAL_STATUSES } from "../record.ts";
-import { StreamScanner } from "../scan.ts";
-import { inLanes } from "../lanes.ts";
+import type { Edgeq } from "../client/mod.ts";
+import { DEPENDENTS_KEY_PREFIX, FINAL_STATUSES, FLOW_GATE_KEY_PREFIX, FLOWS_BUCKET, KV_OPERATION_HEADER } from "../wire/mod.ts";
+import { inLanes, StreamScanner } from "../nats/mod.ts";
 import type { Link } from "./links.ts";
 import type { Flows } from "./flows.ts";
 

@@ -3,9 +3,9 @@
  * publish conditional on the entry's revision) rather than the KV client's, which adds a read to
  * each refused create.
  */
-import { KV_OPERATION_HEADER, LIMITS_BUCKET } from "../names.ts";
-import { expectRevision, isConflict } from "../records.ts";
-import type { Requests } from "../requests.ts";
+import { KV_OPERATION_HEADER, LIMITS_BUCKET } from "../wire/mod.ts";
+import { expectRevision, isConflict } from "../tasks/mod.ts";
+import type { Requests } from "../nats/mod.ts";
 
 export const LIMITS_STREAM = `KV_${LIMITS_BUCKET}`;
 const PREFIX = `$KV.${LIMITS_BUCKET}.`;

@@ -7,7 +7,8 @@
  * A rate is `<count>/<unit>`, the unit `s`, `m` or `h`.
  */
 import { z } from "zod";
-import { TYPE_PATTERN } from "../names.ts";
+// names.ts itself, not the door: wire/message.ts imports this file, so the door would be a cycle.
+import { TYPE_PATTERN } from "../wire/names.ts";
 
 export interface Rate {
   count: number;

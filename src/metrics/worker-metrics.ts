@@ -4,8 +4,8 @@
  * on), and gauges of what it holds now. Served by a tiny server (adapter/serve-text.ts), not Hono,
  * which a worker process does not load.
  */
-import { serveText, type TextServer } from "../adapter/serve-text.ts";
-import { EdgeqError } from "../errors.ts";
+import { serveText, type TextServer } from "../adapter/mod.ts";
+import { EdgeqError } from "../wire/mod.ts";
 import type { Events } from "../events/events.ts";
 import type { WorkerInfo } from "../worker/heartbeat.ts";
 import { EXPOSITION_CONTENT_TYPE, Registry } from "./registry.ts";

@@ -19,12 +19,21 @@
  * count holds. On 2.9 it does not always: a redelivery that first went to a pull request of a
  * worker that had gone is counted as if it were not one, and each such delivery can add a run.
  */
-import type { Edgeq } from "../client.ts";
-import type { Delivery } from "../delivery.ts";
-import { headersOf, type IncomingTask, taskId } from "../message.ts";
-import { DEFAULT_PRIORITY, HEADER_DELAYED_SEQ, parseTaskSubject } from "../names.ts";
-import { FINAL_STATUSES, newRecord, type TaskRecord } from "../record.ts";
-import { resolvePolicy, type RetryPolicy } from "../retry.ts";
+import type { Edgeq } from "../client/mod.ts";
+import type { Delivery } from "../nats/mod.ts";
+import {
+  DEFAULT_PRIORITY,
+  FINAL_STATUSES,
+  HEADER_DELAYED_SEQ,
+  headersOf,
+  type IncomingTask,
+  newRecord,
+  parseTaskSubject,
+  resolvePolicy,
+  type RetryPolicy,
+  taskId,
+  type TaskRecord,
+} from "../wire/mod.ts";
 import { clip, finished, type Run } from "./run.ts";
 import type { Settler } from "./settle.ts";
 

@@ -1,11 +1,11 @@
 /**
  * Cancel notices (`edgeq_cancel.<id>`, sent once a task's `canceled` record is stored; see
- * cancel.ts). Every worker subscribes to all of them: a notice aborts the run of that task here, if
+ * tasks/cancel.ts). Every worker subscribes to all of them: a notice aborts the run of that task here, if
  * there is one. It is also remembered for a while, so that a delivery of the task that reaches this
  * worker after the notice (it left the server before its message was deleted) is settled unrun.
  */
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
-import { CANCEL_SUBJECT_ROOT } from "../names.ts";
+import { CANCEL_SUBJECT_ROOT } from "../wire/mod.ts";
 
 /** How long a notice is remembered: far longer than a delivery spends on its way. */
 const REMEMBER_MS = 60_000;

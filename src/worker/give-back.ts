@@ -6,10 +6,8 @@
  * delivery of the run that holds it to a third. Such a message comes back after the ack wait, and
  * counts this run as one that ended without an outcome.
  */
-import type { Edgeq } from "../client.ts";
-import { decodeTask } from "../message.ts";
-import { newRecord } from "../record.ts";
-import { resolvePolicy } from "../retry.ts";
+import type { Edgeq } from "../client/mod.ts";
+import { decodeTask, newRecord, resolvePolicy } from "../wire/mod.ts";
 import type { Run } from "./run.ts";
 
 /**

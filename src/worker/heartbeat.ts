@@ -5,8 +5,8 @@
  * completions costs nothing per task.
  */
 import type { KV } from "@nats-io/kv";
-import { STATS_BUCKET, WORKERS_BUCKET } from "../names.ts";
-import { type BucketReader, readEntries } from "../small-bucket.ts";
+import { STATS_BUCKET, WORKERS_BUCKET } from "../wire/mod.ts";
+import { type BucketReader, readEntries } from "../nats/mod.ts";
 import type { MinuteOutcomes } from "./outcome-rates.ts";
 
 /** What a worker publishes about itself; `GET /workers` returns these. */

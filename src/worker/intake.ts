@@ -26,9 +26,8 @@
  * only come back after the ack wait.)
  */
 import type { Msg } from "@nats-io/nats-core";
-import { Delivery } from "../delivery.ts";
-import type { Priority } from "../names.ts";
-import type { Puller } from "../puller.ts";
+import { Delivery, type Puller } from "../nats/mod.ts";
+import type { Priority } from "../wire/mod.ts";
 
 /** A consumer of one of the worker's queues. */
 export interface LaneOf {

@@ -8,8 +8,8 @@
  * - A run that has lasted `runningAfterMs` has `running` stored, so that the record shows it and a
  *   crash from then on counts as an attempt. One timer does all three.
  */
-import type { Delivery } from "../delivery.ts";
-import type { TaskRecords } from "../records.ts";
+import type { Delivery } from "../nats/mod.ts";
+import type { TaskRecords } from "../tasks/mod.ts";
 import type { Run } from "./run.ts";
 
 /** How often the timer looks for runs that have lasted `runningAfterMs`. */

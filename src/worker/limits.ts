@@ -18,15 +18,13 @@
  * second has passed (a dead holder's slot is then looked for).
  */
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
-import type { Edgeq } from "../client.ts";
-import type { Delivery } from "../delivery.ts";
-import type { IncomingTask } from "../message.ts";
-import { LIMIT_FREE_ROOT, WORKERS_BUCKET } from "../names.ts";
+import type { Edgeq } from "../client/mod.ts";
+import { type Delivery, readEntry } from "../nats/mod.ts";
+import { type IncomingTask, LIMIT_FREE_ROOT, WORKERS_BUCKET } from "../wire/mod.ts";
 import { LimitEntries } from "../limits/entries.ts";
 import { type Limit, limits, type Rate, typeLimits } from "../limits/limit.ts";
 import { RateLimits } from "../limits/rates.ts";
 import { ConcurrencySlots, type Holder, type Slot } from "../limits/slots.ts";
-import { readEntry } from "../small-bucket.ts";
 import type { WorkerInfo } from "./heartbeat.ts";
 import type { Run } from "./run.ts";
 

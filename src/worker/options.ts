@@ -1,9 +1,14 @@
 /** What a worker is started with, and what its handlers are given. */
 import { z } from "zod";
-import { idSchema, queueSchema } from "../message.ts";
-import { DEFAULT_QUEUE, type Priority, TYPE_PATTERN } from "../names.ts";
-import type { TaskRecord } from "../record.ts";
-import { ValidationError } from "../errors.ts";
+import {
+  DEFAULT_QUEUE,
+  idSchema,
+  type Priority,
+  queueSchema,
+  type TaskRecord,
+  TYPE_PATTERN,
+  ValidationError,
+} from "../wire/mod.ts";
 import type { ParentOutcome } from "../flows/parents.ts";
 
 /** What a handler gets besides the task's data. */

@@ -3,7 +3,7 @@
  * its own in 60 one-second buckets (an array increment per outcome: nothing stored, no round trip)
  * and reports the minute's sums with its heartbeat; the API adds up the live workers' reports.
  */
-import type { TaskRecord } from "../record.ts";
+import type { TaskRecord } from "../wire/mod.ts";
 
 const SECONDS = 60;
 

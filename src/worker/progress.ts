@@ -6,10 +6,10 @@
  * of the run, and the outcome waits for it (`run.writing`), so the two cannot cross. The outcome
  * keeps the last value.
  */
-import { ValidationError } from "../errors.ts";
+import { ValidationError } from "../wire/mod.ts";
 import { emitProgress } from "../events/emit.ts";
 import type { Events } from "../events/events.ts";
-import type { TaskRecords } from "../records.ts";
+import type { TaskRecords } from "../tasks/mod.ts";
 import { isoNow, type Run } from "./run.ts";
 
 /** At most one progress write per this long, per run. */

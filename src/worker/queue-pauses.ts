@@ -1,12 +1,12 @@
 /**
- * Which of the worker's queues are paused (queue-states.ts), kept up to date: a queue notice's
+ * Which of the worker's queues are paused (client/queue-states.ts), kept up to date: a queue notice's
  * state is applied at once, then the bucket read, which has the last word (notices from two
  * processes may cross); the bucket is also read at start, after a reconnect and with every
  * heartbeat, so that a notice missed while cut off from NATS is caught up with within a beat.
  */
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
-import { QUEUE_NOTICE_ROOT } from "../names.ts";
-import type { QueueStates } from "../queue-states.ts";
+import { QUEUE_NOTICE_ROOT } from "../wire/mod.ts";
+import type { QueueStates } from "../client/mod.ts";
 
 export class QueuePauses {
   readonly #paused = new Set<string>();

@@ -6,16 +6,25 @@
  * `running` write otherwise. So a run whose lease lapsed, and whose task another run took over,
  * cannot overwrite that run's record.
  */
-import { PermanentError, TaskTimeoutError } from "../errors.ts";
-import type { Delivery } from "../delivery.ts";
-import type { IncomingTask } from "../message.ts";
+import {
+  type Attempt,
+  endSpan,
+  type IncomingTask,
+  inSpan,
+  MAX_HISTORY,
+  newRecord,
+  PermanentError,
+  type RetryPolicy,
+  startRun,
+  type TaskRecord,
+  TaskTimeoutError,
+  withAttempt,
+} from "../wire/mod.ts";
+import type { Delivery } from "../nats/mod.ts";
 import type { Span } from "@opentelemetry/api";
-import { endSpan, inSpan, startRun } from "../tracing.ts";
-import { type Attempt, MAX_HISTORY, newRecord, type TaskRecord, withAttempt } from "../record.ts";
-import type { RetryPolicy } from "../retry.ts";
 import type { Handlers, TaskContext } from "./options.ts";
 import type { Progress } from "./progress.ts";
-import type { TaskRecords } from "../records.ts";
+import type { TaskRecords } from "../tasks/mod.ts";
 import { NO_PARENTS, type Parents } from "../flows/parents.ts";
 
 export class Run {
@@ -53,7 +62,7 @@ export class Run {
   released = false;
   /** Set once the run no longer holds one of the worker's handler slots. */
   slotFreed = false;
-  /** The run's span, when an OpenTelemetry SDK is registered (tracing.ts). */
+  /** The run's span, when an OpenTelemetry SDK is registered (wire/tracing.ts). */
   span?: Span;
   #ended = false;
   #whenEnded?: { promise: Promise<void>; resolve: () => void };

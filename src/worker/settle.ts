@@ -9,14 +9,21 @@
  * the message answered by it; a run that took this one over after its lease lapsed settles the
  * task, and this run's outcome is dropped.
  */
-import type { Edgeq } from "../client.ts";
-import type { Delivery } from "../delivery.ts";
-import { isRequeue } from "../dead-letters.ts";
-import { EdgeqError, fromNatsError, UnavailableError } from "../errors.ts";
+import type { Edgeq } from "../client/mod.ts";
+import type { Delivery } from "../nats/mod.ts";
+import { isRequeue } from "../tasks/mod.ts";
+import {
+  EdgeqError,
+  FINAL_STATUSES,
+  fromNatsError,
+  headersOf,
+  MAX_HISTORY,
+  parseBackoff,
+  retryDelayMs,
+  type TaskRecord,
+  UnavailableError,
+} from "../wire/mod.ts";
 import { emitOutcome } from "../events/emit.ts";
-import { headersOf } from "../message.ts";
-import { FINAL_STATUSES, MAX_HISTORY, type TaskRecord } from "../record.ts";
-import { parseBackoff, retryDelayMs } from "../retry.ts";
 import { clip, finished, type Run } from "./run.ts";
 
 /** Between tries to publish a dead letter: 0.5–2 s after the first, doubling with each redelivery since, up to a minute. */

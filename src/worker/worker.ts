@@ -6,16 +6,21 @@
  * A first delivery costs one stored write: its outcome, created in the record. Nothing is stored
  * before its handler starts, so the handler starts as soon as the message arrives.
  */
-import type { Edgeq } from "../client.ts";
-import { parseInput } from "../config.ts";
-import type { Delivery } from "../delivery.ts";
-import { decodeTask, type IncomingTask, taskId } from "../message.ts";
-import type { TaskRecord } from "../record.ts";
-import { consumerName, parseTaskSubject, PRIORITIES, WORK_STREAM } from "../names.ts";
-import { Puller } from "../puller.ts";
+import type { Edgeq } from "../client/mod.ts";
+import { type Delivery, parseInput, Puller } from "../nats/mod.ts";
+import {
+  CanceledError,
+  consumerName,
+  decodeTask,
+  type IncomingTask,
+  parseTaskSubject,
+  PRIORITIES,
+  taskId,
+  type TaskRecord,
+  WORK_STREAM,
+} from "../wire/mod.ts";
 import { Attempts } from "./attempts.ts";
 import { Heartbeat, type WorkerInfo } from "./heartbeat.ts";
-import { CanceledError } from "../errors.ts";
 import { emitStarted } from "../events/emit.ts";
 import { CancelNotices } from "./cancel-notices.ts";
 import { giveBack } from "./give-back.ts";

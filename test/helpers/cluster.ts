@@ -5,10 +5,10 @@
  */
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { LocalCluster } from "../../deploy/cluster.ts";
-import { Edgeq } from "../../src/client.ts";
-import type { EdgeqConfigInput } from "../../src/config.ts";
-import { UnavailableError } from "../../src/errors.ts";
-import { DEAD_STREAM, STATS_BUCKET, TASKS_BUCKET, WORK_STREAM, WORKERS_BUCKET } from "../../src/names.ts";
+import { Edgeq } from "../../src/client/client.ts";
+import type { EdgeqConfigInput } from "../../src/nats/config.ts";
+import { UnavailableError } from "../../src/wire/errors.ts";
+import { DEAD_STREAM, STATS_BUCKET, TASKS_BUCKET, WORK_STREAM, WORKERS_BUCKET } from "../../src/wire/names.ts";
 import { eventually } from "./processes.ts";
 
 export const STREAMS = [WORK_STREAM, DEAD_STREAM, `KV_${TASKS_BUCKET}`, `KV_${WORKERS_BUCKET}`, `KV_${STATS_BUCKET}`];

@@ -12,9 +12,9 @@
  * `checkInvariants` throws an Error listing every violation, so it works in vitest and in scripts.
  */
 import { type Consumer, DeliverPolicy } from "@nats-io/jetstream";
-import type { Edgeq } from "../../src/client.ts";
-import { consumerName, KV_OPERATION_HEADER, type Priority, TASKS_BUCKET, WORK_STREAM } from "../../src/names.ts";
-import { FINAL_STATUSES, parseRecord, type TaskRecord, type TaskStatus } from "../../src/record.ts";
+import type { Edgeq } from "../../src/client/client.ts";
+import { consumerName, KV_OPERATION_HEADER, type Priority, TASKS_BUCKET, WORK_STREAM } from "../../src/wire/names.ts";
+import { FINAL_STATUSES, parseRecord, type TaskRecord, type TaskStatus } from "../../src/wire/record.ts";
 
 /** A sequence of statuses observed per task id, in the order they happened. */
 export interface OutcomeLog {

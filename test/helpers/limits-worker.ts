@@ -5,7 +5,7 @@
  * (an observer outside every worker), sleeping `data.ms` between the two.
  */
 import { connect } from "@nats-io/transport-node";
-import { Edgeq } from "../../src/client.ts";
+import { Edgeq } from "../../src/client/client.ts";
 
 const nc = await connect({ servers: process.env.NATS_URL, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
 const edgeq = await Edgeq.open(nc, { workerTtlMs: 3000, ...JSON.parse(process.env.EDGEQ_LIMITS ?? "{}") });

@@ -3,12 +3,12 @@
  */
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll } from "vitest";
-import { Edgeq } from "../../src/client.ts";
-import type { EdgeqConfigInput } from "../../src/config.ts";
+import { Edgeq } from "../../src/client/client.ts";
+import type { EdgeqConfigInput } from "../../src/nats/config.ts";
 import { headers } from "@nats-io/nats-core";
-import { requeueMessageId } from "../../src/dead-letters.ts";
-import { HEADER_ID, HEADER_TASK_ID } from "../../src/names.ts";
-import type { TaskRecord } from "../../src/record.ts";
+import { requeueMessageId } from "../../src/tasks/dead-letters.ts";
+import { HEADER_ID, HEADER_TASK_ID } from "../../src/wire/names.ts";
+import type { TaskRecord } from "../../src/wire/record.ts";
 import { NatsServer } from "./nats-server.ts";
 
 export interface Env {

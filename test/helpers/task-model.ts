@@ -6,7 +6,7 @@
  * `slack` counts deliveries that may have been counted as attempts without running: a worker that
  * dies can take a delivery of another task with it ("How the count is kept").
  */
-import { FINAL_STATUSES, type TaskRecord, type TaskStatus } from "../../src/record.ts";
+import { FINAL_STATUSES, type TaskRecord, type TaskStatus } from "../../src/wire/record.ts";
 
 export interface ModelTask {
   id: string;

@@ -4,7 +4,7 @@
  * runtime.ts adds TCP (the npm transport, through Deno's Node compatibility) and websocket.ts adds
  * WebSocket, which imports nothing from Node.
  */
-import type { Runtime } from "../../runtime.ts";
+import type { Runtime } from "../runtime.ts";
 
 export const denoPlatform: Omit<Runtime, "name" | "connect"> = {
   hostname: () => Deno.hostname(),

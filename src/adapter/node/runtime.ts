@@ -7,7 +7,7 @@ import { connect as tcpConnect } from "node:net";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import type { Runtime } from "../../runtime.ts";
+import type { Runtime } from "../runtime.ts";
 import { SERVE_LIMITS } from "../../api/limits.ts";
 
 /** Set when the API starts serving: a worker process never loads the HTTP server. */

@@ -1,5 +1,5 @@
 /** Browser-only. The dead letters, with requeue and purge, one or all. */
-import type { DeadLetter } from "../../dead-letters.ts";
+import type { DeadLetter } from "../../tasks/mod.ts";
 import { api } from "../api.ts";
 import { ago, h, replace, section, table } from "../dom.ts";
 import { act, load, refreshOnEvents, type View } from "../view.ts";

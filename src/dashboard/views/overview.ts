@@ -3,8 +3,7 @@
  * per priority, and the live workers. Refreshed by the events; the workers' "last beat" ages tick
  * locally.
  */
-import type { Health } from "../../health.ts";
-import type { QueueSummary as Queue } from "../../queue-states.ts";
+import type { Health, QueueSummary as Queue } from "../../client/mod.ts";
 import type { WorkerInfo as Worker } from "../../worker/heartbeat.ts";
 import { api } from "../api.ts";
 import { rateChart } from "../chart.ts";

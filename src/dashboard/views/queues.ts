@@ -1,5 +1,5 @@
 /** Browser-only. The queues, with pause and resume. */
-import type { QueueSummary as Queue } from "../../queue-states.ts";
+import type { QueueSummary as Queue } from "../../client/mod.ts";
 import { api } from "../api.ts";
 import { badge, h, replace, section, table, time } from "../dom.ts";
 import { act, load, refreshOnEvents, type View } from "../view.ts";

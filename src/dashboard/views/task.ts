@@ -3,7 +3,7 @@
  * the record, then from the events as they come), its parents (`depends_on`) and, where the API
  * reports them, its children, when it is part of a flow; and cancel.
  */
-import type { TaskRecord as Record_ } from "../../record.ts";
+import type { TaskRecord as Record_ } from "../../wire/mod.ts";
 import { api, runningOn } from "../api.ts";
 import { badge, h, json, link, replace, section, table, time } from "../dom.ts";
 import type { TaskEvent } from "../events.ts";

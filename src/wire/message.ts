@@ -51,7 +51,7 @@ import {
   TYPE_MAX_LENGTH,
   TYPE_PATTERN,
 } from "./names.ts";
-import { KEY_PATTERN, taskKeySchema } from "./limits/limit.ts";
+import { KEY_PATTERN, taskKeySchema } from "../limits/limit.ts";
 import { backoffSchema, maxAttemptsSchema, type RetryPolicy, timeoutSchema } from "./retry.ts";
 
 /** zod's message for a wrong type, saying "is required" when the field is missing. */

@@ -1,7 +1,7 @@
 /**
  * Retry policy: how many attempts a task gets, how long a worker waits before the next one, and how
  * long one attempt may run. A submission may set each; what it leaves out comes from the task
- * type's defaults, then the queue's, then the global ones (see config.ts). The submitter resolves
+ * type's defaults, then the queue's, then the global ones (see nats/config.ts). The submitter resolves
  * the policy and sends it with the task, so every worker applies the same one; a plain `nats pub`
  * without the headers gets the worker's defaults.
  *

@@ -5,7 +5,7 @@
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { Puller } from "./puller.ts";
 import { Delivery } from "./delivery.ts";
-import { UnavailableError } from "./errors.ts";
+import { UnavailableError } from "../wire/mod.ts";
 import type { NatsConnection } from "@nats-io/nats-core";
 
 /** Per pull: at most this many messages, and (at least) this many bytes. */

@@ -1,8 +1,15 @@
 import { z } from "zod";
-import { ValidationError } from "./errors.ts";
-import { QUEUE_PATTERN, TYPE_PATTERN } from "./names.ts";
-import { limitSchema } from "./limits/limit.ts";
-import { backoffSchema, DEFAULT_BACKOFF, maxAttemptsSchema, policyDefaultsSchema, timeoutSchema } from "./retry.ts";
+import {
+  backoffSchema,
+  DEFAULT_BACKOFF,
+  maxAttemptsSchema,
+  policyDefaultsSchema,
+  QUEUE_PATTERN,
+  timeoutSchema,
+  TYPE_PATTERN,
+  ValidationError,
+} from "../wire/mod.ts";
+import { limitSchema } from "../limits/limit.ts";
 
 /** What a queue may set besides its retry defaults. */
 const queueSettingsSchema = policyDefaultsSchema.extend({
@@ -26,7 +33,7 @@ export const configSchema = z.strictObject({
   workerTtlMs: z.number().int().min(3000).default(15_000),
   /** Attempts per task unless a submission, its type or its queue says otherwise. */
   maxAttempts: maxAttemptsSchema.default(3),
-  /** Delays between attempts (see retry.ts), unless a submission, its type or its queue says otherwise. */
+  /** Delays between attempts (see wire/retry.ts), unless a submission, its type or its queue says otherwise. */
   backoff: backoffSchema.default(DEFAULT_BACKOFF),
   /** How long one attempt may run; none unless a submission, its type or its queue sets one. */
   timeoutMs: timeoutSchema.optional(),

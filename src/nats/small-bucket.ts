@@ -4,7 +4,7 @@
  * /workers and /queues stay cheap under load; nats.js's `kv.keys()`, an ordered consumer, stalled them.
  */
 import type { JetStreamManager } from "@nats-io/jetstream";
-import { KV_OPERATION_HEADER } from "./names.ts";
+import { KV_OPERATION_HEADER } from "../wire/mod.ts";
 import type { Requests } from "./requests.ts";
 
 /** What reading a bucket takes: its stream's subject counts, and Direct Gets. */

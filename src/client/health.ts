@@ -3,8 +3,8 @@
  * consumers' unacknowledged counts, worker heartbeats and the workers' reported totals.
  */
 import type { Edgeq } from "./client.ts";
-import { DELAYED_STREAM, WORK_STREAM } from "./names.ts";
-import type { WorkerInfo } from "./worker/mod.ts";
+import { DELAYED_STREAM, WORK_STREAM } from "../wire/mod.ts";
+import type { WorkerInfo } from "../worker/mod.ts";
 
 export interface Health {
   status: "healthy" | "unhealthy";

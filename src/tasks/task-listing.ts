@@ -5,8 +5,7 @@
  * order is total and a page can start right after the last task of the one before: the cursor
  * names that task's creation time, work message sequence and id, as an opaque string.
  */
-import { ValidationError } from "./errors.ts";
-import type { TaskRecord, TaskStatus } from "./record.ts";
+import { type TaskRecord, type TaskStatus, ValidationError } from "../wire/mod.ts";
 
 export interface ListOptions {
   status?: TaskStatus;

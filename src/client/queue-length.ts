@@ -7,8 +7,7 @@
  * submitters send within one refresh; a plain `nats pub` is not counted against it until stored.
  */
 import type { JetStreamManager } from "@nats-io/jetstream";
-import { QueueFullError } from "./errors.ts";
-import { consumerName, PRIORITIES, WORK_STREAM } from "./names.ts";
+import { consumerName, PRIORITIES, QueueFullError, WORK_STREAM } from "../wire/mod.ts";
 
 export const QUEUE_LENGTH_REFRESH_MS = 250;
 

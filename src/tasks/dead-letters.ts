@@ -16,13 +16,11 @@
  */
 import { headers as natsHeaders, type Msg, type MsgHdrs } from "@nats-io/nats-core";
 import { JetStreamApiError } from "@nats-io/jetstream";
-import type { Edgeq } from "./client.ts";
-import { parseInput } from "./config.ts";
-import { ConflictError, NotFoundError, PoisonMessageError, UnavailableError, ValidationError } from "./errors.ts";
-import type { Delivery } from "./delivery.ts";
-import { inLanes } from "./lanes.ts";
-import { headersOf, idSchema, parseBody } from "./message.ts";
+import type { Edgeq } from "../client/mod.ts";
+import { type Delivery, inLanes, parseInput, StreamScanner } from "../nats/mod.ts";
 import {
+  type Attempt,
+  ConflictError,
   DEAD_STREAM,
   deadSubject,
   HEADER_ID,
@@ -30,15 +28,22 @@ import {
   HEADER_RECORD_REVISION,
   HEADER_SUBJECT,
   HEADER_TASK_ID,
-  parseTaskSubject,
+  headersOf,
+  idSchema,
   KEPT_HEADERS,
-  TRACE_HEADERS,
+  maxAttemptsSchema,
+  newRecord,
+  NotFoundError,
+  parseBody,
+  parseTaskSubject,
+  PoisonMessageError,
   type Priority,
+  resolvePolicy,
+  TRACE_HEADERS,
+  UnavailableError,
+  ValidationError,
   WORK_STREAM,
-} from "./names.ts";
-import { type Attempt, newRecord } from "./record.ts";
-import { maxAttemptsSchema, resolvePolicy } from "./retry.ts";
-import { StreamScanner } from "./scan.ts";
+} from "../wire/mod.ts";
 
 const HEADER_REASON = "Edgeq-Reason";
 const HEADER_ATTEMPTS = "Edgeq-Attempts";

@@ -4,7 +4,7 @@
  */
 import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
 import type { Context } from "hono";
-import type { ServeLimits } from "./api/limits.ts";
+import type { ServeLimits } from "../api/limits.ts";
 
 export interface Served {
   port: number;

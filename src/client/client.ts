@@ -4,25 +4,28 @@
  */
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { type EdgeqConfig, type EdgeqConfigInput, parseInput, resolveConfig } from "./config.ts";
-import { ConnectionState } from "./connection.ts";
-import { UnavailableError } from "./errors.ts";
+import {
+  type Buckets,
+  ConnectionState,
+  type EdgeqConfig,
+  type EdgeqConfigInput,
+  ensureQueueConsumers,
+  ensureTopology,
+  parseInput,
+  Requests,
+  resolveConfig,
+  StorageRefusals,
+} from "../nats/mod.ts";
+import { DEFAULT_QUEUE, queueSchema, TASKS_BUCKET, UnavailableError } from "../wire/mod.ts";
 import { type Health, readHealth } from "./health.ts";
-import { type Handlers, listWorkers, totalStats, Worker, type WorkerInfo, type WorkerOptions, type WorkerStats } from "./worker/mod.ts";
-import { queueSchema } from "./message.ts";
-import { DEFAULT_QUEUE, TASKS_BUCKET } from "./names.ts";
-import { PendingTasks } from "./pending.ts";
-import { DeadLetters } from "./dead-letters.ts";
+import { type Handlers, listWorkers, totalStats, Worker, type WorkerInfo, type WorkerOptions, type WorkerStats } from "../worker/mod.ts";
+import { DeadLetters, PendingTasks, TaskRecords } from "../tasks/mod.ts";
 import { Queue } from "./queue.ts";
 import { QueueLengths } from "./queue-length.ts";
 import { QueueStates } from "./queue-states.ts";
-import { Scheduler, type SchedulerOptions, Schedules } from "./delayed/mod.ts";
-import { Events } from "./events/events.ts";
-import { Requests } from "./requests.ts";
-import { StorageRefusals } from "./storage-refusals.ts";
-import { TaskRecords } from "./records.ts";
-import { type FlowInput, Flows, type FlowSubmitted } from "./flows/mod.ts";
-import { type Buckets, ensureQueueConsumers, ensureTopology } from "./topology.ts";
+import { Scheduler, type SchedulerOptions, Schedules } from "../delayed/mod.ts";
+import { Events } from "../events/events.ts";
+import { type FlowInput, Flows, type FlowSubmitted } from "../flows/mod.ts";
 
 /** Bytes a record needs beyond its data; submissions leave this much of the server's max payload free. */
 const RECORD_OVERHEAD = 4096;

@@ -7,12 +7,18 @@
  * on whatever worker, runtime or site.
  */
 import type { JetStreamManager } from "@nats-io/jetstream";
-import { ConflictError, NotFoundError } from "./errors.ts";
-import { cancelSubject, DELAYED_STREAM, WORK_STREAM } from "./names.ts";
+import {
+  cancelSubject,
+  ConflictError,
+  DELAYED_STREAM,
+  FINAL_STATUSES,
+  NotFoundError,
+  type TaskRecord,
+  WORK_STREAM,
+} from "../wire/mod.ts";
 import type { PendingTasks } from "./pending.ts";
-import { FINAL_STATUSES, type TaskRecord } from "./record.ts";
 import type { TaskRecords } from "./records.ts";
-import type { Requests } from "./requests.ts";
+import type { Requests } from "../nats/mod.ts";
 
 /** Which unfinished tasks a bulk cancel takes. */
 export interface CancelFilter {

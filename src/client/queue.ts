@@ -6,18 +6,32 @@
  */
 import { JetStreamApiError } from "@nats-io/jetstream";
 import type { Edgeq } from "./client.ts";
-import { fromNatsError, StorageFullError, ValidationError } from "./errors.ts";
-import { encodeTask, idForKey, type OutgoingTask, runAtOf, type SubmitOptions, submitOptionsSchema, type TaskAddress, typeSchema } from "./message.ts";
+import {
+  DEFAULT_PRIORITY,
+  encodeTask,
+  endSubmits,
+  fromNatsError,
+  idForKey,
+  type OutgoingTask,
+  type Priority,
+  resolvePolicy,
+  type RetryPolicy,
+  runAtOf,
+  startSubmit,
+  StorageFullError,
+  submitContext,
+  type SubmitOptions,
+  submitOptionsSchema,
+  type TaskAddress,
+  traced,
+  typeSchema,
+  ValidationError,
+} from "../wire/mod.ts";
 import type { Context } from "@opentelemetry/api";
-import { endSubmits, startSubmit, submitContext, traced } from "./tracing.ts";
-import { parseInput } from "./config.ts";
-import { inLanes } from "./lanes.ts";
-import { DEFAULT_PRIORITY, type Priority } from "./names.ts";
-import { recordDelayed } from "./delayed/record.ts";
-import { emitResubmitted, emitSubmitted } from "./events/emit.ts";
+import { inLanes, parseInput, type PubAck } from "../nats/mod.ts";
+import { recordDelayed } from "../delayed/record.ts";
+import { emitResubmitted, emitSubmitted } from "../events/emit.ts";
 import type { QueueState } from "./queue-states.ts";
-import type { PubAck } from "./requests.ts";
-import { resolvePolicy, type RetryPolicy } from "./retry.ts";
 import type { z } from "zod";
 
 export interface Submitted {

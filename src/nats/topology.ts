@@ -15,7 +15,6 @@ import {
 } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import type { EdgeqConfig } from "./config.ts";
-import { isNotFound } from "./errors.ts";
 import {
   consumerFilter,
   consumerName,
@@ -24,6 +23,7 @@ import {
   DELAYED_STREAM,
   DELAYED_SUBJECT_ROOT,
   FLOWS_BUCKET,
+  isNotFound,
   LIMITS_BUCKET,
   PRIORITIES,
   QUEUES_BUCKET,
@@ -34,7 +34,7 @@ import {
   WORK_STREAM,
   WORKERS_BUCKET,
   workStreamSubjects,
-} from "./names.ts";
+} from "../wire/mod.ts";
 
 const ns = (ms: number) => ms * 1_000_000;
 

@@ -3,8 +3,8 @@
  * are read with the function the runtime passes in, so the same code serves every runtime.
  */
 import { type ConnectionOptions, credsAuthenticator, nkeyAuthenticator } from "@nats-io/nats-core";
-import { ValidationError } from "./errors.ts";
-import type { NatsSettings } from "./settings.ts";
+import { ValidationError } from "../wire/mod.ts";
+import type { NatsSettings } from "../client/mod.ts";
 
 export type ReadTextFile = (path: string) => Promise<string>;
 

@@ -7,9 +7,9 @@
  * start, after a reconnect and with every heartbeat, so a notice missed while cut off is caught up with.
  */
 import type { KV } from "@nats-io/kv";
-import { PRIORITIES, type Priority, queueNoticeSubject, QUEUES_BUCKET, SUBJECT_ROOT, WORK_STREAM } from "./names.ts";
-import { type BucketReader, readEntries, readEntry } from "./small-bucket.ts";
-import { listWorkers } from "./worker/mod.ts";
+import { PRIORITIES, type Priority, queueNoticeSubject, QUEUES_BUCKET, SUBJECT_ROOT, WORK_STREAM } from "../wire/mod.ts";
+import { type BucketReader, readEntries, readEntry } from "../nats/mod.ts";
+import { listWorkers } from "../worker/mod.ts";
 
 export interface QueueState {
   paused: boolean;

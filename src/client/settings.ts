@@ -5,13 +5,12 @@
  * variable means and its default: the table in docs/deploy.md, which a test keeps to `envSchema`.
  */
 import { z } from "zod";
-import { type ApiToken, parseApiTokens } from "./api/auth.ts";
-import { configSchema, type EdgeqConfigInput } from "./config.ts";
-import { ValidationError } from "./errors.ts";
-import { queueSchema } from "./message.ts";
-import { parseRateLimit, type RateLimit } from "./api/rate-limit.ts";
-import { parseLimitsJson } from "./limits/limit.ts";
-import { type WorkerOptions, workerOptionsSchema } from "./worker/mod.ts";
+import { type ApiToken, parseApiTokens } from "../api/auth.ts";
+import { configSchema, type EdgeqConfigInput } from "../nats/mod.ts";
+import { queueSchema, ValidationError } from "../wire/mod.ts";
+import { parseRateLimit, type RateLimit } from "../api/rate-limit.ts";
+import { parseLimitsJson } from "../limits/limit.ts";
+import { type WorkerOptions, workerOptionsSchema } from "../worker/mod.ts";
 
 /** Reads one environment variable; `Runtime.env` is one. */
 export type Env = (name: string) => string | undefined;

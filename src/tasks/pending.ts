@@ -13,11 +13,21 @@
  */
 import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
 import type { MsgHdrs } from "@nats-io/nats-core";
-import type { EdgeqConfig } from "./config.ts";
-import { HEADER_KEY, HEADER_MAX_ATTEMPTS, parseTaskSubject, pendingSubject, SUBJECT_ROOT, WORK_STREAM } from "./names.ts";
-import { parseBody, taskIdOf } from "./message.ts";
-import { FINAL_STATUSES, newRecord, type TaskRecord } from "./record.ts";
-import { resolvePolicy } from "./retry.ts";
+import type { EdgeqConfig } from "../nats/mod.ts";
+import {
+  FINAL_STATUSES,
+  HEADER_KEY,
+  HEADER_MAX_ATTEMPTS,
+  newRecord,
+  parseBody,
+  parseTaskSubject,
+  pendingSubject,
+  resolvePolicy,
+  SUBJECT_ROOT,
+  taskIdOf,
+  type TaskRecord,
+  WORK_STREAM,
+} from "../wire/mod.ts";
 
 /** The parts of a stored message a pending record is made from. */
 interface WorkMessage {

@@ -6,17 +6,23 @@ import type { JetStreamManager } from "@nats-io/jetstream";
 import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import { z } from "zod";
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
-import { EncodedHeaders, headerLines } from "./encoded-headers.ts";
+import {
+  EncodedHeaders,
+  encodeRecord,
+  FINAL_STATUSES,
+  headerLines,
+  KV_OPERATION_HEADER,
+  parseRecord,
+  PayloadTooLargeError,
+  sameRecord,
+  type TaskRecord,
+  type TaskStatus,
+} from "../wire/mod.ts";
 import { type CancelFilter, Cancellations } from "./cancel.ts";
-import type { Events } from "./events/events.ts";
-import { waitForOutcome } from "./events/wait.ts";
-import type { Delivery } from "./delivery.ts";
+import type { Events } from "../events/events.ts";
+import { waitForOutcome } from "../events/wait.ts";
+import { type Delivery, type Requests, SCAN_BATCH, StreamScanner } from "../nats/mod.ts";
 import type { PendingTasks } from "./pending.ts";
-import { PayloadTooLargeError } from "./errors.ts";
-import { KV_OPERATION_HEADER } from "./names.ts";
-import { encodeRecord, FINAL_STATUSES, parseRecord, sameRecord, type TaskRecord, type TaskStatus } from "./record.ts";
-import type { Requests } from "./requests.ts";
-import { SCAN_BATCH, StreamScanner } from "./scan.ts";
 import { listFilter, type ListOptions, newestFirst, pageOf, type TaskPage } from "./task-listing.ts";
 
 /** `?limit=` of a listing: newest first, 50 by default. */

@@ -87,7 +87,7 @@ export const HEADER_TIMEOUT = "Edgeq-Timeout-Ms";
 export const HEADER_RECORD_REVISION = "Edgeq-Record-Revision";
 /** The retry policy's headers, which a dead letter keeps and a requeue sends again. */
 export const POLICY_HEADERS = [HEADER_MAX_ATTEMPTS, HEADER_BACKOFF, HEADER_TIMEOUT];
-/** The W3C trace context a submission's message carries (src/tracing.ts); dead letters and requeues keep it. */
+/** The W3C trace context a submission's message carries (src/wire/tracing.ts); dead letters and requeues keep it. */
 export const TRACE_HEADERS = ["traceparent", "tracestate"];
 /** A delayed task's due time, in ms since the epoch, on its message in the delayed stream. */
 export const HEADER_RUN_AT = "Edgeq-Run-At";
