@@ -1,6 +1,6 @@
 /**
  * The events of each state change, called from the few places where a change is made: a
- * submission (queue.ts), a promotion (delayed/scheduler.ts), a cancel (cancel.ts), and a worker's
+ * submission (client/queue.ts), a promotion (delayed/scheduler.ts), a cancel (tasks/cancel.ts), and a worker's
  * start, progress and stored outcome (worker/).
  */
 import { type OutgoingTask, parseTaskSubject, type SubjectParts, type TaskRecord } from "../wire/mod.ts";

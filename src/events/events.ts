@@ -2,7 +2,7 @@
  * Task events: every state change of a task is published on `edgeq_events.<queue>.<event>.<type>`
  * as core NATS messages (never stored, never awaited). A message's body is a JSON array of the
  * events of one subject from one turn of the event loop: they wait for the process's per-turn
- * flush (requests.ts), and go with the acks and record writes a worker sends anyway, so they cost
+ * flush (nats/requests.ts), and go with the acks and record writes a worker sends anyway, so they cost
  * no round trip, no socket write of their own, and one message for up to MAX_PER_MESSAGE events.
  *
  * `publishing: false` (config `events`) stops this process publishing; observers in the process
@@ -16,7 +16,7 @@ import { type EventFilter, EventSubscription } from "./subscription.ts";
 /** Events one message carries at most: a few hundred bytes each, well under the server's max payload. */
 const MAX_PER_MESSAGE = 500;
 
-/** How events leave: requests.ts's per-turn flush. */
+/** How events leave: nats/requests.ts's per-turn flush. */
 export interface EventOutlet {
   /** Sends a message with the next flush. */
   post(subject: string, body: string): void;

@@ -54,7 +54,7 @@ export class Attempts {
   /** Records read ahead of their runs (readAhead), by delivery. */
   readonly #readsAhead = new WeakMap<Delivery, Promise<Found>>();
 
-  /** Resolved policies by what the message said (one object per header set, message.ts) and its queue and type. */
+  /** Resolved policies by what the message said (one object per header set, wire/message.ts) and its queue and type. */
   readonly #policies = new WeakMap<Partial<RetryPolicy>, Map<string, RetryPolicy>>();
 
   /** The task's policy: what its message says, else its type's, its queue's or the worker's defaults. */
