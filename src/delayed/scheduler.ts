@@ -201,7 +201,10 @@ export class Scheduler {
    */
   async #promote(batch: Delivery[], slot: number): Promise<boolean> {
     const slotEnd = (slot + 1) * DELAY_SLOT_MS;
-    const due = batch.map((d) => ({ d, at: Math.min(slotEnd, Number(d.msg.headers?.get(HEADER_RUN_AT)) || 0) })).sort((a, b) => a.at - b.at);
+    const due = batch.map((d) => {
+      const runAt = Number(d.msg.headers?.get(HEADER_RUN_AT));
+      return { d, runAt, at: Math.min(slotEnd, runAt || 0) };
+    }).sort((a, b) => a.at - b.at);
     for (let i = 0; i < due.length;) {
       const wait = due[i].at - this.#now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
@@ -209,7 +212,7 @@ export class Scheduler {
       const now = this.#now();
       const group: Promotion[] = [];
       for (; i < due.length && due[i].at <= now; i++) {
-        const promotion = promotionOf(due[i].d);
+        const promotion = promotionOf(due[i].d, due[i].runAt);
         if (promotion) group.push(promotion);
         else await this.#bury(due[i].d);
       }
@@ -229,7 +232,7 @@ export class Scheduler {
     if (!this.edgeq.events.wanted) return;
     group.forEach(({ work, parts, runAt }, i) => {
       // Without an id of its own, the task's is `seq-<its work sequence>`, known now.
-      if (!acks[i].duplicate) emitPromoted(this.edgeq.events, taskIdOf(work.subject, work.headers, acks[i].seq), parts, runAt);
+      if (!acks[i].duplicate) emitPromoted(this.edgeq.events, parts.id ?? taskIdOf(work.subject, work.headers, acks[i].seq), parts, runAt);
     });
   }
 
@@ -253,12 +256,11 @@ interface Promotion {
  * A delayed message as its task's work message: its headers less the delay's, with its sequence
  * here (the received headers are reused: they are not read again); null if it names no work subject.
  */
-function promotionOf({ msg, streamSeq }: Delivery): Promotion | null {
+function promotionOf({ msg, streamSeq }: Delivery, runAt: number): Promotion | null {
   const headers = msg.headers;
   const subject = headers?.get(HEADER_SUBJECT) ?? "";
   const parts = parseTaskSubject(subject);
   if (!headers || !parts) return null;
-  const runAt = Number(headers.get(HEADER_RUN_AT));
   headers.delete(HEADER_RUN_AT);
   headers.delete(HEADER_SUBJECT);
   headers.set(HEADER_DELAYED_SEQ, String(streamSeq));

@@ -33,7 +33,8 @@ export function emitResubmitted(events: Events, id: string, subject: string): vo
 
 /** `promoted`: a delayed task's work message stored when it fell due. */
 export function emitPromoted(events: Events, id: string, parts: SubjectParts, runAt: number): void {
-  events.emit("promoted", { ...identity({ id, ...parts }), status: "pending", attempts: 0, worker_id: null }, { run_at: runAt });
+  const { queue, type, priority } = parts;
+  events.emit("promoted", { id, queue, type, priority, status: "pending", attempts: 0, worker_id: null }, { run_at: runAt });
 }
 
 /** `started`: a handler is about to run; `wait_ms` since its work message was stored. */
