@@ -54,8 +54,12 @@ const GRACE_MS = 30_000;
 const OPEN_SLOTS_EVERY_MS = 5000;
 /** Slots looked at with one round of requests. */
 const LOOK_AT_ONCE = 64;
-/** Delayed messages read, and promoted, at a time. */
-const BATCH = 1000;
+/**
+ * Delayed messages read, and promoted, at a time. Each batch costs the server a pull and a purge
+ * whose work grows with what the stream holds: with 1,000,000 held, batches of 1,000 promoted
+ * 16,933 a second, batches of 4,000 31,640 (4 MB or so held at a time).
+ */
+const BATCH = 4000;
 
 
 export class Scheduler {
